@@ -1,0 +1,255 @@
+// Package plan holds the resolved, versioned form of a node's backup
+// configuration: the only thing the emitters (backup.nix, unit files,
+// runbook) and the runtime (`bakc run`) ever read.
+//
+// A plan is plain data. It holds no HCL, no source ranges and no secrets
+// (only paths to secret files). Every default is already merged, every
+// reference already resolved and every list already sorted, so that two
+// compiles of the same input give the same bytes and a consumer never has
+// to know the language's rules.
+//
+// Changing the meaning of a field, or removing one, is a new Version.
+// Adding an optional field is not.
+package plan
+
+// Version is the plan format this build writes and reads.
+const Version = 1
+
+// Plan is one node's complete, resolved backup configuration.
+type Plan struct {
+	// Version is always plan.Version when written by this build.
+	Version int `json:"version"`
+	// Source is the host file the plan was compiled from, relative to the
+	// fleet root and slash-separated, so that generated files can say
+	// where they came from without leaking the compiling machine's paths.
+	Source string `json:"source"`
+	// Node is the host being backed up.
+	Node Node `json:"node"`
+	// User is the dedicated backup user; its uid and gid are fixed so that
+	// the NAS can give repository datasets to it and squash root.
+	User User `json:"user"`
+	// Paths are the folders the runtime keeps its own state in.
+	Paths Paths `json:"paths"`
+	// Monitoring says where metrics and error lines go.
+	Monitoring Monitoring `json:"monitoring"`
+	// Repositories, sorted by name.
+	Repositories []Repository `json:"repositories"`
+	// Jobs, sorted by name.
+	Jobs []Job `json:"jobs"`
+}
+
+// Node is the host whose data is backed up.
+type Node struct {
+	Name string `json:"name"`
+	// Address is the node's network name; the NAS exports to it.
+	Address string `json:"address,omitempty"`
+	// NAS is the name of the node's storage host, if it has one.
+	NAS string `json:"nas,omitempty"`
+	// Datasets are the node's declared ZFS datasets, sorted by mountpoint.
+	Datasets []Dataset `json:"datasets,omitempty"`
+}
+
+// Dataset is a ZFS dataset of the node and where it is mounted.
+type Dataset struct {
+	Mountpoint string `json:"mountpoint"`
+	Name       string `json:"name"`
+}
+
+// User is the backup user and group, the same on the node and the NAS.
+type User struct {
+	Name  string `json:"name"`
+	Group string `json:"group"`
+	UID   int    `json:"uid"`
+	GID   int    `json:"gid"`
+}
+
+// Paths are the runtime's own folders, all absolute.
+type Paths struct {
+	// Plan is where the installed plan is read from by the units.
+	Plan string `json:"plan"`
+	// State holds locks and run state (one lock file per job).
+	State string `json:"state"`
+	// Cache is restic's cache folder (--cache-dir).
+	Cache string `json:"cache"`
+	// Log holds the error log.
+	Log string `json:"log"`
+}
+
+// Monitoring says where the runtime reports to.
+type Monitoring struct {
+	// TextfileDir is node_exporter's textfile collector folder; metrics
+	// files are written there atomically.
+	TextfileDir string `json:"textfile_dir"`
+	// ErrorLog is the file that receives one JSON line per failure.
+	ErrorLog string `json:"error_log"`
+	// OnFailureUnit, if set, is the systemd unit every service names in
+	// OnFailure= (a job may override it).
+	OnFailureUnit string `json:"on_failure_unit,omitempty"`
+}
+
+// Repository kinds. NFS and Local repositories are folders on the node;
+// the others are restic URLs.
+const (
+	KindNFS    = "nfs"
+	KindLocal  = "local"
+	KindSFTP   = "sftp"
+	KindREST   = "rest"
+	KindS3     = "s3"
+	KindB2     = "b2"
+	KindAzure  = "azure"
+	KindGS     = "gs"
+	KindSwift  = "swift"
+	KindRclone = "rclone"
+)
+
+// Repository is a restic repository the node writes to.
+type Repository struct {
+	Name string `json:"name"`
+	// Kind is one of the Kind constants.
+	Kind string `json:"kind"`
+	// URL is what restic gets as --repo: a folder for nfs and local, the
+	// restic URL otherwise.
+	URL string `json:"url"`
+	// PasswordFile is the path of the file holding the repository
+	// password (--password-file). Never under /nix/store.
+	PasswordFile string `json:"password_file"`
+	// EnvironmentFile, if set, holds KEY=value lines (cloud credentials)
+	// given to restic's environment. Never under /nix/store.
+	EnvironmentFile string `json:"environment_file,omitempty"`
+	// NFS describes the mount of an nfs repository; nil otherwise.
+	NFS *NFSMount `json:"nfs,omitempty"`
+	// Init allows the runtime to run `restic init` when the repository
+	// does not exist yet. Off by default: a missing repository is usually
+	// a mount that did not happen, not a new one.
+	Init bool `json:"init,omitempty"`
+	// Prune removes unreferenced data on its own schedule.
+	Prune Prune `json:"prune"`
+	// Verify runs `restic check`; nil when the node declares no verify.
+	Verify *Verify `json:"verify,omitempty"`
+	// RestoreTest restores random files and compares them; nil when the
+	// node declares no restore_test.
+	RestoreTest *RestoreTest `json:"restore_test,omitempty"`
+}
+
+// NFSMount is an NFS export of the node's NAS, mounted on the node.
+type NFSMount struct {
+	// NAS is the name of the NAS, Server its address.
+	NAS    string `json:"nas"`
+	Server string `json:"server"`
+	// Dataset is the full ZFS dataset name on the NAS.
+	Dataset string `json:"dataset"`
+	// Export is the exported path on the NAS (its mount_root/node/dataset).
+	Export string `json:"export"`
+	// Mountpoint is where the export is mounted on the node.
+	Mountpoint string `json:"mountpoint"`
+	// Options are the mount options, sorted.
+	Options []string `json:"options"`
+}
+
+// Source returns the NFS source as it appears in mountinfo and fstab:
+// "server:/export".
+func (m NFSMount) Source() string { return m.Server + ":" + m.Export }
+
+// Schedule is when a timer fires.
+type Schedule struct {
+	// Calendar is a systemd calendar expression (OnCalendar=), already
+	// validated.
+	Calendar string `json:"calendar"`
+	// RandomizedDelay is a systemd time span (RandomizedDelaySec=), so
+	// that a fleet does not reach its NAS all at once. Empty for none.
+	RandomizedDelay string `json:"randomized_delay,omitempty"`
+}
+
+// Prune is a repository's `restic prune` task.
+type Prune struct {
+	Schedule Schedule `json:"schedule"`
+}
+
+// Verify is a repository's `restic check` task.
+type Verify struct {
+	Schedule Schedule `json:"schedule"`
+	// ReadDataSubset is given to --read-data-subset ("5%", "1/10",
+	// "500M"); empty checks the structure only.
+	ReadDataSubset string `json:"read_data_subset,omitempty"`
+}
+
+// RestoreTest is a repository's restore test task.
+type RestoreTest struct {
+	Schedule Schedule `json:"schedule"`
+	// Files is how many random regular files are restored and compared.
+	Files int `json:"files"`
+}
+
+// Snapshot modes of a job.
+const (
+	SnapshotNone = "none"
+	SnapshotZFS  = "zfs"
+)
+
+// Job is one backup job: what, when, where, how long, how.
+type Job struct {
+	Name string `json:"name"`
+	// Description is free text for unit descriptions and the runbook.
+	Description string `json:"description,omitempty"`
+	// Paths are absolute, clean and sorted; none is inside another.
+	Paths []string `json:"paths"`
+	// Exclude are restic exclude patterns: the defaults' first, then the
+	// job's own, without duplicates.
+	Exclude []string `json:"exclude,omitempty"`
+	// Repositories are names of Plan.Repositories, sorted.
+	Repositories []string `json:"repositories"`
+	// Schedule is when the job's timer fires.
+	Schedule Schedule `json:"schedule"`
+	// Retention is applied by `restic forget` after a successful backup.
+	Retention Retention `json:"retention"`
+	// Tags are given to every snapshot, sorted; JobTag is among them.
+	Tags []string `json:"tags"`
+	// JobTag is the tag that names the job; forget is scoped by it.
+	JobTag string `json:"job_tag"`
+	// Snapshot is SnapshotZFS or SnapshotNone.
+	Snapshot string `json:"snapshot"`
+	// Datasets are, for a ZFS snapshot job, the declared datasets the
+	// job reads: the dataset holding each path (longest mountpoint
+	// prefix) and every declared dataset mounted below a path. Sorted by
+	// mountpoint, so a parent comes before its children.
+	Datasets []Dataset `json:"datasets,omitempty"`
+	// Hooks are shell commands run with `sh -c`.
+	Hooks Hooks `json:"hooks"`
+	// Resources limit the job's service.
+	Resources Resources `json:"resources"`
+	// OnFailureUnit overrides Monitoring.OnFailureUnit for this job.
+	OnFailureUnit string `json:"on_failure_unit,omitempty"`
+}
+
+// Retention is a restic forget policy. Zero means "not used". Within is
+// a restic duration ("2y5m7d3h") for --keep-within, empty when unused.
+type Retention struct {
+	Last    int    `json:"last,omitempty"`
+	Hourly  int    `json:"hourly,omitempty"`
+	Daily   int    `json:"daily,omitempty"`
+	Weekly  int    `json:"weekly,omitempty"`
+	Monthly int    `json:"monthly,omitempty"`
+	Yearly  int    `json:"yearly,omitempty"`
+	Within  string `json:"within,omitempty"`
+}
+
+// Hooks are the job's shell hooks; empty strings are not run.
+type Hooks struct {
+	PreBackup  string `json:"pre_backup,omitempty"`
+	PostBackup string `json:"post_backup,omitempty"`
+	OnFailure  string `json:"on_failure,omitempty"`
+}
+
+// Resources are the limits of a job's service, in systemd's own syntax.
+type Resources struct {
+	// Nice is the CPU niceness, -20..19.
+	Nice int `json:"nice"`
+	// IOSchedulingClass is "idle", "best-effort" or "realtime".
+	IOSchedulingClass string `json:"io_scheduling_class"`
+	// CPUQuota is a percentage such as "50%"; empty for none.
+	CPUQuota string `json:"cpu_quota,omitempty"`
+	// MemoryMax is a size such as "2G"; empty for none.
+	MemoryMax string `json:"memory_max,omitempty"`
+	// TimeoutStart is a systemd time span such as "6h"; empty for none.
+	TimeoutStart string `json:"timeout_start,omitempty"`
+}

@@ -1,0 +1,53 @@
+# The holthome homelab: one NAS, three nodes.
+#
+# Compile one node:   bakc compile hosts/forge.hcl > backup.nix
+# Check the fleet:    bakc validate
+# The NAS side:       bakc nas-plan forge
+
+nas "nas-1" {
+  address    = "nas-1.holthome.net"
+  parent     = "backup"      # node datasets become backup/<node>/<name>
+  mount_root = "/mnt/backup" # where the parent is mounted on the NAS
+  capacity   = "4T"
+
+  dataset "restic" {
+    quota       = "300G"
+    compression = "lz4"
+    atime       = "off"
+    recordsize  = "1M"
+    export      = "nfs" # exported read-write to the node that owns it
+  }
+
+  dataset "zfs-recv" {
+    quota    = "500G"
+    readonly = "on"
+    receive  = true # target of ZFS replication from the node
+  }
+}
+
+defaults {
+  exclude = [
+    "**/.cache",
+    "**/Cache",
+    "**/node_modules",
+    "**/target",
+    "**/result",
+    "**/*.tmp",
+    "**/.direnv",
+  ]
+
+  retention {
+    daily   = 14
+    weekly  = 8
+    monthly = 6
+    yearly  = 2
+  }
+
+  resources {
+    nice       = 10
+    io_class   = "idle"
+    cpu_quota  = "100%"
+    memory_max = "4G"
+    timeout    = "12h"
+  }
+}

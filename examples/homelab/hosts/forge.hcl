@@ -1,0 +1,64 @@
+node "forge" {
+  address = "forge.holthome.net"
+  nas     = "nas-1"
+
+  zfs {
+    datasets = {
+      "/home"    = "rpool/safe/home"
+      "/persist" = "rpool/safe/persist"
+    }
+    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1mb3JnZS1yZXBsaWNhdGlvbg root@forge"
+  }
+
+  repository "nas-primary" {
+    nfs {
+      dataset    = "restic"
+      mountpoint = "/mnt/nas-backup"
+    }
+    password_file = "/run/secrets/restic/password"
+  }
+
+  repository "cloud-secondary" {
+    url              = "b2:bucket-name:/${node.name}"
+    password_file    = "/run/secrets/restic/password"
+    environment_file = "/run/secrets/restic/b2-credentials"
+  }
+
+  job "system" {
+    description  = "Home folders and persistent state"
+    paths        = ["/home", "/persist"]
+    exclude      = ["/persist/var/lib/plex/**"] # added to defaults.exclude
+    repositories = ["nas-primary"]
+    schedule     = "daily"
+    snapshot     = "zfs"
+  }
+
+  job "plex" {
+    paths    = ["/persist/var/lib/plex"]
+    schedule = "weekly"
+    exclude  = ["**/Plex Media Server/Cache/**", "**/Transcode/**"]
+    tags     = ["plex", "media-metadata"]
+
+    retention {
+      weekly  = 4
+      monthly = 3
+      yearly  = 1
+    }
+  }
+
+  job "databases" {
+    paths      = ["/persist/var/lib/postgresql"]
+    schedule   = "hourly"
+    pre_backup = "pg_dumpall > /persist/var/lib/postgresql/dump.sql"
+  }
+
+  verify {
+    schedule         = "weekly"
+    read_data_subset = "5%"
+  }
+
+  restore_test {
+    schedule = "monthly"
+    files    = 5
+  }
+}

@@ -1,0 +1,183 @@
+// Package testenv gives tests the real components this machine can run:
+// restic (Debian's 0.14 and a built 0.18.1), a zfs-fuse pool in a file,
+// nix-instantiate and systemd-analyze.
+//
+// A component that is missing skips the test, unless BAKC_TEST_REQUIRE_ALL
+// is set (as `make test` and CI do): then it fails, so that a missing
+// install step can never turn into a green run that tested nothing.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// RequireAll reports whether missing components must fail tests.
+func RequireAll() bool { return os.Getenv("BAKC_TEST_REQUIRE_ALL") != "" }
+
+// missing skips or fails the test for a component that is not there.
+func missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + " (run ./scripts/test-setup.sh)"
+	if RequireAll() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// LookPath returns the path of a command, or skips/fails the test.
+func LookPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && !fi.IsDir() {
+				return filepath.Join(dir, name)
+			}
+		}
+		missing(t, "%s not found", name)
+	}
+	return p
+}
+
+// Root skips or fails a test that needs root (mounts, zfs, chown).
+func Root(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		missing(t, "needs root")
+	}
+}
+
+// NixInstantiate returns the path of nix-instantiate.
+func NixInstantiate(t testing.TB) string { return LookPath(t, "nix-instantiate") }
+
+// SystemdAnalyze returns the path of systemd-analyze.
+func SystemdAnalyze(t testing.TB) string { return LookPath(t, "systemd-analyze") }
+
+// Restic is one restic binary and its version ("0.14.0").
+type Restic struct {
+	Path    string
+	Version string
+}
+
+// CacheDir is where test-setup.sh keeps what it builds.
+func CacheDir() string {
+	if d := os.Getenv("BAKC_CACHE_DIR"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/root"
+	}
+	return filepath.Join(home, ".cache", "bakc")
+}
+
+// Restics returns every restic the tests run against: Debian's (0.14, no
+// exit codes 10/11/12) and 0.18.1 built by test-setup.sh (what NixOS
+// ships). Tests of behaviour that depends on restic's version run once
+// per entry, as subtests named after the version.
+func Restics(t testing.TB) []Restic {
+	t.Helper()
+	var out []Restic
+	for _, p := range []string{"restic", filepath.Join(CacheDir(), "restic-0.18.1", "restic")} {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			missing(t, "restic not found at %s", p)
+			continue
+		}
+		v, err := exec.Command(path, "version").Output()
+		if err != nil {
+			t.Fatalf("%s version: %v", path, err)
+		}
+		// "restic 0.14.0 compiled with go1.19.8 on linux/amd64"
+		f := strings.Fields(string(v))
+		if len(f) < 2 {
+			t.Fatalf("%s version: unexpected output %q", path, v)
+		}
+		out = append(out, Restic{Path: path, Version: f[1]})
+	}
+	return out
+}
+
+var poolSeq atomic.Int64
+
+// ZFSPool creates a zfs-fuse pool backed by a file of the given size in
+// the test's temporary folder, with its root mounted under that folder,
+// and destroys it when the test ends. It starts the zfs-fuse daemon if it
+// is not running. The pool name is unique per process and test.
+func ZFSPool(t testing.TB, size int64) string {
+	t.Helper()
+	Root(t)
+	zpool := LookPath(t, "zpool")
+	LookPath(t, "zfs")
+	if err := StartZFSFuse(); err != nil {
+		missing(t, "zfs-fuse: %v", err)
+	}
+	dir := t.TempDir()
+	img := filepath.Join(dir, "pool.img")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	name := fmt.Sprintf("bakct%d_%d", os.Getpid(), poolSeq.Add(1))
+	root := filepath.Join(dir, "mnt")
+	if out, err := exec.Command(zpool, "create", "-m", root, name, img).CombinedOutput(); err != nil {
+		t.Fatalf("zpool create %s: %v\n%s", name, err, out)
+	}
+	t.Cleanup(func() {
+		// zfs-fuse answers "busy" for a moment after a mount goes away.
+		var out []byte
+		var err error
+		for i := 0; i < 50; i++ {
+			out, err = exec.Command(zpool, "destroy", "-f", name).CombinedOutput()
+			if err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("zpool destroy %s: %v\n%s", name, err, out)
+	})
+	return name
+}
+
+// StartZFSFuse starts the zfs-fuse daemon unless it runs already, and
+// waits until it answers.
+func StartZFSFuse() error {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("/dev/fuse: %w", err)
+	}
+	if exec.Command("zpool", "list").Run() == nil {
+		return nil
+	}
+	daemon, err := exec.LookPath("zfs-fuse")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/zfs-fuse"); serr != nil {
+			return err
+		}
+		daemon = "/usr/sbin/zfs-fuse"
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(daemon)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("starting zfs-fuse: %v: %s", err, stderr.String())
+	}
+	for i := 0; i < 100; i++ {
+		if exec.Command("zpool", "list").Run() == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("zfs-fuse does not answer")
+}

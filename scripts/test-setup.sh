@@ -1,0 +1,50 @@
+#!/bin/sh
+# Installs and starts everything the tests use, on a fresh Debian machine
+# (as root, or with sudo): restic from Debian (0.14) and restic 0.18.1 built
+# from source (NixOS ships 0.18), zfs-fuse with its daemon running, nix-bin
+# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests.
+# Safe to run again: it skips what is already there.
+set -eu
+
+cache="${BAKC_CACHE_DIR:-$HOME/.cache/bakc}"
+restic18="$cache/restic-0.18.1/restic"
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+need=""
+for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
+	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
+	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse; do
+	cmd=${pair%%:*}
+	pkg=${pair#*:}
+	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
+		need="$need $pkg"
+	fi
+done
+if [ -n "$need" ]; then
+	echo "test-setup: installing$need"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need >/dev/null
+fi
+
+if ! [ -x "$restic18" ]; then
+	echo "test-setup: building restic 0.18.1 into $restic18 (about 80 s)"
+	mkdir -p "$(dirname "$restic18")"
+	GOBIN="$(dirname "$restic18")" GOFLAGS=-buildvcs=false \
+		go install github.com/restic/restic/cmd/restic@v0.18.1
+fi
+
+# zfs-fuse: the daemon must run for zpool/zfs to work. It needs /dev/fuse.
+if ! pgrep -x zfs-fuse >/dev/null 2>&1; then
+	echo "test-setup: starting zfs-fuse"
+	$sudo zfs-fuse
+	i=0
+	until zpool list >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 50 ] || { echo "test-setup: zfs-fuse did not start" >&2; exit 1; }
+		sleep 0.2
+	done
+fi
+
+echo "test-setup: ready (restic $(restic version | cut -d' ' -f2), restic $("$restic18" version | cut -d' ' -f2), $(nix-instantiate --version), $(systemd-analyze --version | head -n1))"
