@@ -4,7 +4,8 @@ node "luna" {
   nas     = "nas-1"
 
   zfs {
-    datasets = { "/var/lib" = "tank/state" }
+    datasets        = { "/var/lib" = "tank/state" }
+    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1sdW5hLXJlcGxpY2F0aW9uICAg root@luna"
   }
 
   repository "nas" {
