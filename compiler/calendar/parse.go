@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // shorthands are the words systemd accepts for a whole expression
@@ -64,15 +65,16 @@ var weekdayTable = []struct {
 //
 // The error is an *Error.
 func Normalize(expr string) (string, error) {
-	s, err := parse(expr)
+	s, err := parse(expr, true)
 	if err != nil {
 		return "", err
 	}
 	return s.String(), nil
 }
 
-// parse is calendar_spec_from_string.
-func parse(in string) (*spec, *Error) {
+// parse is calendar_spec_from_string. With explain, a syntax error's
+// message is improved by guessing what the user meant (explain).
+func parse(in string, explain bool) (*spec, *Error) {
 	s := &spec{}
 	body := in
 	switch {
@@ -90,7 +92,7 @@ func parse(in string) (*spec, *Error) {
 			Hint: `Write a systemd calendar expression such as "daily", "hourly" or "Mon..Fri *-*-* 02:30".`}
 	}
 
-	p := &parser{in: in, s: body}
+	p := &parser{in: in, s: body, explainErrors: explain}
 	if sh := shorthand(body); sh != nil {
 		for f, vs := range sh.fields {
 			for _, v := range vs {
@@ -178,9 +180,10 @@ func hasPrefixFold(s, prefix string) bool {
 // parser walks the expression without its time zone suffix (s), keeping
 // byte offsets that are also offsets into the whole input (in).
 type parser struct {
-	in string
-	s  string
-	i  int
+	in            string
+	s             string
+	i             int
+	explainErrors bool
 }
 
 // at returns the byte at offset i of s, or 0 past its end, as C's
@@ -193,7 +196,8 @@ func (p *parser) at(i int) byte {
 }
 
 func (p *parser) errf(pos, end int, problem, hint string) *Error {
-	return &Error{Input: p.in, Offset: pos, End: max(end, pos), Problem: problem, Hint: hint}
+	pos = min(pos, len(p.in))
+	return &Error{Input: p.in, Offset: pos, End: min(max(end, pos), len(p.in)), Problem: problem, Hint: hint}
 }
 
 // weekdays is parse_weekdays: an optional list of weekdays and weekday
@@ -211,12 +215,16 @@ func (p *parser) weekdays(s *spec) *Error {
 			}
 			skip := len(d.name)
 			if c := p.at(p.i + skip); c != 0 && c != '-' && c != '.' && c != ',' && c != ' ' {
-				end := p.i + skip
-				for end < len(p.s) && p.s[end] != ' ' && p.s[end] != ',' {
-					end++
+				if isLetter(c) {
+					end := p.i + skip
+					for end < len(p.s) && isLetter(p.s[end]) {
+						end++
+					}
+					return p.errf(start, end, fmt.Sprintf("%q is not a weekday", p.s[start:end]),
+						`Weekdays are Mon, Tue, Wed, Thu, Fri, Sat, Sun (or their full English names), followed by a space, "," or ".." and the next weekday.`)
 				}
-				return p.errf(start, end, fmt.Sprintf("%q is not a weekday", p.s[start:end]),
-					`Weekdays are Mon, Tue, Wed, Thu, Fri, Sat, Sun (or their full English names), followed by a space, "," or ".." and the next weekday.`)
+				return p.errf(p.i+skip, p.charEnd(p.i+skip), fmt.Sprintf("Unexpected %q after the weekday %q", p.s[p.i+skip:p.charEnd(p.i+skip)], p.s[start:p.i+skip]),
+					`Separate the weekdays from the date or time with a space, as in "Mon 10:00"; list weekdays with "," and write ranges with "..", as in "Mon..Fri".`)
 			}
 			s.weekdays |= 1 << d.nr
 			if l >= 0 {
@@ -311,7 +319,7 @@ func (p *parser) date(s *spec) (bool, *Error) {
 		s.endOfMonth = true
 	case '-':
 	default:
-		return false, p.errf(p.i, p.i+1, fmt.Sprintf("Unexpected %q in the date", p.s[p.i:p.i+1]),
+		return false, p.errf(p.i, p.charEnd(p.i), fmt.Sprintf("Unexpected %q in the date", p.s[p.i:p.charEnd(p.i)]),
 			`Write a date as YEAR-MONTH-DAY or MONTH-DAY with "-" between the parts ("*" for any value), as in "*-*-01" or "2025-06-*", and a time after a space.`)
 	}
 	p.i++
@@ -326,7 +334,7 @@ func (p *parser) date(s *spec) (bool, *Error) {
 		return false, nil
 	}
 	if s.endOfMonth {
-		return false, p.errf(p.i, p.i+1, fmt.Sprintf("Unexpected %q after the day", p.s[p.i:p.i+1]),
+		return false, p.errf(p.i, p.charEnd(p.i), fmt.Sprintf("Unexpected %q after the day", p.s[p.i:p.charEnd(p.i)]),
 			`"~" stands between the month and the day (the day counted from the month's end), as in "*-02~01" or "*~07"; a date has at most three parts.`)
 	}
 	switch p.at(p.i) {
@@ -334,7 +342,7 @@ func (p *parser) date(s *spec) (bool, *Error) {
 		s.endOfMonth = true
 	case '-':
 	default:
-		return false, p.errf(p.i, p.i+1, fmt.Sprintf("Unexpected %q in the date", p.s[p.i:p.i+1]),
+		return false, p.errf(p.i, p.charEnd(p.i), fmt.Sprintf("Unexpected %q in the date", p.s[p.i:p.charEnd(p.i)]),
 			`Write a date as YEAR-MONTH-DAY with "-" between the parts, as in "2025-06-01", and a time after a space, as in "2025-06-01 02:30".`)
 	}
 	p.i++
@@ -343,7 +351,7 @@ func (p *parser) date(s *spec) (bool, *Error) {
 		return false, err
 	}
 	if c := p.at(p.i); c != 0 && c != ' ' {
-		return false, p.errf(p.i, p.i+1, fmt.Sprintf("Unexpected %q after the date", p.s[p.i:p.i+1]),
+		return false, p.errf(p.i, p.charEnd(p.i), fmt.Sprintf("Unexpected %q after the date", p.s[p.i:p.charEnd(p.i)]),
 			`A date has at most three parts (YEAR-MONTH-DAY); separate the time from it with a space, as in "*-*-* 02:30".`)
 	}
 	p.skipSpaces()
@@ -441,7 +449,7 @@ func (p *parser) time(s *spec) *Error {
 		return err
 	}
 	if p.at(p.i) != ':' {
-		return p.errf(p.i, p.i+1, fmt.Sprintf("Expected \":\" after the hour, found %s", describe(p.s[p.i:])),
+		return p.errf(p.i, p.charEnd(p.i), fmt.Sprintf("Expected \":\" after the hour, found %s", p.describe(p.i)),
 			`Write a time as HOUR:MINUTE or HOUR:MINUTE:SECOND, as in "02:30" or "*:0/15"; a date needs "-" between its parts.`)
 	}
 	p.i++
@@ -473,11 +481,22 @@ func (p *parser) time(s *spec) *Error {
 	return nil
 }
 
-func describe(rest string) string {
-	if rest == "" {
+// describe names the character at i for a message.
+func (p *parser) describe(i int) string {
+	if i >= len(p.s) {
 		return "the end of the expression"
 	}
-	return fmt.Sprintf("%q", rest[:1])
+	return fmt.Sprintf("%q", p.s[i:p.charEnd(i)])
+}
+
+// charEnd is the end of the UTF-8 character at i (one byte if it is not
+// valid UTF-8), so that messages never cut a character in half.
+func (p *parser) charEnd(i int) int {
+	if i >= len(p.s) {
+		return i
+	}
+	_, n := utf8.DecodeRuneInString(p.s[i:])
+	return i + n
 }
 
 // chain is parse_chain: "*" or a comma-separated list of components. The
@@ -554,7 +573,7 @@ func (p *parser) component(usec bool) (component, *Error) {
 	switch c := p.at(p.i); c {
 	case 0, ' ', ',', '-', '~', ':':
 	default:
-		end := p.i + 1
+		end := p.charEnd(p.i)
 		hint := `A value is a number, START..END, START/STEP or START..END/STEP; values are separated by ",", date parts by "-" and time parts by ":".`
 		if c == '.' && !usec {
 			hint = `Only seconds may have a fraction ("00:00:30.5"); a range is written with two dots, as in "01..05".`
@@ -670,8 +689,15 @@ func (p *parser) notANumber(after string) *Error {
 // explain improves the message of a parse error where the user most
 // likely wrote a word: a misspelled shorthand, weekday or time zone.
 func (p *parser) explain(e *Error) *Error {
-	if e == nil {
-		return nil
+	if e == nil || !p.explainErrors {
+		return e
+	}
+	// A last word that is not a zone, after an expression that is valid
+	// without it: the zone is what is wrong ("daily Europe/Berln").
+	if i := strings.LastIndexByte(p.in, ' '); i > 0 && looksLikeZone(p.in[i+1:]) {
+		if _, err := parse(p.in[:i], false); err == nil {
+			return zoneError(e, p.in, i+1)
+		}
 	}
 	whole := strings.TrimSpace(p.in)
 	if isWord(whole) {
@@ -685,16 +711,51 @@ func (p *parser) explain(e *Error) *Error {
 	}
 	// A word at the end after a space is meant as a time zone.
 	if i := strings.LastIndexByte(p.in, ' '); i >= 0 && e.Offset > i && looksLikeZone(p.in[i+1:]) {
-		zone := p.in[i+1:]
-		e.Offset, e.End = i+1, len(p.in)
-		e.Problem = fmt.Sprintf("%q is not a time zone", zone)
-		e.Hint = `Time zones are "UTC" or IANA names as in /usr/share/zoneinfo, written with their exact case ("Europe/Berlin", "America/New_York").`
-		if s := closestZone(zone); s != "" {
+		return zoneError(e, p.in, i+1)
+	}
+	// A word where the expression starts, that is neither a weekday nor
+	// a shorthand ("Mox 10:00", "every day").
+	if e.Offset == 0 && isLetter(p.at(0)) && !startsWithWeekday(p.in) {
+		end := 0
+		for end < len(p.in) && isLetter(p.in[end]) {
+			end++
+		}
+		word := p.in[:end]
+		e.End = end
+		e.Problem = fmt.Sprintf("%q is neither a weekday nor a shorthand", word)
+		e.Hint = `Weekdays are Mon, Tue, Wed, Thu, Fri, Sat and Sun (or their full English names), as in "Mon..Fri 02:30"; the shorthands are ` + shorthandList() + "."
+		names := shorthandNames()
+		for _, d := range weekdayTable {
+			names = append(names, d.name)
+		}
+		if s := closest(word, names); s != "" {
 			e.Hint = fmt.Sprintf("Did you mean %q? ", s) + e.Hint
 		}
 	}
 	return e
 }
+
+func zoneError(e *Error, in string, at int) *Error {
+	zone := in[at:]
+	e.Offset, e.End = at, len(in)
+	e.Problem = fmt.Sprintf("%q is not a time zone", zone)
+	e.Hint = `Time zones are "UTC" or IANA names as in /usr/share/zoneinfo, written with their exact case ("Europe/Berlin", "America/New_York").`
+	if s := closestZone(zone); s != "" {
+		e.Hint = fmt.Sprintf("Did you mean %q? ", s) + e.Hint
+	}
+	return e
+}
+
+func startsWithWeekday(s string) bool {
+	for _, d := range weekdayTable {
+		if hasPrefixFold(s, d.name) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func isWord(s string) bool {
 	if s == "" {

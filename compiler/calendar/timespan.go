@@ -203,11 +203,13 @@ func extractMultiplier(s string, i int) (uint64, int) {
 func unknownSpanWord(s string, p int) *Error {
 	start, end := p, p
 	isLetter := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80 }
-	for start > 0 && isLetter(s[start-1]) {
-		start--
-	}
-	for end < len(s) && isLetter(s[end]) {
-		end++
+	if p < len(s) && isLetter(s[p]) {
+		for start > 0 && isLetter(s[start-1]) {
+			start--
+		}
+		for end < len(s) && isLetter(s[end]) {
+			end++
+		}
 	}
 	units := `The units are us, ms, s, min (or m), h, d, w, M (months) and y, with their long forms ("minutes", "hours"); a number alone counts seconds.`
 	if end == start {
