@@ -121,19 +121,25 @@ func isNixIdentifier(s string) bool {
 	return true
 }
 
-// NixIndentedString returns s as a Nix indented string (''…'') whose
-// lines are indented by indent in the file, closed on its own line
-// indented by closeIndent. It evaluates to exactly s. It is used for
-// multi-line text such as the plan JSON, which as a "…" string would be
-// one unreadable line of \" and \n.
+// NixIndentedString returns s as a Nix indented string (the form
+// opened and closed by two single quotes) whose lines are indented by
+// indent in the file, closed on its own line indented by closeIndent. It
+// evaluates to exactly s. It is used for multi-line text such as the
+// plan JSON, which as a "…" string would be one unreadable line of \"
+// and \n.
 //
-// Inside ''…'' Nix gives a meaning to `''` (the end), `${` and leading
-// indentation (the smallest indentation of the lines is removed).
-// NixIndentedString writes `''` as `'''`, `${` as `''${`, a carriage
-// return and a tab as ''\r and ''\t, and a single `'` that would touch
-// one of those escapes as ''\'; it indents every non-empty line by
-// indent, which is what Nix then removes, so s must have a line that
-// does not start with a space (see CheckNixIndentedString).
+// Inside an indented string Nix gives a meaning to two single quotes
+// (the end), to ${ and to leading indentation (the smallest indentation
+// of the lines is removed). NixIndentedString writes
+//
+//	''      as '''   (two single quotes become three)
+//	${      as ''${
+//	CR, tab as ''\r and ''\t
+//	'       as ''\' when an escape above follows it
+//
+// and indents every non-empty line by indent, which is what Nix then
+// removes; s must have a line that does not start with a space (see
+// CheckNixIndentedString).
 //
 // s must pass CheckNixIndentedString; NixIndentedString panics otherwise.
 func NixIndentedString(s, indent, closeIndent string) string {
@@ -158,8 +164,8 @@ func NixIndentedString(s, indent, closeIndent string) string {
 			b.WriteString("'''")
 			i++
 		case c == '\'' && indentedEscapeAt(s, i+1):
-			// ' followed by an escape that starts with '' would read
-			// as ''' (an escaped '') followed by junk.
+			// A quote followed by an escape that starts with two quotes
+			// would read as three quotes (an escaped pair) and junk.
 			b.WriteString(`''\'`)
 		case c == '$' && i+1 < len(s) && s[i+1] == '{':
 			b.WriteString("''${")
@@ -194,7 +200,7 @@ func indentedEscapeAt(s string, i int) bool {
 
 // CheckNixIndentedString reports why s cannot be written with
 // NixIndentedString, or nil. Besides what CheckNixString refuses, s must
-// end with a newline (the closing '' sits on its own line), must have a
+// end with a newline (the closing quotes sit on their own line), must have a
 // line that does not start with a space, so that the indentation Nix
 // removes is exactly the one added, and must not have lines made only
 // of spaces (Nix does not count them when it measures indentation).

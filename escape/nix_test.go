@@ -245,7 +245,7 @@ func TestNixRealCorpus(t *testing.T) {
 }
 
 // TestNixReadModelAgainstRealNix feeds the model literals that are not
-// produced by the escaping functions (raw $${, '''…), so that the model
+// produced by the escaping functions (raw $${, three quotes…), so that the model
 // is checked on the corners the fuzz tests lean on.
 func TestNixReadModelAgainstRealNix(t *testing.T) {
 	lits := []string{

@@ -91,13 +91,13 @@ type indToken struct {
 	raw  bool
 }
 
-// readNixIndented reads a ''…'' literal the way Nix does.
+// readNixIndented reads an indented string literal the way Nix does.
 func readNixIndented(lit string) (string, error) {
 	if !strings.HasPrefix(lit, "''") {
 		return "", fmt.Errorf("does not start with ''")
 	}
 	i := 2
-	// The opening '' swallows spaces and one newline after it.
+	// The opening quotes swallow spaces and one newline after it.
 	j := i
 	for j < len(lit) && lit[j] == ' ' {
 		j++
