@@ -1,0 +1,172 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/runtime/namespace"
+	"github.com/holthome/bakc/zfs"
+)
+
+// view is one dataset of the Set, shown at its mountpoint by Expose.
+type view struct {
+	dataset  string // "pool/ds"
+	snapshot string // "pool/ds@bakc-job-time"
+	target   string // the dataset's mountpoint: where the snapshot is shown
+
+	// What Expose made, so that Release undoes exactly that.
+	source    string // what is mounted at target: the snapshot, or the clone
+	clone     string // the temporary clone (zfs-fuse), "" for none
+	hidden    string // where the zfs-fuse daemon mounts the clone
+	cloneMade bool
+	mounted   bool
+}
+
+// discover finds what Expose will show: every dataset in the Set's
+// snapshots that is mounted (as the live system shows it) at, above or
+// below one of the job's paths, parents before children.
+//
+// Where a dataset is mounted comes from this namespace's mountinfo,
+// which is what restic would read live: a dataset declared in the plan
+// must be mounted where the plan says; a child dataset with a path
+// mountpoint counts only when mounted there; one with mountpoint=legacy
+// (common on NixOS) where mountinfo shows it; one not mounted, or with
+// mountpoint=none, is not shown (its folder in the parent's snapshot is
+// what a live read would find too).
+func (s *Set) discover(ctx context.Context, job *plan.Job) ([]*view, error) {
+	mounts, err := namespace.Mounts()
+	if err != nil {
+		return nil, fmt.Errorf("reading mounts: %w", err)
+	}
+	mountedAt := map[string][]string{} // dataset → mountpoints, mount order
+	for _, m := range mounts {
+		if m.Root == "/" && !strings.Contains(m.Source, "@") {
+			mountedAt[m.Source] = append(mountedAt[m.Source], m.Mountpoint)
+		}
+	}
+	declared := map[string]string{}
+	for _, d := range job.Datasets {
+		declared[d.Name] = d.Mountpoint
+	}
+
+	var views []*view
+	byTarget := map[string]*view{}
+	for _, t := range s.snapshots {
+		root, _, _ := strings.Cut(t.name, "@")
+		inSnapshot := map[string]bool{}
+		snaps, err := s.z.List(ctx, root, zfs.TypeSnapshot)
+		if err != nil {
+			return nil, fmt.Errorf("listing snapshots below %s: %w", root, err)
+		}
+		for _, e := range snaps {
+			if ds, snap, _ := strings.Cut(e.Name, "@"); snap == s.name {
+				inSnapshot[ds] = true
+			}
+		}
+		fss, err := s.z.List(ctx, root, zfs.TypeFilesystem)
+		if err != nil {
+			return nil, fmt.Errorf("listing datasets below %s: %w", root, err)
+		}
+		for _, e := range fss {
+			if !inSnapshot[e.Name] {
+				s.log.Info("dataset created after the snapshot; not shown", "dataset", e.Name)
+				continue
+			}
+			target, ok, err := resolveMountpoint(e, declared, mountedAt[e.Name])
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				s.log.Debug("dataset not mounted; not shown", "dataset", e.Name, "mountpoint", e.Mountpoint)
+				continue
+			}
+			if !relevant(target, job.Paths) {
+				continue
+			}
+			if other := byTarget[target]; other != nil {
+				return nil, fmt.Errorf("datasets %s and %s are both mounted at %s; cannot tell which one the job reads", other.dataset, e.Name, target)
+			}
+			v := &view{dataset: e.Name, snapshot: e.Name + "@" + s.name, target: target}
+			byTarget[target] = v
+			views = append(views, v)
+		}
+	}
+	// A path sorts before every path below it.
+	sort.Slice(views, func(i, j int) bool { return views[i].target < views[j].target })
+	s.warnHidden(views, mounts, job.Paths)
+	return views, nil
+}
+
+// resolveMountpoint says where a dataset is shown, and whether at all.
+func resolveMountpoint(e zfs.ListEntry, declared map[string]string, mountedAt []string) (string, bool, error) {
+	if want, ok := declared[e.Name]; ok {
+		for _, mp := range mountedAt {
+			if mp == want {
+				return want, true, nil
+			}
+		}
+		where := "not mounted"
+		if len(mountedAt) > 0 {
+			where = "mounted at " + strings.Join(mountedAt, ", ")
+		}
+		return "", false, fmt.Errorf("dataset %s is %s, but the plan says it is mounted at %s: the job would not read what it snapshots; mount it there or fix the node's zfs.datasets", e.Name, where, want)
+	}
+	switch {
+	case path.IsAbs(e.Mountpoint):
+		for _, mp := range mountedAt {
+			if mp == e.Mountpoint {
+				return mp, true, nil
+			}
+		}
+		return "", false, nil
+	case e.Mountpoint == "legacy" && len(mountedAt) > 0:
+		// Mounted by fstab or NixOS fileSystems; the latest mount is
+		// the one a path lookup finds.
+		return mountedAt[len(mountedAt)-1], true, nil
+	default: // none, legacy but not mounted
+		return "", false, nil
+	}
+}
+
+// relevant reports whether a dataset mounted at target holds part of the
+// job: it is at or below one of the paths, or a path is below it.
+func relevant(target string, paths []string) bool {
+	for _, p := range paths {
+		if within(target, p) || within(p, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// warnHidden logs every mount below a view that is not itself a view:
+// the snapshot view covers it, so the job reads the snapshot's (empty)
+// folder there instead of what is mounted live. Such a mount is not a
+// dataset of the job; it is not backed up.
+func (s *Set) warnHidden(views []*view, mounts []namespace.Mount, paths []string) {
+	isView := map[string]bool{}
+	for _, v := range views {
+		isView[v.target] = true
+	}
+	for _, m := range mounts {
+		if isView[m.Mountpoint] || !relevant(m.Mountpoint, paths) {
+			continue
+		}
+		for _, v := range views {
+			if m.Mountpoint != v.target && within(m.Mountpoint, v.target) {
+				s.log.Warn("a mount below a snapshotted dataset is hidden by the snapshot view and not backed up; declare it as a dataset of the node if it is ZFS",
+					"mountpoint", m.Mountpoint, "source", m.Source, "fstype", m.FSType, "below", v.target)
+				break
+			}
+		}
+	}
+}
