@@ -1,0 +1,66 @@
+package restic
+
+import "testing"
+
+// The stderr samples are what restic 0.14 and 0.18 print (copied from
+// real runs); the real runs themselves are in restic_test.go.
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name   string
+		code   int
+		stderr string
+		want   Category
+	}{
+		{"0.18 partial", 3, `{"message_type":"exit_error","code":3,"message":"Warning: at least one source file could not be read"}`, CategorySource},
+		{"0.18 no repository", 10, `{"message_type":"exit_error","code":10,"message":"Fatal: repository does not exist: unable to open config file"}`, CategoryStorage},
+		{"0.18 locked", 11, "", CategoryLock},
+		{"0.18 wrong password", 12, "", CategoryAuth},
+		{"0.18 interrupted", 130, "", CategoryResource},
+		{"killed", 137, "", CategoryResource},
+		{"partial wins over a permission pattern", 3, "open /x: permission denied", CategorySource},
+		{"0.14 wrong password", 1, "Fatal: wrong password or no key found", CategoryAuth},
+		{"0.14 no repository", 1, "Fatal: unable to open config file: stat /r/config: no such file or directory\nIs there a repository at the following location?\n/r", CategoryStorage},
+		{"0.14 locked", 1, "unable to create lock in backend: repository is already locked exclusively by PID 25024 on vm by root (UID 0, GID 0)\nlock was created at 2026-11-26 10:16:40 (1.5s ago)", CategoryLock},
+		{"0.14 password file missing", 1, "Resolving password failed: Fatal: /run/pw does not exist", CategoryAuth},
+		{"disk full", 1, "Fatal: unable to save snapshot: open /r/snapshots/x: no space left on device", CategoryStorage},
+		{"read-only", 1, "Fatal: create repository at /r failed: mkdir /r/data: read-only file system", CategoryStorage},
+		{"sftp unreachable", 1, "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\nFatal: unable to open repository at sftp:x@127.0.0.1:/r: unable to start the sftp session, error: EOF", CategoryNetwork},
+		{"rest unreachable", 1, "Fatal: unable to open config file: Head \"http://nas:8000/config\": dial tcp 10.0.0.1:8000: connect: no route to host", CategoryNetwork},
+		{"repository folder not ours", 1, "Fatal: unable to create lock in backend: open /r/locks/x: permission denied", CategoryPermission},
+		{"repository permission", 1, "Fatal: unable to save snapshot: open /r/snapshots/x: permission denied", CategoryPermission},
+		{"corrupt pack", 1, "Fatal: repository contains errors", CategoryCorruption},
+		{"ciphertext", 1, "Load(<data/1234>, 0, 0) returned error: ciphertext verification failed", CategoryCorruption},
+		{"out of memory", 2, "fatal error: runtime: cannot allocate memory", CategoryResource},
+		{"nothing recognisable", 1, "Fatal: something new", CategoryUnknown},
+		{"empty", 1, "", CategoryUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Classify(tt.code, tt.stderr); got != tt.want {
+				t.Errorf("Classify(%d, %q) = %s, want %s", tt.code, tt.stderr, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMessage(t *testing.T) {
+	tests := []struct {
+		name, stderr, want string
+	}{
+		{"0.18 exit_error, multi-line", "{\"message_type\":\"exit_error\",\"code\":10,\"message\":\"Fatal: repository does not exist\\nIs there a repository at the following location?\\n/r\"}\n",
+			"Fatal: repository does not exist; Is there a repository at the following location?; /r"},
+		{"0.14 fatal line before hints", "Fatal: unable to open config file: stat /r/config: no such file or directory\nIs there a repository at the following location?\n/r\n",
+			"Fatal: unable to open config file: stat /r/config: no such file or directory"},
+		{"0.18 error object", `{"message_type":"error","error":{"message":"open /x: permission denied"},"during":"archival","item":"/x"}`,
+			"/x: open /x: permission denied"},
+		{"last line otherwise", "a\nb\n\n", "b"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := message(tt.stderr); got != tt.want {
+				t.Errorf("message() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

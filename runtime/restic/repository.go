@@ -1,0 +1,66 @@
+package restic
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// InitArgs is `restic init`.
+func InitArgs() []string { return []string{"init"} }
+
+// Init creates the repository. Only the runtime's preflight calls it, and
+// only when the plan allows (Repository.Init).
+func (r *Restic) Init(ctx context.Context) error { return r.Run(ctx, InitArgs(), nil) }
+
+// CatConfigArgs is `restic cat config`: the cheapest call that opens the
+// repository (it must exist and the password must fit).
+func CatConfigArgs() []string { return []string{"cat", "config"} }
+
+// CatConfig opens the repository and reads its config; it fails with
+// category Storage when there is no repository and Auth when the password
+// does not fit.
+func (r *Restic) CatConfig(ctx context.Context) error { return r.Run(ctx, CatConfigArgs(), nil) }
+
+// Snapshot is one entry of `restic snapshots --json`.
+type Snapshot struct {
+	ID       string    `json:"id"`
+	ShortID  string    `json:"short_id"`
+	Time     time.Time `json:"time"`
+	Parent   string    `json:"parent"`
+	Paths    []string  `json:"paths"`
+	Hostname string    `json:"hostname"`
+	Tags     []string  `json:"tags"`
+}
+
+// SnapshotsArgs is `restic snapshots --json`, filtered by host and tag
+// when given.
+func SnapshotsArgs(host, tag string) []string {
+	args := []string{"snapshots", "--json"}
+	if host != "" {
+		args = append(args, "--host", host)
+	}
+	if tag != "" {
+		args = append(args, "--tag", tag)
+	}
+	return args
+}
+
+// Snapshots lists the repository's snapshots, oldest first, filtered by
+// host and tag when given.
+func (r *Restic) Snapshots(ctx context.Context, host, tag string) ([]Snapshot, error) {
+	var out []byte
+	err := r.Run(ctx, SnapshotsArgs(host, tag), func(line []byte) {
+		out = append(out, line...)
+		out = append(out, '\n')
+	})
+	if err != nil {
+		return nil, err
+	}
+	var snaps []Snapshot
+	if err := json.Unmarshal(out, &snaps); err != nil {
+		return nil, fmt.Errorf("restic snapshots: reading its JSON: %w", err)
+	}
+	return snaps, nil
+}

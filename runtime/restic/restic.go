@@ -1,0 +1,112 @@
+// Package restic runs the restic binary for bakc: it builds argument
+// vectors (never shell strings), runs restic as the backup user, parses the
+// JSON that `backup --json` streams, keeps restic's stderr for the error
+// report, and turns restic's exit code and stderr into a failure category.
+//
+// It knows nothing about plans or jobs: the runtime decides what to back
+// up and where, this package only speaks restic. Both restic 0.14 (Debian;
+// exit code 1 for most failures) and 0.18 (exit codes 10, 11, 12, 130 and
+// an exit_error JSON line on stderr) are understood.
+package restic
+
+import (
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Restic is one restic binary pointed at one repository. The zero value is
+// not useful; fill in at least Binary, Repo and PasswordFile.
+type Restic struct {
+	// Binary is the restic executable (a path, or a name looked up in PATH).
+	Binary string
+	// Repo is given as --repo: a folder or a restic URL.
+	Repo string
+	// PasswordFile is given as --password-file. The password itself never
+	// passes through bakc.
+	PasswordFile string
+	// CacheDir is given as --cache-dir; empty means --no-cache.
+	CacheDir string
+	// Options are extended options given as `-o key=value` to every call
+	// (for example sftp.command), in order.
+	Options []string
+	// Env are extra KEY=value variables for restic's environment (the
+	// repository's environment file: cloud credentials). They are never
+	// logged.
+	Env []string
+	// Credential, when set, runs restic as that user and group with the
+	// ambient capability CAP_DAC_READ_SEARCH, so that a root runtime can
+	// read every source file while the repository is written by the backup
+	// user only. Needs root (or CAP_SETUID, CAP_SETGID and the capability
+	// in the bounding set).
+	Credential *syscall.Credential
+	// ProgressFPS is how many status lines per second `backup --json`
+	// prints (RESTIC_PROGRESS_FPS); restic's default in JSON mode is 60,
+	// which is far more than a terminal or systemd's status line needs.
+	// Zero leaves restic's default.
+	ProgressFPS float64
+	// Log receives one line per restic start and end, and restic's stderr
+	// line by line. Nil logs nothing.
+	Log *slog.Logger
+}
+
+// GlobalArgs are the arguments every restic call starts with: repository,
+// password file, cache and extended options. The subcommand follows them.
+func (r *Restic) GlobalArgs() []string {
+	args := []string{"--repo", r.Repo, "--password-file", r.PasswordFile}
+	if r.CacheDir != "" {
+		args = append(args, "--cache-dir", r.CacheDir)
+	} else {
+		args = append(args, "--no-cache")
+	}
+	for _, o := range r.Options {
+		args = append(args, "-o", o)
+	}
+	return args
+}
+
+// Argv is the complete argument vector for a subcommand and its
+// arguments, starting with the binary: what is run and what --dry-run
+// prints.
+func (r *Restic) Argv(sub []string) []string {
+	argv := append([]string{r.Binary}, r.GlobalArgs()...)
+	return append(argv, sub...)
+}
+
+// inheritedEnvDropped are variables of bakc's own environment that would
+// change what restic does behind the plan's back (another repository or
+// password) or that belong to bakc (NOTIFY_SOCKET). The repository's
+// environment file may still set RESTIC_* variables on purpose.
+var inheritedEnvDropped = []string{
+	"RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE",
+	"RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND",
+	"RESTIC_CACHE_DIR", "RESTIC_KEY_HINT", "RESTIC_HOST",
+	"NOTIFY_SOCKET",
+}
+
+// environ is restic's environment: bakc's own without the variables
+// above, then the progress rate, then the repository's Env (which wins).
+func (r *Restic) environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		drop := false
+		for _, d := range inheritedEnvDropped {
+			if name == d {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			env = append(env, kv)
+		}
+	}
+	if r.ProgressFPS > 0 {
+		env = append(env, "RESTIC_PROGRESS_FPS="+formatFPS(r.ProgressFPS))
+	}
+	return append(env, r.Env...)
+}
+
+func formatFPS(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
