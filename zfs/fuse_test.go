@@ -1,0 +1,102 @@
+package zfs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// childEnv makes the test binary act as a process in another mount
+// namespace (see TestMain): its value is the clone to destroy.
+const childEnv = "BAKC_ZFS_TEST_DESTROY_FROM_CHILD_NS"
+
+func TestMain(m *testing.M) {
+	if clone := os.Getenv(childEnv); clone != "" {
+		os.Exit(destroyFromChild(clone))
+	}
+	os.Exit(m.Run())
+}
+
+// destroyFromChild runs in a new mount namespace: first a plain zfs
+// (which must fail: its unmount misses the daemon's mount), then a
+// Runner from New (which must go through the daemon's namespace).
+func destroyFromChild(clone string) int {
+	ctx := context.Background()
+	plain := NewWithCommand(nil, "zfs")
+	plain.BusyTimeout = 0
+	if err := plain.Destroy(ctx, clone, false); err == nil {
+		fmt.Println("plain zfs destroyed the clone from another namespace")
+		return 3
+	} else {
+		fmt.Println("plain:", err)
+	}
+	r := New(nil)
+	argv, err := r.Command()
+	if err != nil {
+		fmt.Println("command:", err)
+		return 4
+	}
+	fmt.Println("command:", strings.Join(argv, " "))
+	if err := r.Destroy(ctx, clone, false); err != nil {
+		fmt.Println("runner:", err)
+		return 5
+	}
+	return 0
+}
+
+// zfs-fuse's daemon mounts a clone in its namespace; destroying it from
+// another namespace only works through the daemon's (the Runner's
+// nsenter), which is what the snapshot code does from the run's private
+// namespace.
+func TestDestroyMountedCloneFromAnotherNamespace(t *testing.T) {
+	pool, _ := newPool(t)
+	zfsCmd(t, "snapshot", pool+"/data@s")
+	hidden := filepath.Join(t.TempDir(), "clone")
+	zfsCmd(t, "clone", "-o", "mountpoint="+hidden, pool+"/data@s", pool+"/c")
+	t.Cleanup(func() { exec.Command("zfs", "destroy", pool+"/c").Run() })
+
+	cmd := exec.Command("/proc/self/exe", "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+pool+"/c")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child: %s", out)
+	t.Logf("child:\n%s", out)
+	if !strings.Contains(string(out), "--mount=/proc/") || !strings.Contains(string(out), "plain:") {
+		t.Errorf("child output should show the plain failure and the nsenter command:\n%s", out)
+	}
+	if got := zfsCmd(t, "list", "-H", "-o", "name", "-r", pool); strings.Contains(got, pool+"/c") {
+		t.Errorf("clone still there:\n%s", got)
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	if strings.Contains(string(mi), hidden) {
+		t.Errorf("clone still mounted in the daemon's namespace")
+	}
+}
+
+func TestNoNamespaceHopInTheDaemonsOwnNamespace(t *testing.T) {
+	pool, _ := newPool(t) // starts the daemon if needed
+	_ = pool
+	ns, err := FuseDaemonNamespace()
+	require.NoError(t, err)
+	if ns != "" {
+		t.Skipf("this test process is not in the zfs-fuse daemon's namespace (%s)", ns)
+	}
+	fuse, err := IsFuse()
+	require.NoError(t, err)
+	if !fuse {
+		t.Errorf("IsFuse = false with a zfs-fuse pool in use")
+	}
+	argv, err := New(nil).Command()
+	require.NoError(t, err)
+	if len(argv) != 1 || filepath.Base(argv[0]) != "zfs" {
+		t.Errorf("command = %v, want just zfs", argv)
+	}
+}
