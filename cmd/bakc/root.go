@@ -77,6 +77,7 @@ func newRootCmd(e *env) *cobra.Command {
 	})
 	root.AddCommand(
 		newVersionCmd(e),
+		newValidateCmd(e), newPlanCmd(e), newFmtCmd(e),
 	)
 	wrapRunErrors(root)
 	return root

@@ -1,0 +1,104 @@
+package compiler
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"regexp"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/schema"
+)
+
+// nodeIdentity is what both a node's plan and its NAS's plan need to
+// know about the node: its name, address, NAS, backup user and
+// replication key. It is checked once, so that a fleet validation
+// reports each problem once.
+type nodeIdentity struct {
+	node    *schema.Node
+	address string
+	// nas is nil when the node has none, or names one that does not
+	// exist (reported).
+	nas            *nasDecl
+	user           plan.User
+	replicationKey string
+	diags          hcl.Diagnostics
+}
+
+// resolveIdentity checks a node's identity once.
+func (f *Fleet) resolveIdentity(name string) *nodeIdentity {
+	if id, ok := f.identities[name]; ok {
+		return id
+	}
+	node := f.nodes[name]
+	id := &nodeIdentity{node: node}
+	f.identities[name] = id
+	def := f.resolveDefaults()
+	diags := checkName(node.Name, node.NameRange, "node")
+	if node.Address != nil {
+		if d := checkAddress(node.Address, "node address"); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			id.address = node.Address.Value
+		}
+	}
+	if node.NAS != nil {
+		id.nas = f.resolveNAS(node.NAS.Value)
+		if id.nas == nil {
+			diags = append(diags, errorAt(node.NAS.Range, "Unknown NAS",
+				"The node names the NAS %q, but bakc.hcl declares no NAS of that name; it declares %s. Declare it in bakc.hcl, or fix the name.%s",
+				node.NAS.Value, quotedList(f.NASNames()), didYouMean(node.NAS.Value, f.NASNames())))
+		} else if ds := id.nas.needsAddress(); ds != nil && node.Address == nil {
+			what := "exports it over NFS to the node"
+			if !ds.export {
+				what = "lets only the node's address replicate into it"
+			}
+			diags = append(diags, errorAt(node.NAS.Range, "Export without node address",
+				"The NAS %q creates the dataset %q for every node of it and %s, but this node has no address. Add address = \"<host name or IP>\" to the node.",
+				id.nas.nas.Name, ds.name, what))
+		}
+	}
+	var d hcl.Diagnostics
+	id.user, d = applyUser(def.user, node.User)
+	diags = append(diags, d...)
+	if node.ZFS != nil && node.ZFS.ReplicationKey != nil {
+		if d := checkPublicKey(node.ZFS.ReplicationKey); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			id.replicationKey = node.ZFS.ReplicationKey.Value
+		}
+	}
+	id.diags = diags
+	return id
+}
+
+// publicKeyRE is one line of an OpenSSH public key: type, base64 blob,
+// optional comment.
+var publicKeyRE = regexp.MustCompile(`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) ([A-Za-z0-9+/]+={0,2})( [ -~]+)?$`)
+
+// checkPublicKey reports a value that is not an OpenSSH public key line
+// whose blob names the same key type: it is written into the NAS's
+// authorized_keys, where a wrong line locks replication out and an
+// option smuggled into it could widen what the key may do.
+func checkPublicKey(t *schema.Text) hcl.Diagnostics {
+	m := publicKeyRE.FindStringSubmatch(t.Value)
+	if m != nil {
+		blob, err := base64.RawStdEncoding.DecodeString(trimPadding(m[2]))
+		if err == nil && len(blob) >= 4 {
+			n := binary.BigEndian.Uint32(blob)
+			if uint64(len(blob)) >= 4+uint64(n) && string(blob[4:4+n]) == m[1] {
+				return nil
+			}
+		}
+	}
+	return hcl.Diagnostics{errorAt(t.Range, "Invalid replication key",
+		"The replication key is not one OpenSSH public key line (\"ssh-ed25519 AAAA… comment\") whose key data matches its type. Paste the node's public key, such as the content of /etc/ssh/ssh_host_ed25519_key.pub, without options.")}
+}
+
+func trimPadding(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '=' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,234 @@
+package compiler
+
+import (
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/schema"
+)
+
+// defaultNFSOptions are the mount options of an NFS repository: mounted
+// on first use by systemd and unmounted when idle, so a NAS that is down
+// at boot does not hold up the node, with a bounded wait.
+var defaultNFSOptions = []string{
+	"_netdev",
+	"nfsvers=4.2",
+	"noatime",
+	"noauto",
+	"x-systemd.automount",
+	"x-systemd.idle-timeout=600",
+	"x-systemd.mount-timeout=30s",
+}
+
+// urlKinds maps a restic URL's scheme to its repository kind.
+var urlKinds = map[string]string{
+	"sftp":   plan.KindSFTP,
+	"rest":   plan.KindREST,
+	"s3":     plan.KindS3,
+	"b2":     plan.KindB2,
+	"azure":  plan.KindAzure,
+	"gs":     plan.KindGS,
+	"swift":  plan.KindSwift,
+	"rclone": plan.KindRclone,
+}
+
+// mountOptionRE is one mount option: a word with an optional value;
+// commas and spaces would split it.
+var mountOptionRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.:@/+%-]+)?$`)
+
+// lowerRepository checks one repository and lowers it; the tasks given
+// are the node's (or the defaults'), which the repository's own blocks
+// replace.
+func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, verify *plan.Verify, restoreTest *plan.RestoreTest) (*plan.Repository, hcl.Diagnostics) {
+	diags := checkName(r.Name, r.NameRange, "repository")
+	out := &plan.Repository{Name: r.Name}
+
+	if r.InlineSecret != nil {
+		summary, what := "Inline password", "A repository password"
+		if r.InlineSecret.Name == "environment" {
+			summary, what = "Inline secret", "A repository's environment (cloud credentials)"
+		}
+		diags = append(diags, errorAt(r.InlineSecret.NameRange, summary,
+			"%s written in the configuration would be copied into the plan and the Nix store, where every user of the machine can read it. Put it in a file outside the store (for example with sops-nix or agenix) and give its path as %s_file.",
+			what, r.InlineSecret.Name))
+	}
+	if r.PasswordFile == nil {
+		diags = append(diags, errorAt(r.DeclRange, "Missing password file",
+			"The repository %q has no password_file; restic needs the repository's password. Add password_file = \"/run/secrets/…\", a file outside the Nix store.", r.Name))
+	} else if d := checkSecretFile(r.PasswordFile, "password file"); d.HasErrors() {
+		diags = append(diags, d...)
+	} else {
+		out.PasswordFile = r.PasswordFile.Value
+	}
+	if r.EnvironmentFile != nil {
+		if d := checkSecretFile(r.EnvironmentFile, "environment file"); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			out.EnvironmentFile = r.EnvironmentFile.Value
+		}
+	}
+	if r.Init != nil {
+		out.Init = r.Init.Value
+	}
+
+	var given []string
+	if r.NFS != nil {
+		given = append(given, "nfs")
+	}
+	if r.Path != nil {
+		given = append(given, "path")
+	}
+	if r.URL != nil {
+		given = append(given, "url")
+	}
+	switch len(given) {
+	case 0:
+		diags = append(diags, errorAt(r.DeclRange, "Missing repository location",
+			"The repository %q does not say where it is. Add one of: an nfs { dataset, mountpoint } block for a dataset of the node's NAS, path = \"/…\" for a local folder, or url = \"sftp:…\" (or rest:, s3:, b2:, azure:, gs:, swift:, rclone:).", r.Name))
+	case 1:
+		diags = append(diags, s.lowerLocation(r, out)...)
+	default:
+		diags = append(diags, errorAt(r.DeclRange, "Ambiguous repository location",
+			"The repository %q gives %s; a repository is in exactly one place. Keep one.", r.Name, quotedList(given)))
+	}
+
+	out.Prune = prune
+	out.Verify = verify
+	out.RestoreTest = restoreTest
+	var d hcl.Diagnostics
+	if r.Prune != nil {
+		out.Prune, d = lowerPrune(r.Prune, s.delay)
+		diags = append(diags, d...)
+	}
+	if r.Verify != nil {
+		out.Verify, d = lowerVerify(r.Verify, s.delay)
+		diags = append(diags, d...)
+	}
+	if r.RestoreTest != nil {
+		out.RestoreTest, d = lowerRestoreTest(r.RestoreTest, s.delay)
+		diags = append(diags, d...)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return out, diags
+}
+
+// lowerLocation fills in the kind, URL and NFS mount of a repository
+// with exactly one location.
+func (s *nodeScope) lowerLocation(r *schema.Repository, out *plan.Repository) hcl.Diagnostics {
+	switch {
+	case r.Path != nil:
+		if d := checkAbsPath(r.Path, "repository path"); d.HasErrors() {
+			return d
+		}
+		out.Kind, out.URL = plan.KindLocal, r.Path.Value
+		return nil
+	case r.URL != nil:
+		return lowerURL(r.URL, out)
+	}
+	return s.lowerNFS(r, out)
+}
+
+// lowerURL checks a restic repository URL.
+func lowerURL(t *schema.Text, out *plan.Repository) hcl.Diagnostics {
+	v := t.Value
+	if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "local:") {
+		return hcl.Diagnostics{errorAt(t.Range, "Local path as URL",
+			"%q is a local folder. Write it as path = %q, so that bakc can check it.", v, strings.TrimPrefix(v, "local:"))}
+	}
+	scheme, rest, ok := strings.Cut(v, ":")
+	kind, known := urlKinds[scheme]
+	if !ok || !known {
+		schemes := sortedKeys(urlKinds)
+		return hcl.Diagnostics{errorAt(t.Range, "Unknown repository kind",
+			"%q does not start with a restic repository kind bakc knows. Write one of %s followed by \":\", such as \"sftp:user@host:/srv/restic\".%s",
+			v, quotedList(schemes), didYouMean(scheme, schemes))}
+	}
+	if rest == "" || strings.ContainsAny(v, " \t") {
+		return hcl.Diagnostics{errorAt(t.Range, "Invalid repository URL",
+			"%q is not a repository URL: the part after %q is empty or holds spaces. Write the full location, such as \"%s:…\" as restic's documentation gives it.", v, scheme+":", scheme)}
+	}
+	// A password in the URL (rest:https://user:secret@host/) is a
+	// secret in the configuration, as an inline password is.
+	candidate := ""
+	switch {
+	case strings.HasPrefix(rest, "//"):
+		candidate = scheme + ":" + rest // sftp://user:pw@host/…
+	case strings.Contains(rest, "://"):
+		candidate = rest // rest:https://user:pw@host/, s3:https://…
+	}
+	if candidate != "" {
+		if u, err := url.Parse(candidate); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				return hcl.Diagnostics{errorAt(t.Range, "Password in repository URL",
+					"The URL of the repository holds a password, which would be copied into the plan and the Nix store. Remove it from the URL and put the credentials in environment_file (for rest: RESTIC_REST_USERNAME and RESTIC_REST_PASSWORD).")}
+			}
+		}
+	}
+	out.Kind, out.URL = kind, v
+	return nil
+}
+
+// lowerNFS checks an nfs block against the node's NAS.
+func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Diagnostics {
+	nfs := r.NFS
+	var diags hcl.Diagnostics
+	if nfs.Mountpoint != nil {
+		diags = append(diags, checkAbsPath(nfs.Mountpoint, "mountpoint")...)
+	}
+	options := defaultNFSOptions
+	if nfs.Options != nil {
+		options = nil
+		for _, it := range nfs.Options.Items {
+			if !mountOptionRE.MatchString(it.Value) {
+				diags = append(diags, errorAt(it.Range, "Invalid mount option",
+					"%q is not a mount option. Write one option per item, such as \"nfsvers=4.1\" or \"soft\", without commas or spaces.", it.Value))
+				continue
+			}
+			options = append(options, it.Value)
+		}
+		options = dedupe(options)
+		sort.Strings(options)
+	}
+	id := s.id
+	if id.nas == nil {
+		if id.node.NAS == nil {
+			diags = append(diags, errorAt(nfs.DeclRange, "NFS repository without NAS",
+				"An nfs repository is a dataset of the node's NAS, but the node names no NAS. Add nas = \"<name>\" to the node, or use path or url for this repository."))
+		}
+		// An unknown NAS is reported on the node.
+		return diags
+	}
+	if nfs.Dataset == nil || nfs.Mountpoint == nil || diags.HasErrors() {
+		return diags
+	}
+	ds := id.nas.dataset(nfs.Dataset.Value)
+	if ds == nil {
+		names := id.nas.datasetNames()
+		return append(diags, errorAt(nfs.Dataset.Range, "Unknown NAS dataset",
+			"The NAS %q has no dataset named %q; it has %s. Declare it in the NAS block in bakc.hcl, or fix the name.%s",
+			id.nas.nas.Name, nfs.Dataset.Value, quotedList(names), didYouMean(nfs.Dataset.Value, names)))
+	}
+	if !ds.export {
+		return append(diags, errorAt(nfs.Dataset.Range, "Dataset not exported",
+			"The dataset %q of NAS %q is not exported over NFS, so the node cannot mount it. Add export = \"nfs\" to the dataset in bakc.hcl, or choose an exported dataset.",
+			ds.name, id.nas.nas.Name))
+	}
+	mount := &plan.NFSMount{
+		NAS:        id.nas.nas.Name,
+		Server:     id.nas.nas.Address,
+		Dataset:    id.nas.nas.Parent + "/" + id.node.Name + "/" + ds.name,
+		Export:     path.Join(id.nas.nas.MountRoot, id.node.Name, ds.name),
+		Mountpoint: nfs.Mountpoint.Value,
+		Options:    append([]string{}, options...),
+	}
+	out.Kind, out.URL, out.NFS = plan.KindNFS, nfs.Mountpoint.Value, mount
+	return diags
+}

@@ -1,0 +1,399 @@
+package compiler
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/schema"
+)
+
+// Built-in defaults: what a fleet gets when bakc.hcl does not say.
+const (
+	defaultUser            = "bakc"
+	defaultUID             = 2049 // fixed, so the NAS can give repositories to it
+	defaultSchedule        = "daily"
+	defaultRandomizedDelay = "30m"
+	defaultPruneSchedule   = "weekly"
+	defaultVerifySchedule  = "weekly"
+	defaultRestoreSchedule = "monthly"
+	defaultRestoreFiles    = 5
+	defaultNice            = 10
+	defaultIOClass         = "idle"
+	errorLogName           = "errors.jsonl"
+)
+
+// builtinPaths are the runtime's folders unless configured.
+var builtinPaths = plan.Paths{
+	Plan:  "/etc/bakc/plan.json",
+	State: "/var/lib/bakc",
+	Cache: "/var/cache/bakc",
+	Log:   "/var/log/bakc",
+}
+
+// builtinTextfileDir is node_exporter's textfile collector folder on
+// NixOS (services.prometheus.exporters.node).
+const builtinTextfileDir = "/var/lib/node_exporter/textfile_collector"
+
+// unixNameRE is what useradd accepts by default (NAME_REGEX), kept
+// portable: lowercase, digits, "_" and "-", not starting with a digit or
+// hyphen.
+var unixNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`)
+
+// applyUser overrides base with the attributes of u that are set.
+func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
+	if u == nil {
+		return base, nil
+	}
+	var diags hcl.Diagnostics
+	for _, t := range []struct {
+		v    *schema.Text
+		dst  *string
+		what string
+	}{{u.Name, &base.Name, "user name"}, {u.Group, &base.Group, "group name"}} {
+		if t.v == nil {
+			continue
+		}
+		if !unixNameRE.MatchString(t.v.Value) || len(t.v.Value) > maxUserLen {
+			diags = append(diags, errorAt(t.v.Range, "Invalid user name",
+				"The %s %q cannot be used: it must start with a lowercase letter or \"_\", hold only lowercase letters, digits, \"_\" and \"-\", and have at most %d characters. Choose another name.", t.what, t.v.Value, maxUserLen))
+			continue
+		}
+		*t.dst = t.v.Value
+	}
+	for _, n := range []struct {
+		v    *schema.Number
+		dst  *int
+		what string
+	}{{u.UID, &base.UID, "uid"}, {u.GID, &base.GID, "gid"}} {
+		if n.v == nil {
+			continue
+		}
+		id, d := wholeNumber(n.v, 1, 2147483647, "Invalid user id", n.what)
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		if id == 65534 {
+			diags = append(diags, errorAt(n.v.Range, "Invalid user id",
+				"The %s 65534 belongs to nobody, the id an NFS server squashes root to, so repositories owned by it would be writable by every squashed client. Choose a free id, such as 2049.", n.what))
+			continue
+		}
+		*n.dst = id
+	}
+	return base, diags
+}
+
+// applyPaths overrides base with the attributes of p that are set.
+func applyPaths(base plan.Paths, p *schema.Paths) (plan.Paths, hcl.Diagnostics) {
+	if p == nil {
+		return base, nil
+	}
+	var diags hcl.Diagnostics
+	for _, t := range []struct {
+		v    *schema.Text
+		dst  *string
+		what string
+	}{{p.Plan, &base.Plan, "plan path"}, {p.State, &base.State, "state folder"}, {p.Cache, &base.Cache, "cache folder"}, {p.Log, &base.Log, "log folder"}} {
+		if t.v == nil {
+			continue
+		}
+		if d := checkRuntimePath(t.v, t.what); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		*t.dst = t.v.Value
+	}
+	return base, diags
+}
+
+// checkRuntimePath reports a folder the runtime writes to that is not
+// absolute and clean, or is in the read-only Nix store.
+func checkRuntimePath(t *schema.Text, what string) hcl.Diagnostics {
+	if d := checkAbsPath(t, what); d.HasErrors() {
+		return d
+	}
+	if isUnder(t.Value, nixStore) {
+		return hcl.Diagnostics{errorAt(t.Range, "Path in the Nix store",
+			"The %s %q is in the Nix store, which is read-only at run time. Choose a path under /var or /etc.", what, t.Value)}
+	}
+	return nil
+}
+
+// monitoring is Monitoring before the error log's default is known.
+type monitoring struct {
+	plan.Monitoring
+	// errorLogSet is true when error_log was configured; otherwise it
+	// follows the log folder.
+	errorLogSet bool
+}
+
+// applyMonitoring overrides base with the attributes of m that are set.
+func applyMonitoring(base monitoring, m *schema.Monitoring) (monitoring, hcl.Diagnostics) {
+	if m == nil {
+		return base, nil
+	}
+	var diags hcl.Diagnostics
+	if m.TextfileDir != nil {
+		if d := checkRuntimePath(m.TextfileDir, "textfile collector folder"); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			base.TextfileDir = m.TextfileDir.Value
+		}
+	}
+	if m.ErrorLog != nil {
+		if d := checkRuntimePath(m.ErrorLog, "error log"); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			base.ErrorLog, base.errorLogSet = m.ErrorLog.Value, true
+		}
+	}
+	if m.OnFailureUnit != nil {
+		if d := checkUnitName(m.OnFailureUnit); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			base.OnFailureUnit = m.OnFailureUnit.Value
+		}
+	}
+	return base, diags
+}
+
+// resolve fills in the error log's default below the log folder.
+func (m monitoring) resolve(paths plan.Paths) plan.Monitoring {
+	out := m.Monitoring
+	if !m.errorLogSet {
+		out.ErrorLog = path.Join(paths.Log, errorLogName)
+	}
+	return out
+}
+
+// unitNameRE is a systemd unit name (unit_name_is_valid): the allowed
+// characters, an optional template instance, a known unit type. "%"
+// specifiers are refused: the emitters write the name as given.
+var unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|target|socket|path|timer)$`)
+
+// checkUnitName reports a value that is not a systemd unit name.
+func checkUnitName(t *schema.Text) hcl.Diagnostics {
+	if unitNameRE.MatchString(t.Value) && len(t.Value) <= 255 {
+		return nil
+	}
+	return hcl.Diagnostics{errorAt(t.Range, "Invalid unit name",
+		"%q is not a systemd unit name. Write the full name of a unit, such as \"notify-failure@bakc.service\" (letters, digits and \":_.-\\\", an optional \"@instance\", and a type such as .service).", t.Value)}
+}
+
+// ioClasses are the values of IOSchedulingClass= bakc allows.
+var ioClasses = []string{"idle", "best-effort", "realtime"}
+
+var cpuQuotaRE = regexp.MustCompile(`^[1-9][0-9]*%$`)
+
+// applyResources overrides base with the attributes of r that are set.
+func applyResources(base plan.Resources, r *schema.Resources) (plan.Resources, hcl.Diagnostics) {
+	if r == nil {
+		return base, nil
+	}
+	var diags hcl.Diagnostics
+	if r.Nice != nil {
+		n, d := wholeNumber(r.Nice, -20, 19, "Invalid nice value", "nice value")
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			base.Nice = n
+		}
+	}
+	if r.IOClass != nil {
+		if !contains(ioClasses, r.IOClass.Value) {
+			diags = append(diags, errorAt(r.IOClass.Range, "Invalid IO class",
+				"%q is not an IO scheduling class. Write %s.%s", r.IOClass.Value, quotedList(ioClasses), didYouMean(r.IOClass.Value, ioClasses)))
+		} else {
+			base.IOSchedulingClass = r.IOClass.Value
+		}
+	}
+	if r.CPUQuota != nil {
+		if !cpuQuotaRE.MatchString(r.CPUQuota.Value) {
+			diags = append(diags, errorAt(r.CPUQuota.Range, "Invalid CPU quota",
+				"%q is not a CPU quota. Write a whole percentage of one CPU, such as \"50%%\"; \"200%%\" allows two CPUs.", r.CPUQuota.Value))
+		} else {
+			base.CPUQuota = r.CPUQuota.Value
+		}
+	}
+	if r.MemoryMax != nil {
+		if err := checkMemoryMax(r.MemoryMax.Value); err != nil {
+			diags = append(diags, errorAt(r.MemoryMax.Range, "Invalid size",
+				"The memory limit %s. Write a size with a binary unit, such as \"4G\" or \"512M\", a percentage of the machine's memory such as \"25%%\", or \"infinity\".", err))
+		} else {
+			base.MemoryMax = r.MemoryMax.Value
+		}
+	}
+	if r.Timeout != nil {
+		if d := checkTimespan(r.Timeout, "timeout"); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			base.TimeoutStart = r.Timeout.Value
+		}
+	}
+	return base, diags
+}
+
+var percentRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)%$`)
+
+// checkMemoryMax accepts what MemoryMax= takes: a size, a percentage,
+// or infinity.
+func checkMemoryMax(s string) error {
+	if s == "infinity" {
+		return nil
+	}
+	if m := percentRE.FindStringSubmatch(s); m != nil {
+		if v, err := strconv.ParseFloat(m[1], 64); err != nil || v <= 0 || v > 100 {
+			return fmt.Errorf("%q is not a percentage from 0 to 100", s)
+		}
+		return nil
+	}
+	n, err := parseSize(s)
+	if err != nil {
+		return fmt.Errorf("is wrong: %s", err)
+	}
+	if n < 1<<20 {
+		return fmt.Errorf("%q is less than 1M, too little for restic", s)
+	}
+	return nil
+}
+
+// lowerRetention checks a retention block and lowers it. A policy must
+// keep something: restic's forget refuses to run without one, and a
+// backup nobody forgets fills its repository.
+func lowerRetention(r *schema.Retention) (plan.Retention, hcl.Diagnostics) {
+	var out plan.Retention
+	var diags hcl.Diagnostics
+	for _, k := range []struct {
+		v    *schema.Number
+		dst  *int
+		name string
+	}{
+		{r.Last, &out.Last, "last"}, {r.Hourly, &out.Hourly, "hourly"}, {r.Daily, &out.Daily, "daily"},
+		{r.Weekly, &out.Weekly, "weekly"}, {r.Monthly, &out.Monthly, "monthly"}, {r.Yearly, &out.Yearly, "yearly"},
+	} {
+		if k.v == nil {
+			continue
+		}
+		n, d := wholeNumber(k.v, 0, 1000000, "Invalid retention", fmt.Sprintf("number of %s snapshots to keep", k.name))
+		diags = append(diags, d...)
+		*k.dst = n
+	}
+	keepsWithin := false
+	if r.Within != nil {
+		if !resticDurationRE.MatchString(r.Within.Value) {
+			diags = append(diags, errorAt(r.Within.Range, "Invalid retention",
+				"%q is not a restic duration for keep-within. Write numbers with units y, m, d and h, such as \"1y6m\" or \"30d\".", r.Within.Value))
+		} else {
+			out.Within = r.Within.Value
+			// restic reads "0d" as no duration at all.
+			keepsWithin = strings.ContainsAny(r.Within.Value, "123456789")
+		}
+	}
+	if diags.HasErrors() {
+		return out, diags
+	}
+	if !keepsWithin && out.Last+out.Hourly+out.Daily+out.Weekly+out.Monthly+out.Yearly == 0 {
+		diags = append(diags, errorAt(r.DeclRange, "Retention keeps nothing",
+			"This retention policy keeps no snapshot: every number is 0 and within is not set, and restic's forget refuses to run without a policy. Keep at least one, for example daily = 7."))
+	}
+	return out, diags
+}
+
+// resticDurationRE is restic's duration for --keep-within: one or more
+// numbers with the units y, m, d, h.
+var resticDurationRE = regexp.MustCompile(`^([0-9]+[ymdh])+$`)
+
+// lowerPrune lowers a prune block.
+func lowerPrune(p *schema.Prune, delay string) (plan.Prune, hcl.Diagnostics) {
+	s, diags := lowerSchedule(p.Schedule, p.RandomizedDelay, defaultPruneSchedule, delay, "prune schedule")
+	return plan.Prune{Schedule: s}, diags
+}
+
+// lowerVerify lowers a verify block.
+func lowerVerify(v *schema.Verify, delay string) (*plan.Verify, hcl.Diagnostics) {
+	s, diags := lowerSchedule(v.Schedule, v.RandomizedDelay, defaultVerifySchedule, delay, "verify schedule")
+	out := &plan.Verify{Schedule: s}
+	if v.ReadDataSubset != nil {
+		if err := checkReadDataSubset(v.ReadDataSubset.Value); err != nil {
+			diags = append(diags, errorAt(v.ReadDataSubset.Range, "Invalid read_data_subset",
+				"%s. Write a fraction such as \"1/10\", a percentage such as \"5%%\", or a size such as \"500M\", as restic check --read-data-subset takes it.", err))
+		} else {
+			out.ReadDataSubset = v.ReadDataSubset.Value
+		}
+	}
+	return out, diags
+}
+
+var fractionRE = regexp.MustCompile(`^([0-9]+)/([0-9]+)$`)
+
+// checkReadDataSubset accepts what restic check --read-data-subset
+// takes: n/m with 1 <= n <= m, a percentage in (0, 100], or a size.
+func checkReadDataSubset(s string) error {
+	if m := fractionRE.FindStringSubmatch(s); m != nil {
+		n, err1 := strconv.Atoi(m[1])
+		d, err2 := strconv.Atoi(m[2])
+		if err1 != nil || err2 != nil || n < 1 || n > d {
+			return fmt.Errorf("%q is not a subset n/m with 1 ≤ n ≤ m", s)
+		}
+		return nil
+	}
+	if m := percentRE.FindStringSubmatch(s); m != nil {
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil || v <= 0 || v > 100 {
+			return fmt.Errorf("%q is not a percentage above 0 and at most 100", s)
+		}
+		return nil
+	}
+	if n, err := parseSize(s); err != nil || n == 0 {
+		return fmt.Errorf("%q is not a fraction, a percentage or a size", s)
+	}
+	return nil
+}
+
+// lowerRestoreTest lowers a restore_test block.
+func lowerRestoreTest(r *schema.RestoreTest, delay string) (*plan.RestoreTest, hcl.Diagnostics) {
+	s, diags := lowerSchedule(r.Schedule, r.RandomizedDelay, defaultRestoreSchedule, delay, "restore test schedule")
+	out := &plan.RestoreTest{Schedule: s, Files: defaultRestoreFiles}
+	if r.Files != nil {
+		n, d := wholeNumber(r.Files, 1, 100000, "Invalid file count", "number of files to restore")
+		diags = append(diags, d...)
+		out.Files = n
+	}
+	return out, diags
+}
+
+// lowerSchedule checks a schedule and its randomized delay, using the
+// given defaults for those not set.
+func lowerSchedule(cal, delay *schema.Text, defCal, defDelay, what string) (plan.Schedule, hcl.Diagnostics) {
+	out := plan.Schedule{Calendar: defCal, RandomizedDelay: defDelay}
+	var diags hcl.Diagnostics
+	if cal != nil {
+		if d := checkSchedule(cal, what); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			out.Calendar = cal.Value
+		}
+	}
+	if delay != nil {
+		if d := checkTimespan(delay, "randomized delay"); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			out.RandomizedDelay = delay.Value
+		}
+	}
+	return out, diags
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,86 @@
+package compiler
+
+import (
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Validate checks the whole fleet: the defaults, every NAS, every node
+// and the rules between them (no dataset or export twice on one NAS
+// host, quotas within each NAS's capacity). Each problem is reported
+// once, sorted by file and position.
+func (f *Fleet) Validate() hcl.Diagnostics {
+	diags := append(hcl.Diagnostics{}, f.resolveDefaults().diags...)
+	for _, name := range f.NASNames() {
+		diags = append(diags, f.resolveNAS(name).diags...)
+	}
+	for _, name := range f.NodeNames() {
+		id := f.resolveIdentity(name)
+		diags = append(diags, id.diags...)
+		_, d := f.lowerNode(id)
+		diags = append(diags, d...)
+	}
+	addresses := map[string]bool{}
+	for _, name := range f.NASNames() {
+		n := f.resolveNAS(name)
+		_, d := f.lowerNAS(n)
+		diags = append(diags, d...)
+		if key := strings.ToLower(n.nas.Address); !addresses[key] {
+			addresses[key] = true
+			diags = append(diags, f.checkNASOverlap(n.nas.Address)...)
+		}
+	}
+	sortDiagnostics(diags)
+	return diags
+}
+
+// checkNASOverlap reports two NAS declarations for the same host that
+// would create the same dataset or export the same folder for two
+// nodes: each node's plan looks right on its own, and they would write
+// into each other's repository.
+func (f *Fleet) checkNASOverlap(address string) hcl.Diagnostics {
+	if address == "" {
+		return nil
+	}
+	type owner struct {
+		nas, node string
+	}
+	var diags hcl.Diagnostics
+	datasets := map[string]owner{}
+	exports := map[string]owner{}
+	for _, name := range f.NASNames() {
+		n := f.resolveNAS(name)
+		if !strings.EqualFold(n.nas.Address, address) {
+			continue
+		}
+		p, _ := f.lowerNAS(n)
+		for _, node := range p.Nodes {
+			me := owner{n.nas.Name, node.Name}
+			names := []string{node.Dataset}
+			for _, ds := range node.Datasets {
+				names = append(names, ds.ZFSName)
+			}
+			for _, ds := range names {
+				if prev, dup := datasets[ds]; dup && prev != me {
+					diags = append(diags, errorAt(n.decl.DeclRange, "Duplicate NAS dataset",
+						"The dataset %s on %s would be created both for node %q of NAS %q and for node %q of NAS %q, so the two would write into one dataset. Give the NAS blocks of one host different parent datasets.",
+						ds, address, prev.node, prev.nas, node.Name, n.nas.Name))
+					return diags
+				}
+				datasets[ds] = me
+			}
+			for _, ds := range node.Datasets {
+				if prev, dup := exports[ds.Mountpoint]; dup && prev != me {
+					diags = append(diags, errorAt(n.decl.DeclRange, "Duplicate NFS export",
+						"The folder %s on %s would be the dataset of node %q of NAS %q and of node %q of NAS %q, so two nodes would write into the same export. Give the NAS blocks of one host different mount roots.",
+						ds.Mountpoint, address, prev.node, prev.nas, node.Name, n.nas.Name))
+					return diags
+				}
+				exports[ds.Mountpoint] = me
+			}
+		}
+	}
+	return diags
+}
+

@@ -1,0 +1,101 @@
+package schema
+
+import (
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Job is one backup job of a node.
+type Job struct {
+	Name        string
+	NameRange   hcl.Range
+	DeclRange   hcl.Range
+	Description *Text
+	Paths       *TextList
+	// Exclude patterns are added to the defaults' unless ExcludeDefaults
+	// is false.
+	Exclude         *TextList
+	ExcludeDefaults *Bool
+	// Repositories name repositories of the node; nil means all of them.
+	Repositories    *TextList
+	Schedule        *Text
+	RandomizedDelay *Text
+	Retention       *Retention
+	Tags            *TextList
+	Snapshot        *Text
+	PreBackup       *Text
+	PostBackup      *Text
+	OnFailure       *Text
+	OnFailureUnit   *Text
+	Resources       *Resources
+}
+
+var jobSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "description"},
+		{Name: "paths", Required: true},
+		{Name: "exclude"},
+		{Name: "exclude_defaults"},
+		{Name: "repositories"},
+		{Name: "schedule"},
+		{Name: "randomized_delay"},
+		{Name: "tags"},
+		{Name: "snapshot"},
+		{Name: "pre_backup"},
+		{Name: "post_backup"},
+		{Name: "on_failure"},
+		{Name: "on_failure_unit"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "retention"},
+		{Type: "resources"},
+	},
+}
+
+func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) {
+	j := &Job{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: blockRange(b)}
+	content, diags := b.Body.Content(jobSchema)
+	a := content.Attributes
+	for _, t := range []struct {
+		dst  **Text
+		name string
+		mode textMode
+	}{
+		{&j.Description, "description", singleLine},
+		{&j.Schedule, "schedule", singleLine},
+		{&j.RandomizedDelay, "randomized_delay", singleLine},
+		{&j.Snapshot, "snapshot", singleLine},
+		{&j.PreBackup, "pre_backup", multiLine},
+		{&j.PostBackup, "post_backup", multiLine},
+		{&j.OnFailure, "on_failure", multiLine},
+		{&j.OnFailureUnit, "on_failure_unit", singleLine},
+	} {
+		v, d := decodeText(a[t.name], ctx, t.mode)
+		diags = append(diags, d...)
+		*t.dst = v
+	}
+	for _, l := range []struct {
+		dst  **TextList
+		name string
+	}{{&j.Paths, "paths"}, {&j.Exclude, "exclude"}, {&j.Repositories, "repositories"}, {&j.Tags, "tags"}} {
+		v, d := decodeTextList(a[l.name], ctx)
+		diags = append(diags, d...)
+		*l.dst = v
+	}
+	var d hcl.Diagnostics
+	j.ExcludeDefaults, d = decodeBool(a["exclude_defaults"], ctx)
+	diags = append(diags, d...)
+	where := "A job"
+	blk, d := singleBlock(content.Blocks, "retention", where)
+	diags = append(diags, d...)
+	if blk != nil {
+		j.Retention, d = decodeRetentionBlock(blk, ctx)
+		diags = append(diags, d...)
+	}
+	blk, d = singleBlock(content.Blocks, "resources", where)
+	diags = append(diags, d...)
+	if blk != nil {
+		j.Resources, d = decodeResourcesBlock(blk, ctx)
+		diags = append(diags, d...)
+	}
+	return j, diags
+}
