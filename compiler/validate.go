@@ -83,4 +83,3 @@ func (f *Fleet) checkNASOverlap(address string) hcl.Diagnostics {
 	}
 	return diags
 }
-
