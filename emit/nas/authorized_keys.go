@@ -13,18 +13,23 @@ import (
 //
 // It allows exactly `zfs receive` (or `zfs recv`), plus the read-only
 // `zfs list` and `zfs get` that replication tools use to find the last
-// snapshot both sides have. The request is split into words on spaces
-// with globbing off and run directly — never evaluated by a shell — so
-// `zfs receive x; rm -rf /` gives zfs the argument "x;" and fails. Which
-// datasets a receive may touch is not decided here but by `zfs allow`:
-// the user holds rights on its own dataset only. PATH is fixed so that
-// the key works on NixOS (/run/current-system/sw/bin) and elsewhere.
+// snapshot both sides have. The request is split into words at white
+// space with globbing off (set -f) and run directly, never evaluated by
+// a shell, so `zfs receive x; rm -rf /` gives zfs the argument "x;" and
+// fails, and $(…) or backticks stay text. ($* unquoted is the same as
+// "$@" here: the words came from splitting and hold no white space, and
+// shells ignore an IFS from the environment.) Which datasets a receive
+// may touch is not decided here but by `zfs allow`: the user holds
+// rights on its own dataset only. PATH is fixed so that the key works on
+// NixOS (/run/current-system/sw/bin) and elsewhere.
 //
-// The text is a constant: nothing from the configuration reaches it.
-const receiveCommand = `IFS=' '; set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; ` +
+// The text is a constant, nothing from the configuration reaches it, and
+// it holds no double quote or backslash, so that it reads the same in
+// authorized_keys, in the script and in Nix.
+const receiveCommand = `set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; ` +
 	`set -- $SSH_ORIGINAL_COMMAND; ` +
-	`case "$1:$2" in zfs:receive|zfs:recv|zfs:list|zfs:get) exec "$@";; esac; ` +
-	`echo "bakc: this key may only run zfs receive, zfs list and zfs get" >&2; exit 1`
+	`case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; ` +
+	`echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1`
 
 // authorizedKey returns the authorized_keys line (with its newline) for
 // a replication key: the key restricted with `restrict` (no pty, no

@@ -492,3 +492,52 @@ func (n *nas) verifyReceive(t *testing.T, dataset string, r *plan.Receive) {
 		t.Errorf("zfs allow grants of %s on %s (-want +got):\n%s", r.User, dataset, diff)
 	}
 }
+
+// TestNixBootScriptOnZFS evaluates the Nix form with nix-instantiate and
+// runs each node's boot service script, as NixOS would hand it to the
+// shell, on a real pool: it creates the datasets as declared, and a
+// second run changes nothing. The replication user is written into the
+// stand-in passwd first, as NixOS creates users before services start.
+func TestNixBootScriptOnZFS(t *testing.T) {
+	n := newNAS(t)
+	p := testPlan(n.pool, n.mountRoot)
+	module, err := Nix(p)
+	require.NoError(t, err)
+	v := nixEval(t, module)
+
+	f, err := os.OpenFile(n.root+"/etc/passwd", os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("bakc-recv-forge:x:990:990:bakc replication from forge:/var/empty:/bin/sh\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	for _, node := range p.Nodes {
+		s, ok := v.Systemd.Services[ServiceName(node.Name)]
+		require.True(t, ok, "no service for %s", node.Name)
+		out := n.run(t, []byte(s.Script))
+		if !strings.HasSuffix(out[len(out)-1], " changes made") {
+			t.Errorf("%s: first boot changed nothing:\n%s", node.Name, strings.Join(out, "\n"))
+		}
+		for _, line := range out {
+			if strings.Contains(line, "exports") || strings.Contains(line, "user") && !strings.Contains(line, "zfs allow") {
+				t.Errorf("%s: the boot script touched exports or users, which NixOS declares: %s", node.Name, line)
+			}
+		}
+		want := []string{"bakc nas-plan: nothing changed: nas-t is as configured for " + node.Name}
+		if diff := cmp.Diff(want, n.run(t, []byte(s.Script))); diff != "" {
+			t.Errorf("%s: second boot (-want +got):\n%s", node.Name, diff)
+		}
+	}
+	for _, node := range p.Nodes {
+		for _, d := range node.Datasets {
+			for _, pr := range d.Properties {
+				if diff := cmp.Diff(pr.Value+"\tlocal", zfsGet(t, d.ZFSName, pr.Name)); diff != "" {
+					t.Errorf("%s %s (-want +got):\n%s", d.ZFSName, pr.Name, diff)
+				}
+			}
+		}
+	}
+	if got := n.readLog(t, "allow.state"); !strings.Contains(got, "\tbakc-recv-forge\tcreate,mount,receive\n") {
+		t.Errorf("zfs allow state after boot: %q", got)
+	}
+}
