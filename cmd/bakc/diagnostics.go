@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -18,19 +21,81 @@ const diagnosticsWidth = 78
 // one line of JSON (see jsonDiagnostics). Nothing is printed when there
 // are none.
 func printDiagnostics(e *env, f *compiler.Fleet, diags hcl.Diagnostics, asJSON bool) {
-	if len(diags) == 0 {
-		return
-	}
-	if asJSON {
-		writeJSONDiagnostics(e, f, diags)
-		return
-	}
 	var files map[string]*hcl.File
 	if f != nil {
 		files = f.Files()
 	}
-	w := hcl.NewDiagnosticTextWriter(e.stderr, files, diagnosticsWidth, false)
-	_ = w.WriteDiagnostics(diags)
+	printFileDiagnostics(e, files, diags, asJSON)
+}
+
+// printFileDiagnostics is printDiagnostics for files outside a fleet.
+func printFileDiagnostics(e *env, files map[string]*hcl.File, diags hcl.Diagnostics, asJSON bool) {
+	if len(diags) == 0 {
+		return
+	}
+	if asJSON {
+		writeJSONDiagnostics(e, files, diags)
+		return
+	}
+	var buf bytes.Buffer
+	w := hcl.NewDiagnosticTextWriter(&buf, files, diagnosticsWidth, false)
+	for _, d := range diags {
+		buf.Reset()
+		_ = w.WriteDiagnostic(d)
+		_, _ = e.stderr.Write(withColumn(buf.Bytes(), d, files))
+	}
+}
+
+// withColumn adds what hcl's text writer shows only with colour: the
+// column. "on FILE line N" becomes "on FILE:N:C" (the form editors jump
+// to), and the subject is underlined with carets below its source line.
+func withColumn(text []byte, d *hcl.Diagnostic, files map[string]*hcl.File) []byte {
+	s := d.Subject
+	if s == nil {
+		return text
+	}
+	out := string(text)
+	on := fmt.Sprintf("  on %s line %d", s.Filename, s.Start.Line)
+	out = strings.Replace(out, on, fmt.Sprintf("  on %s:%d:%d", s.Filename, s.Start.Line, s.Start.Column), 1)
+	file := files[s.Filename]
+	if file == nil {
+		return []byte(out)
+	}
+	lines := strings.Split(string(file.Bytes), "\n")
+	if s.Start.Line < 1 || s.Start.Line > len(lines) {
+		return []byte(out)
+	}
+	src := strings.TrimSuffix(lines[s.Start.Line-1], "\r")
+	prefix := fmt.Sprintf("%4d: ", s.Start.Line)
+	i := strings.Index(out, prefix+src+"\n")
+	if i < 0 {
+		return []byte(out)
+	}
+	i += len(prefix) + len(src) + 1
+	// The underline keeps the source line's tabs, so that it lines up.
+	var ul strings.Builder
+	ul.WriteString(strings.Repeat(" ", len(prefix)))
+	col := 1
+	for _, r := range src {
+		if col >= s.Start.Column {
+			break
+		}
+		if r == '\t' {
+			ul.WriteRune('\t')
+		} else {
+			ul.WriteRune(' ')
+		}
+		col++
+	}
+	n := 1
+	if s.End.Line == s.Start.Line && s.End.Column > s.Start.Column {
+		n = s.End.Column - s.Start.Column
+	} else if s.End.Line > s.Start.Line {
+		n = max(1, utf8.RuneCountInString(src)-s.Start.Column+1)
+	}
+	ul.WriteString(strings.Repeat("^", n))
+	ul.WriteString("\n")
+	return []byte(out[:i] + ul.String() + out[i:])
 }
 
 // jsonDiagnostics is the --json form of diagnostics: one JSON object on
@@ -70,12 +135,8 @@ type jsonSnippet struct {
 	Code      string `json:"code"`
 }
 
-func writeJSONDiagnostics(e *env, f *compiler.Fleet, diags hcl.Diagnostics) {
+func writeJSONDiagnostics(e *env, files map[string]*hcl.File, diags hcl.Diagnostics) {
 	out := jsonDiagnostics{Valid: !diags.HasErrors(), Diagnostics: []jsonDiagnostic{}}
-	var files map[string]*hcl.File
-	if f != nil {
-		files = f.Files()
-	}
 	for _, d := range diags {
 		jd := jsonDiagnostic{Summary: d.Summary, Detail: d.Detail, Severity: "error"}
 		if d.Severity == hcl.DiagWarning {

@@ -66,9 +66,9 @@ func runFmt(e *env, opts fmtOptions, args []string) error {
 		if err != nil {
 			return err
 		}
-		out, diags := formatHCL(src, "<stdin>")
+		out, files, diags := formatHCL(src, "<stdin>")
 		if diags.HasErrors() {
-			printDiagnostics(e, nil, diags, opts.json)
+			printFileDiagnostics(e, files, diags, opts.json)
 			return silentExit(exitConfig)
 		}
 		if opts.check && !bytes.Equal(src, out) {
@@ -89,9 +89,9 @@ func runFmt(e *env, opts fmtOptions, args []string) error {
 		if err != nil {
 			return err
 		}
-		out, diags := formatHCL(src, name)
+		out, files, diags := formatHCL(src, name)
 		if diags.HasErrors() {
-			printDiagnostics(e, nil, diags, opts.json)
+			printFileDiagnostics(e, files, diags, opts.json)
 			failed = true
 			continue
 		}
@@ -166,11 +166,13 @@ func fmtFiles(args []string) ([]string, error) {
 // formatHCL checks that src is valid native HCL and formats it with
 // hclwrite. A file that does not parse is never rewritten: hclwrite
 // would format its tokens anyway, possibly into something else.
-func formatHCL(src []byte, name string) ([]byte, hcl.Diagnostics) {
-	if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
-		return nil, diags
+func formatHCL(src []byte, name string) ([]byte, map[string]*hcl.File, hcl.Diagnostics) {
+	file, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	files := map[string]*hcl.File{name: file}
+	if diags.HasErrors() {
+		return nil, files, diags
 	}
-	return hclwrite.Format(src), nil
+	return hclwrite.Format(src), files, nil
 }
 
 // printLineDiff prints the lines of old and new that differ, marked -

@@ -53,7 +53,7 @@ func runValidate(e *env, target string, asJSON bool) error {
 		diags = append(diags, f.Validate()...)
 	}
 	if asJSON {
-		writeJSONDiagnostics(e, f, diags)
+		writeJSONDiagnostics(e, f.Files(), diags)
 	} else {
 		printDiagnostics(e, f, diags, false)
 	}
