@@ -47,4 +47,8 @@ if ! pgrep -x zfs-fuse >/dev/null 2>&1; then
 	done
 fi
 
+# sshd's privilege separation folder, which the package's tmpfiles.d makes
+# at boot; the NAS tests run a local sshd to prove the replication key.
+[ -d /run/sshd ] || $sudo mkdir -p -m 0755 /run/sshd
+
 echo "test-setup: ready (restic $(restic version | cut -d' ' -f2), restic $("$restic18" version | cut -d' ' -f2), $(nix-instantiate --version), $(systemd-analyze --version | head -n1))"
