@@ -1,0 +1,156 @@
+package runbook
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite examples/homelab/out/<node>/runbook.md")
+
+const exampleOut = "../../examples/homelab/out"
+
+// exampleNodes are the example fleet's nodes that have a plan.json (the
+// compiler's golden output; forge's was written by hand as its target).
+func exampleNodes(t *testing.T) []string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(exampleOut, "*", "plan.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, matches, "no example plans under %s", exampleOut)
+	var nodes []string
+	for _, m := range matches {
+		nodes = append(nodes, filepath.Base(filepath.Dir(m)))
+	}
+	return nodes
+}
+
+func renderExample(t *testing.T, node string) []byte {
+	t.Helper()
+	p, err := plan.ReadFile(filepath.Join(exampleOut, node, "plan.json"))
+	require.NoError(t, err)
+	out, err := Render(p, Options{})
+	require.NoError(t, err)
+	return out
+}
+
+// TestGolden compares each example node's runbook with
+// examples/homelab/out/<node>/runbook.md (-update rewrites them), and
+// checks that rendering twice gives the same bytes.
+func TestGolden(t *testing.T) {
+	for _, node := range exampleNodes(t) {
+		t.Run(node, func(t *testing.T) {
+			got := renderExample(t, node)
+			require.Equal(t, string(got), string(renderExample(t, node)), "two renders differ")
+			golden := filepath.Join(exampleOut, node, "runbook.md")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, got, 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test ./emit/runbook -run Golden -update")
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s is out of date (-want +got); review and run -update:\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// TestForgeRunbook checks, in the forge example, what the runbook must
+// say for each part of the plan (the golden file shows the whole).
+func TestForgeRunbook(t *testing.T) {
+	md := string(renderExample(t, "forge"))
+	for _, want := range []string{
+		// Schedules in both forms, and the delay in systemd's words.
+		"- Schedule: `hourly`, which systemd reads as `*-*-* *:00:00`, each run delayed at random by up to `30min`.",
+		"- Schedule: `weekly`, which systemd reads as `Mon *-*-* 00:00:00`",
+		// Retention in words and in restic's terms.
+		"Keeps the newest snapshot of each of the last 4 weeks, 3 months and 1 year",
+		"`--keep-daily 14 --keep-weekly 8 --keep-monthly 6 --keep-yearly 2`",
+		// The NFS source, and the mount before restoring.
+		"- NFS export `nas-1.holthome.net:/mnt/backup/forge/restic`: the dataset `backup/forge/restic` on `nas-1`",
+		"mountpoint -q /mnt/nas-backup || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas-backup\n",
+		// Credentials of the cloud repository.
+		"set -a; . /run/secrets/restic/b2-credentials; set +a\n",
+		// The exact restore command of a path.
+		"bakc_restic restore latest --host forge --tag job:system --path /home --include /home --target /var/tmp/bakc-restore/system\n",
+		"restic --repo b2:bucket-name:/forge --password-file /run/secrets/restic/password --cache-dir /var/cache/bakc \"$@\"\n",
+	} {
+		require.Contains(t, md, want)
+	}
+	// One restore section per job and repository, with one block per path.
+	for _, c := range []struct {
+		job, repo string
+		paths     int
+	}{{"databases", "cloud-secondary", 1}, {"databases", "nas-primary", 1}, {"plex", "cloud-secondary", 1}, {"plex", "nas-primary", 1}, {"system", "nas-primary", 2}} {
+		setup, perPath := restoreSection(t, md, c.job, c.repo)
+		require.Len(t, perPath, c.paths, "%s from %s", c.job, c.repo)
+		require.True(t, strings.HasSuffix(setup, "\nbakc_restic snapshots --host forge --tag job:"+c.job), "%s from %s: the setup block ends listing the snapshots", c.job, c.repo)
+		require.Equal(t, c.repo == "nas-primary", strings.Contains(setup, "mount -t nfs"), "%s: mount only for NFS", c.repo)
+		require.Equal(t, c.repo == "cloud-secondary", strings.Contains(setup, "set -a;"), "%s: credentials only for the cloud", c.repo)
+	}
+	// The system job is not in the cloud.
+	require.NotContains(t, md, "### Restore job `system` from `cloud-secondary`")
+}
+
+func TestRenderRefuses(t *testing.T) {
+	base := func() *plan.Plan {
+		p, err := plan.ReadFile(filepath.Join(exampleOut, "forge", "plan.json"))
+		require.NoError(t, err)
+		return p
+	}
+	tests := []struct {
+		name   string
+		change func(p *plan.Plan)
+		opts   Options
+		want   string
+	}{
+		{"relative restore root", func(*plan.Plan) {}, Options{RestoreRoot: "restore"}, `the restore root "restore" is not an absolute, clean path`},
+		{"relative job path", func(p *plan.Plan) { p.Jobs[0].Paths[0] = "persist/x" }, Options{}, `the path of job databases "persist/x" is not an absolute, clean path`},
+		{"NUL in a path", func(p *plan.Plan) { p.Jobs[0].Paths[0] = "/persist/\x00" }, Options{}, `path "/persist/\x00" contains a NUL byte`},
+		{"comma in the job tag", func(p *plan.Plan) { p.Jobs[0].JobTag = "job:a,b" }, Options{}, `tag "job:a,b" cannot be given to restic --tag`},
+		{"relative environment file", func(p *plan.Plan) { p.Repositories[0].EnvironmentFile = "creds" }, Options{}, `environment file of repository cloud-secondary "creds"`},
+		{"invalid schedule", func(p *plan.Plan) { p.Jobs[0].Schedule.Calendar = "dayly" }, Options{}, `schedule of job databases: "dayly" is not a shorthand`},
+		{"invalid delay", func(p *plan.Plan) { p.Jobs[0].Schedule.RandomizedDelay = "30 minuts" }, Options{}, `randomized delay of job databases: "minuts" is not a time unit`},
+		{"unknown repository", func(p *plan.Plan) { p.Jobs[0].Repositories = []string{"nowhere"} }, Options{}, `names repository "nowhere"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := base()
+			tt.change(p)
+			_, err := Render(p, tt.opts)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestRetentionWords(t *testing.T) {
+	tests := []struct {
+		r           plan.Retention
+		words, flag string
+	}{
+		{plan.Retention{}, "No retention policy: snapshots are never forgotten.", ""},
+		{plan.Retention{Last: 1}, "Keeps the most recent snapshot; restic forgets", "--keep-last 1"},
+		{plan.Retention{Last: 3, Hourly: 24}, "Keeps the 3 most recent snapshots and the newest snapshot of each of the last 24 hours (periods", "--keep-last 3 --keep-hourly 24"},
+		{plan.Retention{Daily: 1, Within: "2y5m"}, "Keeps the newest snapshot of each of the last 1 day (periods without a snapshot are not counted) and every snapshot made within 2y5m of the newest one;", "--keep-daily 1 --keep-within 2y5m"},
+	}
+	for _, tt := range tests {
+		if got := retentionWords(tt.r); !strings.HasPrefix(got, tt.words) {
+			t.Errorf("retentionWords(%+v) = %q, want it to start with %q", tt.r, got, tt.words)
+		}
+		if got := retentionFlags(tt.r); got != tt.flag {
+			t.Errorf("retentionFlags(%+v) = %q, want %q", tt.r, got, tt.flag)
+		}
+	}
+}
+
+func TestManualMountOptions(t *testing.T) {
+	got := manualMountOptions([]string{"_netdev", "nfsvers=4.2", "noatime", "noauto", "nofail", "x-systemd.automount", "x-systemd.idle-timeout=600", "ro", "soft", "timeo=50"})
+	if diff := cmp.Diff([]string{"nfsvers=4.2", "noatime", "ro", "soft", "timeo=50"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
