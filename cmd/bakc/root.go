@@ -78,6 +78,7 @@ func newRootCmd(e *env) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(e),
 		newValidateCmd(e), newPlanCmd(e), newFmtCmd(e),
+		newDocsCmd(e),
 	)
 	wrapRunErrors(root)
 	return root
