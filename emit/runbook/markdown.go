@@ -32,11 +32,19 @@ const mdInlineSpecial = "\\`*_[]<>&|~!$#"
 // mdCode returns s as an inline code span whose content reads back as s
 // (on one line): the backtick fence is longer than any run of backticks
 // inside, and a space pads content that starts or ends with a backtick
-// or a space (CommonMark strips one such space from each side).
+// or a space (CommonMark strips one such space from each side, unless
+// the content is only spaces).
+//
+// CommonMark has no empty code span; the empty string is shown as
+// "(empty)" in emphasis.
 func mdCode(s string) string {
 	s = oneLine(s)
+	if s == "" {
+		return "_(empty)_"
+	}
 	fence := strings.Repeat("`", longestRun(s, '`')+1)
-	if s == "" || s[0] == '`' || s[len(s)-1] == '`' || s[0] == ' ' || s[len(s)-1] == ' ' {
+	allSpaces := strings.Trim(s, " ") == ""
+	if !allSpaces && (s[0] == '`' || s[len(s)-1] == '`' || s[0] == ' ' || s[len(s)-1] == ' ') {
 		s = " " + s + " "
 	}
 	return fence + s + fence
