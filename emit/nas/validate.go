@@ -1,6 +1,8 @@
 package nas
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path"
@@ -286,8 +288,20 @@ func checkPublicKey(s string) error {
 	if !sshKeyTypes[f[0]] {
 		return fmt.Errorf("key type %q is not an OpenSSH public key type (options such as command= are added by bakc, not taken from the key)", f[0])
 	}
-	if !isWord(f[1], lower+upper+digits+"+/=") {
+	blob, err := base64.StdEncoding.DecodeString(f[1])
+	if err != nil {
+		// OpenSSH writes padding; accept a key that lost it, as long as
+		// what is there decodes.
+		blob, err = base64.RawStdEncoding.DecodeString(f[1])
+	}
+	if err != nil {
 		return errors.New("the key is not base64")
+	}
+	// The blob starts with its own type as an SSH string (a 4-byte
+	// length, then the name); it must be the type the line names.
+	if len(blob) < 4 || uint64(len(blob)-4) < uint64(binary.BigEndian.Uint32(blob)) ||
+		string(blob[4:4+binary.BigEndian.Uint32(blob)]) != f[0] {
+		return fmt.Errorf("the key is not an OpenSSH %s key (its data does not start with that type)", f[0])
 	}
 	return nil
 }
