@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/schema"
 )
 
@@ -28,7 +29,13 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 		Resources: def.resources,
 	}
 	if j.Description != nil {
-		out.Description = j.Description.Value
+		// The description goes into unit files' Description=.
+		if err := escape.CheckSystemdLine(j.Description.Value); err != nil {
+			diags = append(diags, errorAt(j.Description.Range, "Invalid description",
+				"The description cannot be written into a systemd unit: it %s. Change it.", err))
+		} else {
+			out.Description = j.Description.Value
+		}
 	}
 
 	paths, d := checkJobPaths(j)
@@ -297,13 +304,15 @@ func (s *nodeScope) snapshotDatasets(j *schema.Job, paths []schema.Text) ([]plan
 				picked[ds.Mountpoint] = *ds
 			}
 		}
-		if holder == nil {
+		if holder == nil && !s.datasetsBad {
 			diags = append(diags, errorAt(p.Range, "Path not on a ZFS dataset",
 				"The job %q snapshots ZFS datasets, but no declared dataset holds %q (the node's datasets are mounted at %s), so it would be read live, unlike the rest of the job. Declare the dataset that holds it in the node's zfs block, or back it up in a job with snapshot = \"none\".",
 				j.Name, p.Value, quotedList(mountpoints(s.datasets))))
 			continue
 		}
-		picked[holder.Mountpoint] = *holder
+		if holder != nil {
+			picked[holder.Mountpoint] = *holder
+		}
 	}
 	out := make([]plan.Dataset, 0, len(picked))
 	for _, m := range sortedKeys(picked) {

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"math/big"
 	"path"
 	"regexp"
 	"sort"
@@ -37,7 +38,9 @@ type nasDataset struct {
 	name       string
 	properties []plan.Property
 	// quota is the quota in bytes, -1 when there is none.
-	quota         int64
+	quota int64
+	// quotaBad is true when the quota was wrong (reported).
+	quotaBad      bool
 	export        bool
 	exportOptions []string
 	receive       bool
@@ -95,6 +98,9 @@ func (f *Fleet) resolveNAS(name string) *nasDecl {
 	if decl.MountRoot != nil {
 		if d := checkAbsPath(decl.MountRoot, "mount root"); d.HasErrors() {
 			diags = append(diags, d...)
+		} else if !exportPathRE.MatchString(decl.MountRoot.Value) {
+			diags = append(diags, errorAt(decl.MountRoot.Range, "Invalid mount root",
+				"The mount root %q holds characters that an exports(5) line cannot carry safely (spaces, quotes, \"#\"). Use only letters, digits and \"_.:+@-\" in its folder names.", decl.MountRoot.Value))
 		} else if decl.MountRoot.Value == "/" {
 			diags = append(diags, errorAt(decl.MountRoot.Range, "Invalid mount root",
 				"The mount root cannot be \"/\": node folders would be created at the NAS's root. Write the parent dataset's mountpoint, such as \"/mnt/backup\"."))
@@ -149,6 +155,7 @@ func checkNASDataset(decl *schema.NASDataset) (*nasDataset, hcl.Diagnostics) {
 		}
 		n, err := parseSize(s.v.Value)
 		if err != nil || n == 0 {
+			ds.quotaBad = ds.quotaBad || s.name == "quota"
 			diags = append(diags, errorAt(s.v.Range, "Invalid size",
 				"The %s %q is not a size. Write a size with a binary unit, such as \"300G\", or \"none\".", s.name, s.v.Value))
 			continue
@@ -202,9 +209,15 @@ func checkNASDataset(decl *schema.NASDataset) (*nasDataset, hcl.Diagnostics) {
 			case name == "mountpoint" || name == "canmount":
 				diags = append(diags, errorAt(e.Key.Range, "Invalid ZFS property",
 					"bakc decides where node datasets are mounted (the NAS's mount_root/<node>/<dataset>), since the export and the node's mount depend on it. Remove %q, or change the NAS's mount_root.", name))
-			case props[name] != "" || propRange[name] != (hcl.Range{}):
+			case contains(attributeProperties, name):
+				diags = append(diags, errorAt(e.Key.Range, "Invalid ZFS property",
+					"%q has an attribute of its own in a dataset block. Write %s = %q instead of setting it in properties.", name, name, e.Value.Value))
+			case propRange[name] != (hcl.Range{}):
 				diags = append(diags, errorAt(e.Key.Range, "Duplicate ZFS property",
 					"The property %q is already set at %s. Set it once.", name, propRange[name]))
+			case contains(sizeProperties, name) && e.Value.Value != "none" && !validSize(e.Value.Value):
+				diags = append(diags, errorAt(e.Value.Range, "Invalid size",
+					"The property %q takes a size, and %q is not one. Write a size with a binary unit, such as \"300G\", or \"none\".", name, e.Value.Value))
 			default:
 				if e.Value.Value == "" {
 					diags = append(diags, errorAt(e.Value.Range, "Invalid ZFS property",
@@ -258,7 +271,18 @@ var propertyNameRE = regexp.MustCompile(`^([a-z][a-z0-9_]*|[a-z0-9_.-]+:[a-z0-9_
 // exportOptionRE is one option of an exports(5) line: a word, with an
 // optional value. Commas, spaces, parentheses and quotes would change
 // the line's meaning, so they are refused.
-var exportOptionRE = regexp.MustCompile(`^[a-z0-9_]+(=[A-Za-z0-9_.:@/+-]+)?$`)
+var exportOptionRE = regexp.MustCompile(`^[a-z0-9_]+(=[A-Za-z0-9_.:@/-]+)?$`)
+
+// exportPathRE is a folder an exports(5) line can name without quoting.
+var exportPathRE = regexp.MustCompile(`^[A-Za-z0-9_.:+@/-]+$`)
+
+// attributeProperties are the ZFS properties a dataset block has an
+// attribute for; the quota sum reads the quota attribute, so these may
+// not be set through properties too.
+var attributeProperties = []string{"atime", "compression", "quota", "readonly", "recordsize", "reservation"}
+
+// sizeProperties are the other ZFS properties whose values are sizes.
+var sizeProperties = []string{"refquota", "refreservation", "special_small_blocks", "volblocksize", "volsize"}
 
 // checkExportOptions checks export options as given (their order
 // matters to exportfs, so they are kept).
@@ -376,35 +400,40 @@ func (f *Fleet) lowerNAS(n *nasDecl) (*plan.NASPlan, hcl.Diagnostics) {
 }
 
 // checkNASCapacity reports quotas that add up to more than the NAS's
-// declared capacity, with the numbers.
+// declared capacity, with the numbers. Every dataset block is created
+// for every node of the NAS, so the sum is (quotas of one node) × nodes.
 func (f *Fleet) checkNASCapacity(n *nasDecl, p *plan.NASPlan) hcl.Diagnostics {
 	if n.nas.Capacity == 0 || len(p.Nodes) == 0 {
 		return nil
 	}
 	var diags hcl.Diagnostics
-	var perNode int64
+	perNode := new(big.Int) // big: quotas near the int64 limit must not wrap
 	var parts []string
 	for _, ds := range n.datasets {
 		if ds.quota < 0 {
+			if ds.quotaBad {
+				continue
+			}
 			diags = append(diags, warningAt(ds.decl.DeclRange, "Dataset without quota",
 				"The NAS %q declares a capacity, but its dataset %q has no quota, so one node could fill the pool and the quota sum says nothing. Give it a quota.", n.nas.Name, ds.name))
 			continue
 		}
-		perNode += ds.quota
+		perNode.Add(perNode, big.NewInt(ds.quota))
 		parts = append(parts, fmt.Sprintf("%s %s", ds.name, ds.decl.Quota.Value))
 	}
-	total := perNode * int64(len(p.Nodes))
-	if perNode > 0 && total/int64(len(p.Nodes)) == perNode && total <= n.nas.Capacity {
+	total := new(big.Int).Mul(perNode, big.NewInt(int64(len(p.Nodes))))
+	if total.Cmp(big.NewInt(n.nas.Capacity)) <= 0 {
 		return diags
 	}
-	names := make([]string, len(p.Nodes))
+	var names []string
 	for i, nd := range p.Nodes {
-		names[i] = nd.Name
-	}
-	if perNode == 0 {
-		return diags
+		if i == 5 && len(p.Nodes) > 6 {
+			names = append(names, fmt.Sprintf("and %d more", len(p.Nodes)-5))
+			break
+		}
+		names = append(names, nd.Name)
 	}
 	return append(diags, errorAt(n.decl.Capacity.Range, "Quotas exceed NAS capacity",
-		"The quotas on NAS %q add up to %s: %d nodes (%s) × (%s) = %d × %s. Its declared capacity is %s, so the pool could fill up and every node's backups would fail at once. Lower the quotas, or raise capacity if the pool is larger.",
-		n.nas.Name, formatBytes(total), len(p.Nodes), strings.Join(names, ", "), strings.Join(parts, " + "), len(p.Nodes), formatBytes(perNode), formatBytes(n.nas.Capacity)))
+		"The quotas on NAS %q add up to %s: %d nodes (%s) × (%s), that is %d × %s. Its declared capacity is %s, so the pool could fill up and every node's backups would fail at once. Lower the quotas, or raise capacity if the pool is larger.",
+		n.nas.Name, formatBigBytes(total), len(p.Nodes), strings.Join(names, ", "), strings.Join(parts, " + "), len(p.Nodes), formatBigBytes(perNode), formatBytes(n.nas.Capacity)))
 }

@@ -45,6 +45,9 @@ type nodeScope struct {
 	// datasets are the node's ZFS datasets, sorted by mountpoint.
 	datasets []plan.Dataset
 	hasZFS   bool
+	// datasetsBad is true when a dataset entry was wrong (reported), so
+	// that a path it would have covered is not reported as well.
+	datasetsBad bool
 	// repos are the node's repositories by name (first of each name).
 	repos map[string]*schema.Repository
 	// lowered are the checked repositories, by name.
@@ -74,6 +77,7 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 	s.datasets, d = lowerNodeDatasets(node.ZFS)
 	diags = append(diags, d...)
 	s.hasZFS = node.ZFS != nil && node.ZFS.Datasets != nil && len(node.ZFS.Datasets.Entries) > 0
+	s.datasetsBad = d.HasErrors()
 	p.Node.Datasets = s.datasets
 
 	p.Paths, d = applyPaths(def.paths, node.Paths)
@@ -147,7 +151,9 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 	case len(node.Repositories) == 0:
 		diags = append(diags, errorAt(node.DeclRange, "Node without repositories",
 			"The node %q has jobs but no repository to write them to. Add a repository block.", node.Name))
-	default:
+	case !diags.HasErrors():
+		// Only on an otherwise clean node: an unknown or empty
+		// repository list would make this a consequence, not news.
 		for _, r := range node.Repositories {
 			if s.lowered[r.Name] != nil && !s.used[r.Name] && s.repos[r.Name] == r {
 				diags = append(diags, warningAt(r.NameRange, "Unused repository",

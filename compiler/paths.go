@@ -6,6 +6,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/holthome/bakc/escape"
+
 	"github.com/holthome/bakc/schema"
 )
 
@@ -23,6 +25,12 @@ func checkAbsPath(t *schema.Text, what string) hcl.Diagnostics {
 	if clean := path.Clean(p); clean != p {
 		return hcl.Diagnostics{errorAt(t.Range, "Unclean path",
 			"The %s %q is not in its clean form (no trailing slash, no \"//\", \".\" or \"..\"), so it could not be compared with other paths reliably. Write %q.", what, p, clean)}
+	}
+	// Paths reach unit files (ReadWritePaths=, mount units), which have
+	// limits of their own.
+	if err := escape.CheckSystemdPath(p); err != nil {
+		return hcl.Diagnostics{errorAt(t.Range, "Invalid path",
+			"The %s %q cannot be written into a systemd unit: it %s. Choose a shorter path.", what, p, err)}
 	}
 	return nil
 }

@@ -58,13 +58,18 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 			"%s written in the configuration would be copied into the plan and the Nix store, where every user of the machine can read it. Put it in a file outside the store (for example with sops-nix or agenix) and give its path as %s_file.",
 			what, r.InlineSecret.Name))
 	}
-	if r.PasswordFile == nil {
+	switch {
+	case r.PasswordFile == nil && r.InlineSecret != nil && r.InlineSecret.Name == "password":
+		// Reported as an inline password.
+	case r.PasswordFile == nil:
 		diags = append(diags, errorAt(r.DeclRange, "Missing password file",
 			"The repository %q has no password_file; restic needs the repository's password. Add password_file = \"/run/secrets/…\", a file outside the Nix store.", r.Name))
-	} else if d := checkSecretFile(r.PasswordFile, "password file"); d.HasErrors() {
-		diags = append(diags, d...)
-	} else {
-		out.PasswordFile = r.PasswordFile.Value
+	default:
+		if d := checkSecretFile(r.PasswordFile, "password file"); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			out.PasswordFile = r.PasswordFile.Value
+		}
 	}
 	if r.EnvironmentFile != nil {
 		if d := checkSecretFile(r.EnvironmentFile, "environment file"); d.HasErrors() {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/schema"
 )
 
@@ -59,9 +60,9 @@ func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 		if t.v == nil {
 			continue
 		}
-		if !unixNameRE.MatchString(t.v.Value) || len(t.v.Value) > maxUserLen {
+		if !unixNameRE.MatchString(t.v.Value) || escape.CheckUserName(t.v.Value) != nil {
 			diags = append(diags, errorAt(t.v.Range, "Invalid user name",
-				"The %s %q cannot be used: it must start with a lowercase letter or \"_\", hold only lowercase letters, digits, \"_\" and \"-\", and have at most %d characters. Choose another name.", t.what, t.v.Value, maxUserLen))
+				"The %s %q cannot be used: it must start with a lowercase letter or \"_\", hold only lowercase letters, digits, \"_\" and \"-\", and have at most 31 characters (systemd's rule for User=). Choose another name.", t.what, t.v.Value))
 			continue
 		}
 		*t.dst = t.v.Value
@@ -172,18 +173,16 @@ func (m monitoring) resolve(paths plan.Paths) plan.Monitoring {
 	return out
 }
 
-// unitNameRE is a systemd unit name (unit_name_is_valid): the allowed
-// characters, an optional template instance, a known unit type. "%"
-// specifiers are refused: the emitters write the name as given.
-var unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|target|socket|path|timer)$`)
-
-// checkUnitName reports a value that is not a systemd unit name.
+// checkUnitName reports a value that is not a systemd unit name as
+// OnFailure= takes it: the characters of unit names, % specifiers such
+// as %n (so that notify@%n.service learns which unit failed), and a
+// unit type.
 func checkUnitName(t *schema.Text) hcl.Diagnostics {
-	if unitNameRE.MatchString(t.Value) && len(t.Value) <= 255 {
-		return nil
+	if err := escape.CheckSystemdUnitName(t.Value); err != nil {
+		return hcl.Diagnostics{errorAt(t.Range, "Invalid unit name",
+			"%q is not a systemd unit name: it %s. Write the full name of a unit, such as \"notify-failure@%%n.service\".", t.Value, err)}
 	}
-	return hcl.Diagnostics{errorAt(t.Range, "Invalid unit name",
-		"%q is not a systemd unit name. Write the full name of a unit, such as \"notify-failure@bakc.service\" (letters, digits and \":_.-\\\", an optional \"@instance\", and a type such as .service).", t.Value)}
+	return nil
 }
 
 // ioClasses are the values of IOSchedulingClass= bakc allows.

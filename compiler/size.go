@@ -60,3 +60,17 @@ func trimFloat(v float64) string {
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
 }
+
+// validSize reports whether s is a size parseSize takes.
+func validSize(s string) bool {
+	_, err := parseSize(s)
+	return err == nil
+}
+
+// formatBigBytes is formatBytes for a sum that may not fit an int64.
+func formatBigBytes(n *big.Int) string {
+	if n.IsInt64() {
+		return formatBytes(n.Int64())
+	}
+	return n.String() + " bytes"
+}

@@ -47,13 +47,41 @@ func (f *Fleet) checkNASOverlap(address string) hcl.Diagnostics {
 		nas, node string
 	}
 	var diags hcl.Diagnostics
+	var same []*nasDecl
+	for _, name := range f.NASNames() {
+		if n := f.resolveNAS(name); strings.EqualFold(n.nas.Address, address) {
+			same = append(same, n)
+		}
+	}
+	// Two blocks for one host with the same parent dataset or mount root
+	// describe one place twice: ZFS mounts a dataset in one place, and
+	// each block's capacity would count only half the quotas.
+	for i, a := range same {
+		for _, b := range same[i+1:] {
+			first, second := a, b
+			if second.decl.DeclRange.Start.Byte < first.decl.DeclRange.Start.Byte {
+				first, second = second, first
+			}
+			what, value := "", ""
+			switch {
+			case a.nas.Parent != "" && a.nas.Parent == b.nas.Parent:
+				what, value = "parent dataset", a.nas.Parent
+			case a.nas.MountRoot != "" && a.nas.MountRoot == b.nas.MountRoot:
+				what, value = "mount root", a.nas.MountRoot
+			default:
+				continue
+			}
+			diags = append(diags, errorAt(second.decl.NameRange, "Overlapping NAS",
+				"The NAS %q has the same address (%s) and %s (%s) as the NAS %q, at %s, so both would create and export node datasets in one place. Declare the host once, or give each block its own %s.",
+				second.nas.Name, address, what, value, first.nas.Name, first.decl.DeclRange, what))
+		}
+	}
+	if diags.HasErrors() {
+		return diags
+	}
 	datasets := map[string]owner{}
 	exports := map[string]owner{}
-	for _, name := range f.NASNames() {
-		n := f.resolveNAS(name)
-		if !strings.EqualFold(n.nas.Address, address) {
-			continue
-		}
+	for _, n := range same {
 		p, _ := f.lowerNAS(n)
 		for _, node := range p.Nodes {
 			me := owner{n.nas.Name, node.Name}

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"math/big"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -96,6 +97,15 @@ func checkText(s string, rng hcl.Range, mode textMode, what string) hcl.Diagnost
 		if mode == multiLine && (r == '\n' || r == '\t') {
 			continue
 		}
+		if r == 0x2028 || r == 0x2029 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid character",
+				Detail: fmt.Sprintf("The value of %s contains %s, a line separator or text direction control: it would end a line in some readers or show the text in a different order than it is read, hiding what it says. Remove it.",
+					what, fmt.Sprintf("U+%04X", r)),
+				Subject: rng.Ptr(),
+			}}
+		}
 		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
 			allowed := "It is carried into unit files, Nix or shell scripts, where a control character would end a line or be cut off."
 			if mode == multiLine {
@@ -108,6 +118,14 @@ func checkText(s string, rng hcl.Range, mode textMode, what string) hcl.Diagnost
 				Subject:  rng.Ptr(),
 			}}
 		}
+	}
+	if mode == singleLine && strings.TrimSpace(s) != s {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Surrounding whitespace",
+			Detail:   fmt.Sprintf("The value of %s starts or ends with whitespace. systemd strips it from unit files and it is easy to miss in paths and names, so bakc refuses it: remove it.", what),
+			Subject:  rng.Ptr(),
+		}}
 	}
 	return nil
 }
