@@ -3,13 +3,14 @@
 // A repository made by `restic init` carries a key whose scrypt parameters
 // were calibrated to take half a second, and every restic command pays
 // that half second again to open the repository. Tests run hundreds of
-// restic commands, so InitRepo makes each version's repository once per
-// test process with the real `restic init`, then replaces its key by the
-// same master key sealed under cheap scrypt parameters (N=1024, r=8, p=1),
-// exactly as restic's own tests lower their KDF. Everything else about the
-// repository is restic's own; copies of it share the repository ID, which
-// is harmless as long as each test gives restic its own cache folder (or
-// --no-cache), which every helper here does.
+// restic commands, so InitRepo makes each version's repository once (kept
+// in testenv.CacheDir()) with the real `restic init`, then replaces its
+// key by the same master key sealed under cheap scrypt parameters
+// (N=1024, r=8, p=1), as restic's own tests lower their KDF, and copies
+// it for each test. Everything else about the repository is restic's own;
+// the copies share the repository ID, which is harmless as long as each
+// test gives restic its own cache folder (or --no-cache), which every
+// helper here and the runtime's tests do.
 package restictest
 
 import (
@@ -45,15 +46,11 @@ var (
 	binRoot     string                // folder of the copies, mode 0755
 )
 
-// Cleanup removes the templates of this process; call it from TestMain
-// after m.Run (see Main).
+// Cleanup removes the restic copies of this process (see Restics); call
+// it from TestMain after m.Run (see Main).
 func Cleanup() {
 	templatesMu.Lock()
 	defer templatesMu.Unlock()
-	for k, dir := range templates {
-		os.RemoveAll(filepath.Dir(dir))
-		delete(templates, k)
-	}
 	if binRoot != "" {
 		os.RemoveAll(binRoot)
 		binRoot = ""
@@ -100,7 +97,7 @@ func Restics(t testing.TB) []testenv.Restic {
 	return rs
 }
 
-// Main runs the tests and removes the templates: use it as
+// Main runs the tests and removes the restic copies: use it as
 // `func TestMain(m *testing.M) { restictest.Main(m) }`.
 func Main(m *testing.M) {
 	code := m.Run()
@@ -133,36 +130,53 @@ func InitRepo(t testing.TB, r testenv.Restic, dir string) {
 }
 
 // template returns the folder of r's template repository, making it on
-// first use.
+// first use. Templates are kept in testenv.CacheDir() across test runs
+// (restic init calibrates its key derivation for seconds), one per
+// restic version, made in a temporary folder and renamed into place so
+// that test processes running at the same time never see half of one.
 func template(r testenv.Restic) (string, error) {
 	templatesMu.Lock()
 	defer templatesMu.Unlock()
 	if dir, ok := templates[r.Path]; ok {
 		return dir, nil
 	}
-	root, err := os.MkdirTemp("", "bakc-restic-template-")
+	root := filepath.Join(testenv.CacheDir(), "restic-templates")
+	final := filepath.Join(root, r.Version)
+	if _, err := os.Stat(filepath.Join(final, "repo", "config")); err == nil {
+		templates[r.Path] = filepath.Join(final, "repo")
+		return templates[r.Path], nil
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(root, r.Version+".tmp-")
 	if err != nil {
 		return "", err
 	}
-	if err := os.Chmod(root, 0o755); err != nil {
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	dir := filepath.Join(root, "repo")
-	pw := filepath.Join(root, "password")
+	dir := filepath.Join(tmp, "repo")
+	pw := filepath.Join(tmp, "password")
 	if err := os.WriteFile(pw, []byte(Password+"\n"), 0o600); err != nil {
 		return "", err
 	}
 	out, err := exec.Command(r.Path, "--repo", dir, "--password-file", pw, "--no-cache", "init").CombinedOutput()
 	if err != nil {
-		os.RemoveAll(root)
 		return "", fmt.Errorf("restic init: %v\n%s", err, out)
 	}
 	if err := cheapenKey(dir, Password); err != nil {
-		os.RemoveAll(root)
 		return "", err
 	}
-	templates[r.Path] = dir
-	return dir, nil
+	if err := os.Rename(tmp, final); err != nil {
+		// Another process was quicker; its template is as good.
+		if _, serr := os.Stat(filepath.Join(final, "repo", "config")); serr != nil {
+			return "", err
+		}
+	}
+	templates[r.Path] = filepath.Join(final, "repo")
+	return templates[r.Path], nil
 }
 
 // keyFile is restic's key file (doc/design.rst, "Keys, Encryption and MAC").

@@ -1,0 +1,148 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
+	"github.com/holthome/bakc/runtime/restic"
+	"github.com/holthome/bakc/runtime/snapshot"
+)
+
+// dryRun prints every command the run would run, in order, as shell
+// lines a person could copy, and what it would check or write as
+// comments. It runs nothing, takes no lock and writes no file.
+func (r *backupRun) dryRun() {
+	w := r.o.out()
+	p, job := r.plan, r.job
+	comment(w, "bakc run backup %s --dry-run: what a run does; nothing is run or written", job.Name)
+	comment(w, "lock %s", LockPath(p.Paths.State, "backup", job.Name))
+	if job.Snapshot == plan.SnapshotZFS {
+		comment(w, "in a private mount namespace (re-executed, or the unit's PrivateMounts=yes)")
+		comment(w, "destroy leftovers of killed runs: snapshots, clones and mounts named bakc-%s-<time>", job.Name)
+	}
+	comment(w, "preflight: source paths exist: %s", strings.Join(job.Paths, " "))
+	if r.cred != nil {
+		comment(w, "restic runs as uid %d, gid %d, with the ambient capability CAP_DAC_READ_SEARCH", r.cred.Uid, r.cred.Gid)
+	}
+	for _, rr := range r.repos {
+		repo := rr.repo
+		comment(w, "preflight %s: password file %s readable", repo.Name, repo.PasswordFile)
+		if repo.EnvironmentFile != "" {
+			comment(w, "preflight %s: restic's environment read from %s", repo.Name, repo.EnvironmentFile)
+		}
+		if repo.NFS != nil {
+			comment(w, "preflight %s: %s mounted from %s (NFS), touched first to trigger its automount", repo.Name, repo.NFS.Mountpoint, repo.NFS.Source())
+		}
+		switch {
+		case repo.Kind == plan.KindLocal || repo.Kind == plan.KindNFS:
+			if repo.Init {
+				comment(w, "preflight %s: if %s/config is missing:", repo.Name, repo.URL)
+				printCommand(w, rr.restic.Argv(restic.InitArgs()))
+			} else {
+				comment(w, "preflight %s: %s/config exists (init = false: a missing repository fails the run)", repo.Name, repo.URL)
+			}
+		case repo.Init:
+			printCommand(w, rr.restic.Argv(restic.CatConfigArgs()))
+			comment(w, "preflight %s: if that finds no repository:", repo.Name)
+			printCommand(w, rr.restic.Argv(restic.InitArgs()))
+		}
+	}
+	if h := job.Hooks.PreBackup; h != "" {
+		printCommand(w, []string{"sh", "-c", h})
+	}
+	if job.Snapshot == plan.SnapshotZFS {
+		name := snapshot.Name(job.Name, r.start)
+		for _, ds := range topDatasets(job.Datasets) {
+			printCommand(w, []string{"zfs", "snapshot", "-r", ds + "@" + name})
+		}
+		comment(w, "show each snapshot read-only at its dataset's mountpoint (%s), children below it", strings.Join(datasetMountpoints(job.Datasets), ", "))
+	}
+	excludes := ""
+	if len(job.Exclude) > 0 {
+		excludes = excludeFilePath(p, job)
+		comment(w, "write %s:", excludes)
+		for _, e := range job.Exclude {
+			comment(w, "  %s", e)
+		}
+	}
+	pol := forgetOptions(p, job)
+	for _, rr := range r.repos {
+		printCommand(w, rr.restic.Argv(restic.BackupArgs(restic.BackupOptions{
+			Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.start,
+		})))
+		if pol.Policy.Empty() {
+			comment(w, "no retention: forget does not run")
+		} else {
+			comment(w, "after a complete backup only:")
+			printCommand(w, rr.restic.Argv(restic.ForgetArgs(pol)))
+		}
+	}
+	if job.Snapshot == plan.SnapshotZFS {
+		comment(w, "always: unmount the views, destroy the clones and the snapshots")
+	}
+	if h := job.Hooks.PostBackup; h != "" {
+		comment(w, "on success:")
+		printCommand(w, []string{"sh", "-c", h})
+	}
+	if h := job.Hooks.OnFailure; h != "" {
+		comment(w, "on failure (with BAKC_ERROR set):")
+		printCommand(w, []string{"sh", "-c", h})
+	}
+	comment(w, "metrics to %s", backupMetricsPath(p.Monitoring.TextfileDir, job.Name))
+	comment(w, "state to %s", statePath(p.Paths.State, "backup", job.Name))
+	comment(w, "one JSON line per failure to %s", p.Monitoring.ErrorLog)
+}
+
+func comment(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "# "+format+"\n", args...)
+}
+
+// printCommand prints argv as one shell line, every word quoted so that
+// the line, pasted into a shell, runs exactly argv.
+func printCommand(w io.Writer, argv []string) {
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		if escape.CheckShellWord(a) != nil {
+			// Not representable in a shell (a NUL byte): show it as Go
+			// would, clearly not for pasting.
+			words[i] = strconv.Quote(a)
+			continue
+		}
+		words[i] = escape.ShellQuote(a)
+	}
+	fmt.Fprintln(w, strings.Join(words, " "))
+}
+
+// topDatasets are the datasets snapshotted recursively: those not below
+// another of the list (their children are in its snapshot).
+func topDatasets(ds []plan.Dataset) []string {
+	names := make([]string, 0, len(ds))
+	for _, d := range ds {
+		names = append(names, d.Name)
+	}
+	sort.Strings(names)
+	var tops []string
+next:
+	for _, n := range names {
+		for _, t := range tops {
+			if strings.HasPrefix(n, t+"/") {
+				continue next
+			}
+		}
+		tops = append(tops, n)
+	}
+	return tops
+}
+
+func datasetMountpoints(ds []plan.Dataset) []string {
+	var mps []string
+	for _, d := range ds {
+		mps = append(mps, d.Mountpoint)
+	}
+	return mps
+}

@@ -1,0 +1,19 @@
+package runtime_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// testLogger logs into the test's output, shown for failing tests.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

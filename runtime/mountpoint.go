@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/runtime/namespace"
+	"github.com/holthome/bakc/runtime/restic"
+)
+
+// AutomountTimeout bounds the wait for an NFS automount (or a hung NFS
+// server) when the preflight touches the mountpoint.
+const AutomountTimeout = 60 * time.Second
+
+// nfsFSTypes are the file system types of an NFS mount in mountinfo.
+var nfsFSTypes = map[string]bool{"nfs": true, "nfs4": true}
+
+// mountError is a failed mount check and its category.
+type mountError struct {
+	category restic.Category
+	msg      string
+}
+
+func (e *mountError) Error() string { return e.msg }
+
+// checkNFSMounted makes sure an NFS repository's mountpoint really has the
+// plan's export mounted on it, so that restic never writes into the empty
+// folder on the local disk that an unmounted mountpoint is. It first
+// touches the folder, which makes systemd's automount (x-systemd.automount)
+// mount it, then reads the mounts: the topmost mount at the mountpoint
+// must be NFS from server:/export.
+func checkNFSMounted(ctx context.Context, nfs *plan.NFSMount, url string, mounts func() ([]namespace.Mount, error)) error {
+	mp := filepath.Clean(nfs.Mountpoint)
+	if !within(filepath.Clean(url), mp) {
+		return &mountError{restic.CategoryStorage, fmt.Sprintf("repository %s is not below its NFS mountpoint %s", url, mp)}
+	}
+	if err := touch(ctx, mp); err != nil {
+		return err
+	}
+	ms, err := mounts()
+	if err != nil {
+		return fmt.Errorf("reading the mount table: %w", err)
+	}
+	top, ok := topMountAt(ms, mp)
+	if !ok {
+		under := "the root file system"
+		if c, ok := containingMount(ms, mp); ok {
+			under = fmt.Sprintf("%s (%s from %s)", c.Mountpoint, c.FSType, c.Source)
+		}
+		return &mountError{restic.CategoryStorage, fmt.Sprintf(
+			"%s is not mounted: it is an empty folder on %s, not the NFS export %s; refusing to back up into it (is the NAS up, is the mount unit failing?)",
+			mp, under, nfs.Source())}
+	}
+	if top.FSType == "autofs" {
+		return &mountError{restic.CategoryNetwork, fmt.Sprintf(
+			"%s is an automount point that did not mount %s when touched (is the NFS server reachable?)", mp, nfs.Source())}
+	}
+	if !nfsFSTypes[top.FSType] {
+		return &mountError{restic.CategoryStorage, fmt.Sprintf(
+			"%s is mounted from %s (%s), not the NFS export %s; refusing to back up into it", mp, top.Source, top.FSType, nfs.Source())}
+	}
+	if !sameNFSSource(top.Source, nfs.Source()) {
+		return &mountError{restic.CategoryStorage, fmt.Sprintf(
+			"%s is mounted from %s, but the plan says %s; refusing to back up into another export", mp, top.Source, nfs.Source())}
+	}
+	return nil
+}
+
+// touch stats the folder's content, which triggers an automount, and
+// gives up after AutomountTimeout: an NFS server that does not answer
+// can block a stat for ever (a hard mount), and the run must not hang
+// with it. The stuck stat is left behind; the process ends soon anyway.
+func touch(ctx context.Context, dir string) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := os.Stat(dir + "/.")
+		done <- err
+	}()
+	timer := time.NewTimer(AutomountTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return &mountError{restic.CategoryStorage, fmt.Sprintf("mountpoint %s: %v", dir, err)}
+		}
+		return nil
+	case <-timer.C:
+		return &mountError{restic.CategoryNetwork, fmt.Sprintf("%s did not answer within %v (NFS server unreachable?)", dir, AutomountTimeout)}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// topMountAt returns the mount a path lookup of mp finds: the last one
+// mounted exactly at mp.
+func topMountAt(ms []namespace.Mount, mp string) (namespace.Mount, bool) {
+	var top namespace.Mount
+	found := false
+	for _, m := range ms {
+		if m.Mountpoint == mp {
+			top, found = m, true
+		}
+	}
+	return top, found
+}
+
+// containingMount returns the mount a path lies on: the latest of those
+// with the longest mountpoint at or above it.
+func containingMount(ms []namespace.Mount, path string) (namespace.Mount, bool) {
+	var best namespace.Mount
+	found := false
+	for _, m := range ms {
+		if within(path, m.Mountpoint) && (!found || len(m.Mountpoint) >= len(best.Mountpoint)) {
+			best, found = m, true
+		}
+	}
+	return best, found
+}
+
+// sameNFSSource compares "server:/export" as mountinfo and the plan write
+// them, ignoring trailing slashes of the export.
+func sameNFSSource(got, want string) bool {
+	norm := func(s string) string {
+		server, export, ok := strings.Cut(s, ":")
+		if !ok {
+			return s
+		}
+		if e := strings.TrimRight(export, "/"); e != "" {
+			export = e
+		}
+		return server + ":" + export
+	}
+	return norm(got) == norm(want)
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	return path == dir || dir == "/" || strings.HasPrefix(path, dir+"/")
+}

@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/runtime/restic"
+)
+
+// preflight checks what the run needs before it changes anything: the
+// job's sources, restic's cache folder, and each repository. A failure of
+// the job's own checks stops the run; a repository that fails its checks
+// is left out (and reported) while the others are backed up. It returns
+// false when nothing is left to back up to.
+func (r *backupRun) preflight() bool {
+	if err := checkSources(r.job); err != nil {
+		r.fail(failure(PhasePreflight, "", restic.CategorySource, err))
+		return false
+	}
+	if err := prepareCacheDir(r.plan.Paths.Cache, r.cred); err != nil {
+		r.fail(failure(PhasePreflight, "", restic.CategoryPermission, err))
+		return false
+	}
+	ready := 0
+	for _, rr := range r.repos {
+		if f := checkRepository(r.ctx, r.o, r.log, rr, true); f != nil {
+			r.fail(*f)
+			continue
+		}
+		rr.ready = true
+		ready++
+	}
+	return ready > 0
+}
+
+// checkSources makes sure every path of the job is there. restic skips a
+// missing path with a warning and exits 0 when another path exists, so a
+// backup of a job whose disk is not mounted would look complete while
+// saving nothing of it; bakc refuses instead.
+func checkSources(job *plan.Job) error {
+	var errs []error
+	for _, p := range job.Paths {
+		if _, err := os.Lstat(p); err != nil {
+			errs = append(errs, fmt.Errorf("source path %s: %w", p, unwrapPath(err)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unwrapPath drops the path from a *PathError, which the caller names.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// checkRepository is one repository's preflight: its password and
+// environment files, its mount, and whether it exists (created when
+// mayInit and the plan allow it). It reads the environment file into
+// rr.restic.Env.
+func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repoRun, mayInit bool) *Failure {
+	repo := rr.repo
+	fail := func(cat restic.Category, err error) *Failure {
+		f := failure(PhasePreflight, repo.Name, cat, err)
+		return &f
+	}
+	if err := checkSecretFile("password file", repo.PasswordFile); err != nil {
+		return fail(restic.CategoryAuth, err)
+	}
+	if repo.EnvironmentFile != "" {
+		env, err := readEnvironmentFile(repo.EnvironmentFile)
+		if err != nil {
+			return fail(restic.CategoryAuth, fmt.Errorf("environment file: %w", err))
+		}
+		rr.restic.Env = env
+	}
+	if repo.Kind == plan.KindNFS {
+		if repo.NFS == nil {
+			return fail(restic.CategoryStorage, fmt.Errorf("repository %s is of kind nfs but the plan has no NFS mount for it", repo.Name))
+		}
+		if err := checkNFSMounted(ctx, repo.NFS, repo.URL, o.mounts); err != nil {
+			return fail(mountCategory(err), err)
+		}
+	}
+	return ensureInitialised(ctx, log, rr, mayInit && repo.Init)
+}
+
+// mountCategory is the category a mount check failed with.
+func mountCategory(err error) restic.Category {
+	var me *mountError
+	if errors.As(err, &me) {
+		return me.category
+	}
+	return restic.CategoryStorage
+}
+
+// checkSecretFile makes sure a secret file can be read and is not empty,
+// without keeping or logging a byte of it.
+func checkSecretFile(what, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	n, err := f.Read(make([]byte, 1))
+	if n == 0 {
+		if err == nil || errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s %s is empty", what, path)
+		}
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return nil
+}
+
+// ensureInitialised makes sure the repository exists, creating it only
+// when the plan says Init: a missing repository is far more often a disk
+// or share that is not there than a new one, and initialising then would
+// start a second, empty history beside the real one.
+//
+// A folder repository (local, nfs) is checked by its config file, which
+// costs nothing. A URL repository is checked with `restic cat config`
+// only when it may be created (opening it costs restic's key derivation,
+// half a second); otherwise restic itself reports a missing repository.
+func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayInit bool) *Failure {
+	repo := rr.repo
+	fail := func(cat restic.Category, err error) *Failure {
+		f := failure(PhasePreflight, repo.Name, cat, err)
+		return &f
+	}
+	switch repo.Kind {
+	case plan.KindLocal, plan.KindNFS:
+		_, err := os.Stat(filepath.Join(repo.URL, "config"))
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, os.ErrPermission):
+			// NFS with root_squash: root may not look inside; restic,
+			// as the backup user, will tell.
+			log.Debug("cannot look for the repository's config file; restic will", "repository", repo.Name, "error", err)
+			return nil
+		case !errors.Is(err, os.ErrNotExist):
+			return fail(restic.CategoryStorage, fmt.Errorf("repository %s: %w", repo.URL, err))
+		}
+	default:
+		if !mayInit {
+			return nil
+		}
+		err := rr.restic.CatConfig(ctx)
+		if err == nil {
+			return nil
+		}
+		if re := restic.AsError(err); re == nil || re.Category() != restic.CategoryStorage {
+			return fail(restic.CategoryUnknown, err)
+		}
+	}
+	if !mayInit {
+		return fail(restic.CategoryStorage, fmt.Errorf(
+			"there is no restic repository at %s, and the plan does not allow creating one (init = false): if the disk or share is simply not there, mount it; if the repository is new, set init = true or run restic init",
+			repo.URL))
+	}
+	log.Info("initialising the repository, as the plan allows", "repository", repo.Name, "url", repo.URL)
+	if err := rr.restic.Init(ctx); err != nil {
+		return fail(restic.CategoryUnknown, fmt.Errorf("restic init: %w", err))
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// taskState is what a task remembers between runs, per repository: the
+// metrics of a failed run must still say when the last success was, and
+// which snapshot it made. It lives in the plan's state folder, not in the
+// metrics file, because node_exporter's folder may be wiped or on tmpfs.
+type taskState struct {
+	Repositories map[string]repoState `json:"repositories"`
+}
+
+// repoState is one repository's memory of a task.
+type repoState struct {
+	// LastSuccess is the start of the last fully successful run there.
+	LastSuccess time.Time `json:"last_success"`
+	// SnapshotID is the restic snapshot of the last complete or partial
+	// backup there (backups only).
+	SnapshotID string `json:"snapshot_id,omitempty"`
+}
+
+// statePath is the state file of a task on a job or repository.
+func statePath(stateDir, task, name string) string {
+	return filepath.Join(stateDir, task+"-"+name+".json")
+}
+
+// readState reads a state file; a missing one is an empty state (the
+// first run).
+func readState(path string) (*taskState, error) {
+	s := &taskState{Repositories: map[string]repoState{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(data, s); err != nil {
+		return &taskState{Repositories: map[string]repoState{}}, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.Repositories == nil {
+		s.Repositories = map[string]repoState{}
+	}
+	return s, nil
+}
+
+// write replaces the state file atomically.
+func (s *taskState) write(path string) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'), 0o644)
+}
+
+// writeFileAtomic writes data to path through a temporary file in the
+// same folder and a rename, so that a reader (or the next run after a
+// crash) sees the old file or the new one, never a part of either.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
