@@ -67,8 +67,8 @@ type backupRun struct {
 	o     *Options
 	log   *slog.Logger
 	ctx   context.Context // the run's, cancelled by SIGTERM
-	start time.Time // the run's time by Options.Now
-	began time.Time // the wall clock's, for durations
+	start time.Time       // the run's time by Options.Now
+	began time.Time       // the wall clock's, for durations
 	cred  *syscall.Credential
 	repos []*repoRun
 	set   *snapshot.Set

@@ -61,21 +61,21 @@ func TestBackupComplete(t *testing.T) {
 			got := f.metrics()
 			start := float64(second.Start.UnixNano()) / 1e9
 			want := map[string]float64{
-				m("bakc_backup_result", "home", "local", "result", "complete"): 1,
-				m("bakc_backup_result", "home", "local", "result", "partial"):  0,
-				m("bakc_backup_result", "home", "local", "result", "failed"):   0,
-				m("bakc_backup_restic_exit_code", "home", "local"):             0,
-				m("bakc_backup_files_new", "home", "local"):                    0,
-				m("bakc_backup_files_changed", "home", "local"):                0,
-				m("bakc_backup_files_unmodified", "home", "local"):             3,
-				m("bakc_backup_processed_files", "home", "local"):              3,
-				m("bakc_backup_added_bytes", "home", "local"):                  float64(second.Repositories[0].Summary.DataAdded),
-				m("bakc_backup_processed_bytes", "home", "local"):              float64(len("alpha") + len("bravo") + len("root only")),
-				m("bakc_backup_forget_success", "home", "local"):               1,
-				m("bakc_backup_last_run_timestamp_seconds", "home", "local"):   start,
-				m("bakc_backup_last_success_timestamp_seconds", "home", "local"): start,
+				m("bakc_backup_result", "home", "local", "result", "complete"):                                            1,
+				m("bakc_backup_result", "home", "local", "result", "partial"):                                             0,
+				m("bakc_backup_result", "home", "local", "result", "failed"):                                              0,
+				m("bakc_backup_restic_exit_code", "home", "local"):                                                        0,
+				m("bakc_backup_files_new", "home", "local"):                                                               0,
+				m("bakc_backup_files_changed", "home", "local"):                                                           0,
+				m("bakc_backup_files_unmodified", "home", "local"):                                                        3,
+				m("bakc_backup_processed_files", "home", "local"):                                                         3,
+				m("bakc_backup_added_bytes", "home", "local"):                                                             float64(second.Repositories[0].Summary.DataAdded),
+				m("bakc_backup_processed_bytes", "home", "local"):                                                         float64(len("alpha") + len("bravo") + len("root only")),
+				m("bakc_backup_forget_success", "home", "local"):                                                          1,
+				m("bakc_backup_last_run_timestamp_seconds", "home", "local"):                                              start,
+				m("bakc_backup_last_success_timestamp_seconds", "home", "local"):                                          start,
 				m("bakc_backup_snapshot_info", "home", "local", "snapshot_id", second.Repositories[0].Summary.SnapshotID): 1,
-				`bakc_backup_exit_code{job="home"}`: 0,
+				`bakc_backup_exit_code{job="home"}`:                                                                       0,
 			}
 			for k := range got {
 				if strings.HasSuffix(k[:strings.Index(k, "{")], "duration_seconds") {

@@ -100,7 +100,7 @@ func formatStatus(s restic.Status) string {
 		parts = append(parts, formatBytes(s.BytesDone)+"/"+formatBytes(s.TotalBytes))
 	}
 	if s.SecondsRemaining > 0 {
-		parts = append(parts, (time.Duration(s.SecondsRemaining) * time.Second).String()+" left")
+		parts = append(parts, (time.Duration(s.SecondsRemaining)*time.Second).String()+" left")
 	}
 	if s.ErrorCount > 0 {
 		parts = append(parts, fmt.Sprintf("%d errors", s.ErrorCount))

@@ -39,4 +39,3 @@ func (r *backupRun) releaseSnapshot() {
 	}
 	r.log.Info("snapshots released", "snapshots", r.set.Snapshots())
 }
-
