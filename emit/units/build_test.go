@@ -1,0 +1,238 @@
+package units_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/emit/units"
+	"github.com/holthome/bakc/emit/units/unitstest"
+	"github.com/stretchr/testify/require"
+)
+
+func forge(t *testing.T) *plan.Plan {
+	for _, ex := range unitstest.Examples(t) {
+		if ex.Node == "forge" {
+			return ex.Plan
+		}
+	}
+	t.Fatal("no forge example")
+	return nil
+}
+
+func names(set *units.Set) []string {
+	var out []string
+	for _, u := range set.Units {
+		out = append(out, u.Name)
+	}
+	return out
+}
+
+// TestForgeUnits: the forge example gets a service and a timer per job
+// and per repository task, and the mounts of its NFS repository.
+func TestForgeUnits(t *testing.T) {
+	set, err := units.Build(forge(t))
+	require.NoError(t, err)
+	want := []string{
+		"bakc-backup-databases.service", "bakc-backup-databases.timer",
+		"bakc-backup-plex.service", "bakc-backup-plex.timer",
+		"bakc-backup-system.service", "bakc-backup-system.timer",
+		"bakc-prune-cloud-secondary.service", "bakc-prune-cloud-secondary.timer",
+		"bakc-prune-nas-primary.service", "bakc-prune-nas-primary.timer",
+		"bakc-restore-test-cloud-secondary.service", "bakc-restore-test-cloud-secondary.timer",
+		"bakc-restore-test-nas-primary.service", "bakc-restore-test-nas-primary.timer",
+		"bakc-verify-cloud-secondary.service", "bakc-verify-cloud-secondary.timer",
+		"bakc-verify-nas-primary.service", "bakc-verify-nas-primary.timer",
+		`mnt-nas\x2dbackup.automount`, `mnt-nas\x2dbackup.mount`,
+	}
+	if diff := cmp.Diff(want, names(set)); diff != "" {
+		t.Errorf("units (-want +got):\n%s", diff)
+	}
+}
+
+// values returns section → key → values of a unit.
+func values(u *units.Unit) map[string]map[string][]string {
+	out := map[string]map[string][]string{}
+	for _, s := range u.Sections {
+		out[s.Name] = map[string][]string{}
+		for _, k := range s.Keys() {
+			out[s.Name][k] = s.Values(k)
+		}
+	}
+	return out
+}
+
+func TestServices(t *testing.T) {
+	set, err := units.Build(forge(t))
+	require.NoError(t, err)
+	tests := []struct {
+		unit    string
+		section string
+		key     string
+		want    []string
+	}{
+		// Every service.
+		{"bakc-backup-plex.service", "Service", "Type", []string{"oneshot"}},
+		{"bakc-backup-plex.service", "Unit", "After", []string{"network-online.target"}},
+		{"bakc-backup-plex.service", "Unit", "Wants", []string{"network-online.target"}},
+		{"bakc-backup-plex.service", "Service", "ExecStart", []string{"run backup plex --plan /etc/bakc/plan.json"}},
+		{"bakc-verify-nas-primary.service", "Service", "ExecStart", []string{"run verify nas-primary --plan /etc/bakc/plan.json"}},
+		{"bakc-restore-test-cloud-secondary.service", "Service", "ExecStart", []string{"run restore-test cloud-secondary --plan /etc/bakc/plan.json"}},
+		{"bakc-prune-cloud-secondary.service", "Service", "ExecStart", []string{"run prune cloud-secondary --plan /etc/bakc/plan.json"}},
+		{"bakc-backup-plex.service", "Service", "ProtectSystem", []string{"strict"}},
+		{"bakc-backup-plex.service", "Service", "PrivateMounts", []string{"yes"}},
+		{"bakc-backup-plex.service", "Service", "PrivateTmp", []string{"yes"}},
+		{"bakc-backup-plex.service", "Service", "NoNewPrivileges", []string{"yes"}},
+		// A job without ZFS runs as the backup user, reading with
+		// CAP_DAC_READ_SEARCH only.
+		{"bakc-backup-plex.service", "Service", "User", []string{"bakc"}},
+		{"bakc-backup-plex.service", "Service", "Group", []string{"bakc"}},
+		{"bakc-backup-plex.service", "Service", "AmbientCapabilities", []string{"CAP_DAC_READ_SEARCH"}},
+		{"bakc-backup-plex.service", "Service", "CapabilityBoundingSet", []string{"CAP_DAC_READ_SEARCH"}},
+		// The ZFS snapshot job starts as root in a narrow bounding set.
+		{"bakc-backup-system.service", "Service", "User", nil},
+		{"bakc-backup-system.service", "Service", "CapabilityBoundingSet", []string{"CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_KILL CAP_SETGID CAP_SETUID CAP_SYS_ADMIN"}},
+		{"bakc-backup-system.service", "Service", "DeviceAllow", []string{"/dev/zfs rw"}},
+		// Writable: the runtime's folders and the NFS repository; the
+		// b2 repository has no folder.
+		{"bakc-backup-databases.service", "Service", "ReadWritePaths", []string{"/mnt/nas-backup", "/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},
+		{"bakc-prune-cloud-secondary.service", "Service", "ReadWritePaths", []string{"/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},
+		{"bakc-backup-databases.service", "Unit", "RequiresMountsFor", []string{"/mnt/nas-backup"}},
+		{"bakc-prune-cloud-secondary.service", "Unit", "RequiresMountsFor", nil},
+		// Resources from the job; maintenance at the lowest priority.
+		{"bakc-backup-databases.service", "Service", "Nice", []string{"10"}},
+		{"bakc-backup-databases.service", "Service", "IOSchedulingClass", []string{"idle"}},
+		{"bakc-backup-databases.service", "Service", "CPUQuota", []string{"100%"}},
+		{"bakc-backup-databases.service", "Service", "MemoryMax", []string{"4G"}},
+		{"bakc-backup-databases.service", "Service", "TimeoutStartSec", []string{"12h"}},
+		{"bakc-prune-nas-primary.service", "Service", "Nice", []string{"19"}},
+		{"bakc-prune-nas-primary.service", "Service", "IOSchedulingClass", []string{"idle"}},
+		// Timers.
+		{"bakc-backup-databases.timer", "Timer", "OnCalendar", []string{"hourly"}},
+		{"bakc-backup-databases.timer", "Timer", "Persistent", []string{"true"}},
+		{"bakc-backup-databases.timer", "Timer", "RandomizedDelaySec", []string{"30m"}},
+		{"bakc-backup-databases.timer", "Install", "WantedBy", []string{"timers.target"}},
+		{"bakc-restore-test-nas-primary.timer", "Timer", "OnCalendar", []string{"monthly"}},
+		// No OnFailure= unless the configuration names a unit.
+		{"bakc-backup-databases.service", "Unit", "OnFailure", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.unit+"/"+tt.key, func(t *testing.T) {
+			u := set.Unit(tt.unit)
+			require.NotNil(t, u, "no unit %s", tt.unit)
+			got := values(u)[tt.section][tt.key]
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("[%s] %s (-want +got):\n%s", tt.section, tt.key, diff)
+			}
+		})
+	}
+	// Only ExecStart= carries the program.
+	for _, u := range set.Units {
+		for _, s := range u.Sections {
+			for _, e := range s.Entries {
+				if e.Program != (e.Key == "ExecStart") {
+					t.Errorf("%s: %s Program=%v", u.Name, e.Key, e.Program)
+				}
+			}
+		}
+	}
+	if !set.Unit("bakc-backup-system.service").RunsZFS || set.Unit("bakc-backup-plex.service").RunsZFS {
+		t.Error("RunsZFS is set on the wrong services")
+	}
+}
+
+func TestHostileValuesAreEscaped(t *testing.T) {
+	set, err := units.Build(unitstest.Hostile())
+	require.NoError(t, err)
+	media := values(set.Unit("bakc-backup-media.service"))
+	tests := []struct {
+		section, key string
+		want         []string
+	}{
+		{"Unit", "Description", []string{`bakc backup media: Nightly "full" 100%% of $HOME, ${x} and C:\backup; it's 'quoted' #1`}},
+		{"Unit", "RequiresMountsFor", []string{`"/mnt/nas \"q\" 100%% $x ${y} back\\slash"`}},
+		{"Unit", "OnFailure", []string{"notify-failure@%n.service"}},
+		{"Service", "ExecStart", []string{`run backup media --plan "/etc/bakc/plan $$1 \"x\" 100%%.json"`}},
+		{"Service", "TimeoutStartSec", []string{"2h 30min"}},
+		{"Service", "CPUQuota", []string{"50%"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, media[tt.section][tt.key]); diff != "" {
+			t.Errorf("[%s] %s (-want +got):\n%s", tt.section, tt.key, diff)
+		}
+	}
+	// A job's own OnFailure= wins over the node's.
+	if diff := cmp.Diff([]string{"page-oncall.service"}, values(set.Unit("bakc-backup-system.service"))["Unit"]["OnFailure"]); diff != "" {
+		t.Errorf("system OnFailure (-want +got):\n%s", diff)
+	}
+	wantTmpfiles := []string{
+		`d "/srv/restic repo/it's 50%%/${z}" 0700 bakc bakc - -`,
+		"d /var/cache/bakc 0750 bakc bakc - -",
+		"d \"/var/lib/bakc state/%%i\" 0750 bakc bakc - -",
+		`d "/var/lib/node_exporter/textfile collector" 0755 bakc bakc - -`,
+		"d /var/log/bakc 0750 bakc bakc - -",
+	}
+	if diff := cmp.Diff(wantTmpfiles, set.Tmpfiles); diff != "" {
+		t.Errorf("tmpfiles (-want +got):\n%s", diff)
+	}
+}
+
+// TestWritablePathsOutermost: a folder inside another one of the list
+// is not listed twice, and a sibling that only shares a prefix is kept.
+func TestWritablePathsOutermost(t *testing.T) {
+	p := unitstest.Hostile()
+	p.Paths.State = "/var/lib/bakc"
+	p.Paths.Cache = "/var/lib/bakc/cache"
+	p.Paths.Log = "/var/lib/bakc log"
+	p.Monitoring.ErrorLog = "/var/lib/bakc log/errors.jsonl"
+	p.Monitoring.TextfileDir = "/var/lib/bakc/metrics"
+	set, err := units.Build(p)
+	require.NoError(t, err)
+	got := values(set.Unit("bakc-prune-cloud.service"))["Service"]["ReadWritePaths"]
+	if diff := cmp.Diff([]string{"/var/lib/bakc", `"/var/lib/bakc log"`}, got); diff != "" {
+		t.Errorf("ReadWritePaths (-want +got):\n%s", diff)
+	}
+}
+
+func TestMountOptions(t *testing.T) {
+	p := unitstest.Hostile()
+	nfs := p.Repositories[2].NFS
+	nfs.Options = []string{"_netdev", "nfsvers=4.2"}
+	set, err := units.Build(p)
+	require.NoError(t, err)
+	var mounts []string
+	for _, u := range set.Units {
+		if u.Repository != "" {
+			mounts = append(mounts, u.Type())
+		}
+	}
+	// Without x-systemd.automount: a mount wanted by remote-fs.target.
+	if diff := cmp.Diff([]string{"mount"}, mounts); diff != "" {
+		t.Errorf("mount units (-want +got):\n%s", diff)
+	}
+	for _, u := range set.Units {
+		if u.Type() == "mount" {
+			if got := values(&u)["Install"]["WantedBy"]; !cmp.Equal(got, []string{"remote-fs.target"}) {
+				t.Errorf("mount WantedBy = %q", got)
+			}
+			if got := values(&u)["Mount"]["TimeoutSec"]; got != nil {
+				t.Errorf("mount TimeoutSec = %q without x-systemd.mount-timeout", got)
+			}
+		}
+	}
+}
+
+func TestBuildRejectsAll(t *testing.T) {
+	p := unitstest.Hostile()
+	p.Jobs[0].Description = "two\nlines"
+	p.Jobs[1].Schedule.Calendar = ""
+	p.Repositories[0].Name = "a b"
+	_, err := units.Build(p)
+	require.Error(t, err)
+	for _, want := range []string{`job "media": description`, `job "system": schedule`, `repository "a b": name`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
