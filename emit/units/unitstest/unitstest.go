@@ -147,8 +147,8 @@ const StandInProgram = "/usr/local/bin/stand-in"
 func WriteStandIns(t testing.TB, dir string) {
 	t.Helper()
 	for name, data := range map[string]string{
-		"notify-failure@.service": "[Unit]\nDescription=Notify about %i\n\n[Service]\nType=oneshot\nExecStart="+StandInProgram+"\n",
-		"page-oncall.service":     "[Unit]\nDescription=Page\n\n[Service]\nType=oneshot\nExecStart="+StandInProgram+"\n",
+		"notify-failure@.service": "[Unit]\nDescription=Notify about %i\n\n[Service]\nType=oneshot\nExecStart=" + StandInProgram + "\n",
+		"page-oncall.service":     "[Unit]\nDescription=Page\n\n[Service]\nType=oneshot\nExecStart=" + StandInProgram + "\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
