@@ -79,6 +79,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newVersionCmd(e),
 		newValidateCmd(e), newPlanCmd(e), newFmtCmd(e),
 		newDocsCmd(e),
+		newNASPlanCmd(e),
 	)
 	wrapRunErrors(root)
 	return root
