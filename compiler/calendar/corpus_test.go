@@ -21,7 +21,9 @@ const (
 
 const calendarHeader = `# Calendar expressions and what systemd 252's systemd-analyze calendar says
 # about them (TZ=UTC). Columns, tab-separated: the Go-quoted expression,
-# ok or invalid, the Go-quoted "Normalized form" or systemd's error text.
+# ok or invalid, the Go-quoted "Normalized form" or systemd's error text,
+# and for valid ones the next elapse after @1750000000 (Sun 2025-06-15
+# 15:06:40 UTC) as systemd prints it.
 # To add a case, add a line with just the quoted expression and run
 #   go test ./compiler/calendar -run Corpus -update
 # (needs systemd-analyze). TestCalendarCorpus checks bakc against this file
@@ -41,7 +43,16 @@ func bakcCalendar(expr string) systemdVerdict {
 	if err != nil {
 		return systemdVerdict{Message: err.Error()}
 	}
-	return systemdVerdict{Valid: true, Normalized: n}
+	v := systemdVerdict{Valid: true, Normalized: n}
+	switch next, ok, err := Next(expr, baseTime); {
+	case err != nil:
+		v.Next = "error: " + err.Error()
+	case !ok:
+		v.Next = "never"
+	default:
+		v.Next = next.UTC().Format(systemdTimestamp)
+	}
+	return v
 }
 
 func bakcTimespan(s string) systemdVerdict {
@@ -59,7 +70,12 @@ func sameVerdict(want, got systemdVerdict) string {
 		return fmt.Sprintf("systemd says valid=%v (%q), bakc says valid=%v (%q)", want.Valid, want.Normalized+want.Message, got.Valid, got.Normalized+got.Message)
 	}
 	if want.Valid {
-		return cmp.Diff(want.Normalized, got.Normalized)
+		d := cmp.Diff(want.Normalized, got.Normalized)
+		// Time spans have no next elapse; calendar expressions do.
+		if want.Next != "" || got.Next != "" {
+			d += cmp.Diff("next elapse: "+want.Next, "next elapse: "+got.Next)
+		}
+		return d
 	}
 	return ""
 }

@@ -28,7 +28,8 @@ func addSeeds(f *testing.F, path string, seeds []string) {
 }
 
 // FuzzNormalize: no input panics; an error is an *Error pointing inside
-// the input; a normalized form is itself valid and normalizes to itself.
+// the input; a normalized form is itself valid, normalizes to itself and
+// elapses when the input does.
 func FuzzNormalize(f *testing.F) {
 	addSeeds(f, calendarCorpus, calendarSeeds)
 	f.Fuzz(func(t *testing.T, in string) {
@@ -43,6 +44,16 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if again != n {
 			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q", in, n, n, again)
+		}
+		// The next elapse is after the base and the same for the
+		// normalized form.
+		next, ok, err := Next(in, baseTime)
+		if err == nil && ok && !next.After(baseTime) {
+			t.Fatalf("Next(%q) = %v, not after %v", in, next, baseTime)
+		}
+		next2, ok2, err2 := Next(n, baseTime)
+		if (err == nil) != (err2 == nil) || ok != ok2 || !next.Equal(next2) {
+			t.Fatalf("Next(%q) = %v %v %v, but Next(%q) = %v %v %v", in, next, ok, err, n, next2, ok2, err2)
 		}
 	})
 }

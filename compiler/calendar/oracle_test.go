@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The oracle: systemd-analyze (systemd 252 here and in CI) run on one
@@ -25,11 +26,28 @@ type systemdVerdict struct {
 	// Message is systemd's error text for an invalid input
 	// ("Invalid argument").
 	Message string
+	// Next is, for a valid calendar expression, when it elapses next
+	// after baseTime, in UTC to the second as systemd prints it ("Mon
+	// 2025-06-16 00:00:00 UTC"), or "never".
+	Next string
 }
 
+// baseTime is the instant the corpus computes next elapses from (Sun
+// 2025-06-15 15:06:40 UTC), so that they do not change with the day the
+// tests run.
+var baseTime = time.Unix(1750000000, 0).UTC()
+
+// systemdTimestamp is how systemd-analyze prints a time in UTC.
+const systemdTimestamp = "Mon 2006-01-02 15:04:05 UTC"
+
 func runSystemdAnalyze(bin string, args ...string) (stdout, stderr string, exitErr error, err error) {
+	return runSystemdAnalyzeTZ(bin, "UTC", args...)
+}
+
+// runSystemdAnalyzeTZ runs systemd-analyze with the local time zone zone.
+func runSystemdAnalyzeTZ(bin, zone string, args ...string) (stdout, stderr string, exitErr error, err error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = []string{"TZ=UTC", "LC_ALL=C", "PATH=/usr/bin:/bin", "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat"}
+	cmd.Env = []string{"TZ=:" + zone, "LC_ALL=C", "PATH=/usr/bin:/bin", "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat"}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	runErr := cmd.Run()
@@ -45,15 +63,26 @@ func runSystemdAnalyze(bin string, args ...string) (stdout, stderr string, exitE
 // one that never elapses again), so validity is read from the output: a
 // "Normalized form:" line means valid.
 func systemdCalendar(bin, expr string) (systemdVerdict, error) {
-	stdout, stderr, exitErr, err := runSystemdAnalyze(bin, "calendar", "--", expr)
+	stdout, stderr, exitErr, err := runSystemdAnalyze(bin, "calendar", fmt.Sprintf("--base-time=@%d", baseTime.Unix()), "--", expr)
 	if err != nil {
 		return systemdVerdict{}, err
 	}
+	var v systemdVerdict
 	sc := bufio.NewScanner(strings.NewReader(stdout))
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(strings.TrimLeft(sc.Text(), " "), "Normalized form: "); ok {
-			return systemdVerdict{Valid: true, Normalized: rest}, nil
+		line := strings.TrimLeft(sc.Text(), " ")
+		if rest, ok := strings.CutPrefix(line, "Normalized form: "); ok {
+			v.Valid, v.Normalized = true, rest
 		}
+		if rest, ok := strings.CutPrefix(line, "Next elapse: "); ok && v.Valid && v.Next == "" {
+			v.Next = rest
+		}
+	}
+	if v.Valid {
+		if v.Next == "" {
+			return systemdVerdict{}, fmt.Errorf("systemd-analyze calendar %q: no next elapse:\n%s%s", expr, stdout, stderr)
+		}
+		return v, nil
 	}
 	if exitErr == nil {
 		return systemdVerdict{}, fmt.Errorf("systemd-analyze calendar %q: exit 0 without a normalized form:\n%s%s", expr, stdout, stderr)
@@ -103,11 +132,12 @@ func lastReason(stderr string) string {
 
 // corpusEntry is one line of a corpus file:
 //
-//	"expression"<TAB>ok<TAB>"normalized form"
+//	"expression"<TAB>ok<TAB>"normalized form"<TAB>"next elapse"
 //	"expression"<TAB>invalid<TAB>"systemd's error text"
 //
-// Inputs are Go-quoted so that any byte can be stored. A line holding only
-// the quoted input is a new entry that -update fills in.
+// Inputs are Go-quoted so that any byte can be stored. The next elapse
+// (calendar expressions only) is counted from baseTime. A line holding
+// only the quoted input is a new entry that -update fills in.
 type corpusEntry struct {
 	Line    int
 	Input   string
@@ -132,7 +162,7 @@ func readCorpus(t testing.TB, path string) []corpusEntry {
 			t.Fatalf("%s:%d: input: %v", path, i+1, err)
 		}
 		e := corpusEntry{Line: i + 1, Input: in}
-		if len(f) == 3 {
+		if len(f) == 3 || len(f) == 4 {
 			v, err := strconv.Unquote(f[2])
 			if err != nil {
 				t.Fatalf("%s:%d: third column: %v", path, i+1, err)
@@ -140,6 +170,11 @@ func readCorpus(t testing.TB, path string) []corpusEntry {
 			switch f[1] {
 			case "ok":
 				e.Verdict = systemdVerdict{Valid: true, Normalized: v}
+				if len(f) == 4 {
+					if e.Verdict.Next, err = strconv.Unquote(f[3]); err != nil {
+						t.Fatalf("%s:%d: fourth column: %v", path, i+1, err)
+					}
+				}
 			case "invalid":
 				e.Verdict = systemdVerdict{Message: v}
 			default:
@@ -147,7 +182,7 @@ func readCorpus(t testing.TB, path string) []corpusEntry {
 			}
 			e.Filled = true
 		} else if len(f) != 1 {
-			t.Fatalf("%s:%d: want 1 or 3 tab-separated columns, got %d", path, i+1, len(f))
+			t.Fatalf("%s:%d: want 1, 3 or 4 tab-separated columns, got %d", path, i+1, len(f))
 		}
 		out = append(out, e)
 	}
@@ -159,9 +194,12 @@ func writeCorpus(t testing.TB, path, header string, entries []corpusEntry) {
 	var b strings.Builder
 	b.WriteString(header)
 	for _, e := range entries {
-		if e.Verdict.Valid {
+		switch {
+		case e.Verdict.Valid && e.Verdict.Next != "":
+			fmt.Fprintf(&b, "%s\tok\t%s\t%s\n", strconv.Quote(e.Input), strconv.Quote(e.Verdict.Normalized), strconv.Quote(e.Verdict.Next))
+		case e.Verdict.Valid:
 			fmt.Fprintf(&b, "%s\tok\t%s\n", strconv.Quote(e.Input), strconv.Quote(e.Verdict.Normalized))
-		} else {
+		default:
 			fmt.Fprintf(&b, "%s\tinvalid\t%s\n", strconv.Quote(e.Input), strconv.Quote(e.Verdict.Message))
 		}
 	}
