@@ -119,3 +119,53 @@ func unescapeMountinfo(s string) string {
 	}
 	return b.String()
 }
+
+// Lookup returns the mount a lookup of path ends on, as the kernel walks
+// it: from the root mount, down through every mount on a folder of the
+// path, and up through mounts stacked on the same folder. A mount that
+// something else was mounted over (on its own folder or above it) is
+// never the answer, even when its mountpoint is path itself; so
+// Lookup(…, p).Mountpoint == p says that p is a mountpoint and which
+// mount it shows.
+func Lookup(mounts []Mount, path string) (Mount, bool) {
+	children := map[int][]Mount{}
+	ids := map[int]bool{}
+	for _, m := range mounts {
+		ids[m.ID] = true
+	}
+	var cur Mount
+	found := false
+	for _, m := range mounts {
+		if !ids[m.Parent] && m.Mountpoint == "/" && !found {
+			cur, found = m, true // the namespace's root
+			continue
+		}
+		children[m.Parent] = append(children[m.Parent], m)
+	}
+	if !found {
+		return Mount{}, false
+	}
+	for {
+		// The next mount on the way: mounted on cur, on a folder that is
+		// path or above it; the closest to cur first, the latest mounted
+		// when several sit on one folder.
+		next, ok := Mount{}, false
+		for _, c := range children[cur.ID] {
+			if !within(path, c.Mountpoint) {
+				continue
+			}
+			if !ok || len(c.Mountpoint) <= len(next.Mountpoint) {
+				next, ok = c, true
+			}
+		}
+		if !ok {
+			return cur, true
+		}
+		cur = next
+	}
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || len(p) > len(dir) && p[:len(dir)] == dir && p[len(dir)] == '/'
+}

@@ -161,7 +161,12 @@ func runChild(ctx context.Context, o options) (int, error) {
 	shareDir := ""
 	if share != nil {
 		shareDir = share.dir
-		defer share.release(o.log)
+		defer func() {
+			share.release(o.log)
+			// A killed run's folder may have been kept by its clones'
+			// mounts until our child's cleanup destroyed them.
+			cleanStaleShareDirs(o.shareRoot, o.log)
+		}()
 	}
 
 	cmd := &exec.Cmd{

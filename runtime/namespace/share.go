@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,6 +70,13 @@ func (s *shareDir) release(log *slog.Logger) {
 		}
 		s.bound = false
 	}
+	// Folders the zfs-fuse daemon made for clones, if a crash left them:
+	// empty ones only (Rmdir never removes content or a mountpoint).
+	if entries, err := os.ReadDir(s.dir); err == nil {
+		for _, e := range entries {
+			_ = unix.Rmdir(filepath.Join(s.dir, e.Name()))
+		}
+	}
 	if err := os.Remove(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		log.Warn("removing share folder", "dir", s.dir, "error", err)
 	}
@@ -97,18 +103,5 @@ func cleanStaleShareDirs(root string, log *slog.Logger) {
 	}
 }
 
-// containing returns the mount that path lies on: the last mounted of
-// those with the longest mountpoint that is path or a parent of it.
-func containing(mounts []Mount, path string) (Mount, bool) {
-	var best Mount
-	found := false
-	for _, m := range mounts {
-		if m.Mountpoint != path && m.Mountpoint != "/" && !strings.HasPrefix(path, m.Mountpoint+"/") {
-			continue
-		}
-		if !found || len(m.Mountpoint) >= len(best.Mountpoint) {
-			best, found = m, true
-		}
-	}
-	return best, found
-}
+// containing returns the mount path lies on.
+func containing(mounts []Mount, path string) (Mount, bool) { return Lookup(mounts, path) }

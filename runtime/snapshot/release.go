@@ -101,33 +101,13 @@ func unmountView(v *view) error {
 	}
 }
 
-// topMount returns the mount a lookup of dir finds: of the mounts at
-// exactly dir, the one no other mount there is stacked on.
+// topMount returns the mount a lookup of dir finds, and whether dir is
+// its mountpoint (something is mounted right there).
 func topMount(dir string) (namespace.Mount, bool, error) {
 	mounts, err := namespace.Mounts()
 	if err != nil {
 		return namespace.Mount{}, false, err
 	}
-	top, ok := topOf(mounts, dir)
-	return top, ok, nil
-}
-
-// topOf is topMount on a list of mounts.
-func topOf(mounts []namespace.Mount, dir string) (namespace.Mount, bool) {
-	var at []namespace.Mount
-	for _, m := range mounts {
-		if m.Mountpoint == dir {
-			at = append(at, m)
-		}
-	}
-next:
-	for _, m := range at {
-		for _, o := range at {
-			if o.Parent == m.ID {
-				continue next // something is stacked on m
-			}
-		}
-		return m, true
-	}
-	return namespace.Mount{}, false
+	m, ok := namespace.Lookup(mounts, dir)
+	return m, ok && m.Mountpoint == dir, nil
 }
