@@ -249,7 +249,9 @@ func newFixture(t *testing.T, size int64, datasets ...string) *fixture {
 }
 
 // path returns a path below the pool's mountpoint.
-func (f *fixture) path(rel ...string) string { return filepath.Join(append([]string{f.root}, rel...)...) }
+func (f *fixture) path(rel ...string) string {
+	return filepath.Join(append([]string{f.root}, rel...)...)
+}
 
 // job returns a zfs job reading the given paths (relative to the pool's
 // mountpoint) from the given datasets (relative names).

@@ -46,8 +46,8 @@ func TestPointInTimeAtOriginalPaths(t *testing.T) {
 		t.Errorf("Mountpoints() = %s, want %s (parents first; not the unmounted or unrelated ones)", shown, want)
 	}
 	for path, old := range map[string]string{
-		f.path("data", "f"):                 "v1",
-		f.path("data", "child", "g"):        "c1",
+		f.path("data", "f"):                  "v1",
+		f.path("data", "child", "g"):         "c1",
 		f.path("data", "child", "deep", "h"): "d1",
 	} {
 		if got := r.ok(t, "read "+path); got != strconv.Quote(old) {
