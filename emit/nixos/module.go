@@ -1,0 +1,203 @@
+// Package nixos renders a node's plan as backup.nix: a NixOS module that
+// sets only standard NixOS options — the plan under environment.etc, the
+// backup user and group with their fixed ids, fileSystems for NFS
+// repositories, systemd.tmpfiles.rules for the runtime's folders, and
+// systemd.services and systemd.timers built from the same units
+// (package units) as the plain unit files, key for key.
+//
+// The module takes bakc from pkgs.bakc, which the flake's overlay (or
+// its NixOS module) provides, and says so plainly when it is missing.
+// Output is deterministic and printed the way nixfmt prints Nix.
+package nixos
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/emit/units"
+	"github.com/holthome/bakc/templates"
+)
+
+// MissingBakc is the message of the module's throw when pkgs.bakc does
+// not exist; tests look for it.
+const MissingBakc = "bakc: pkgs.bakc is missing. Import bakc's NixOS module (inputs.bakc.nixosModules.default), or add its overlay (inputs.bakc.overlays.default) to nixpkgs.overlays."
+
+// etcPrefix is where environment.etc puts its files.
+const etcPrefix = "/etc/"
+
+// Render returns backup.nix for the plan.
+func Render(p *plan.Plan) ([]byte, error) {
+	set, err := units.Build(p)
+	if err != nil {
+		return nil, err
+	}
+	etcName, ok := strings.CutPrefix(p.Paths.Plan, etcPrefix)
+	if !ok || path.Clean(p.Paths.Plan) != p.Paths.Plan || etcName == "" {
+		return nil, fmt.Errorf("paths.plan: %q is not a file under /etc, where NixOS's environment.etc can put the plan", p.Paths.Plan)
+	}
+	planJSON, err := plan.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+
+	top := &attrs{spaced: true}
+	top.set(text(planJSON), "environment", "etc", etcName, "text")
+	top.set(list{raw("bakc")}, "environment", "systemPackages")
+	top.set(userAttrs(p), "users", "users", p.User.Name)
+	top.set((&attrs{}).set(raw(strconv.Itoa(p.User.GID)), "gid"), "users", "groups", p.User.Group)
+	for _, r := range p.Repositories {
+		if r.Kind == plan.KindNFS {
+			top.set(fileSystem(r.NFS), "fileSystems", r.NFS.Mountpoint)
+		}
+	}
+	top.set(strs(set.Tmpfiles), "systemd", "tmpfiles", "rules")
+	usesConfig := false
+	for i := range set.Units {
+		u := &set.Units[i]
+		name := strings.TrimSuffix(u.Name, "."+u.Type())
+		switch u.Type() {
+		case "service":
+			top.set(service(u), "systemd", "services", name)
+			usesConfig = usesConfig || u.RunsZFS
+		case "timer":
+			t, err := timer(u)
+			if err != nil {
+				return nil, err
+			}
+			top.set(t, "systemd", "timers", name)
+		case "mount", "automount":
+			// NixOS makes them from fileSystems (above).
+		default:
+			return nil, fmt.Errorf("%s: NixOS rendering of %s units is not supported", u.Name, u.Type())
+		}
+	}
+
+	var b strings.Builder
+	b.WriteString("# " + templates.Header(p.Source) + "\n")
+	args := []string{"pkgs", "..."}
+	if usesConfig {
+		args = []string{"config", "pkgs", "..."}
+	}
+	b.WriteString("{\n")
+	for i, a := range args {
+		b.WriteString("  " + a)
+		if i < len(args)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("}:\n\n")
+	b.WriteString("let\n")
+	b.WriteString("  bakc = pkgs.bakc or (throw missingBakc);\n")
+	b.WriteString("  missingBakc = " + string(str(MissingBakc)) + ";\n")
+	b.WriteString("in\n")
+	top.print(&b, "")
+	b.WriteString("\n")
+	return []byte(b.String()), nil
+}
+
+func userAttrs(p *plan.Plan) *attrs {
+	return (&attrs{}).
+		set(raw("true"), "isSystemUser").
+		set(raw(strconv.Itoa(p.User.UID)), "uid").
+		set(str(p.User.Group), "group").
+		set(str("bakc backups"), "description")
+}
+
+// fileSystem is the fstab entry of an NFS repository; its options (from
+// the plan) make it an automount with timeouts.
+func fileSystem(m *plan.NFSMount) *attrs {
+	return (&attrs{}).
+		set(str(m.Source()), "device").
+		set(str("nfs"), "fsType").
+		set(strs(m.Options), "options")
+}
+
+// service renders a service unit. Its sections go to unitConfig and
+// serviceConfig with the same keys and values as the plain unit file;
+// bakc's program is the package's store path.
+func service(u *units.Unit) *attrs {
+	a := &attrs{}
+	// A running backup must not be killed by nixos-rebuild switch.
+	a.set(raw("false"), "restartIfChanged")
+	if u.RunsZFS {
+		// zfs(8) matching the kernel module.
+		a.set(list{raw("config.boot.zfs.package")}, "path")
+	}
+	for _, s := range u.Sections {
+		a.set(section(s), strings.ToLower(s.Name[:1])+s.Name[1:]+"Config")
+	}
+	return a
+}
+
+// timer renders a timer unit: [Unit] and [Timer] as unitConfig and
+// timerConfig, [Install] WantedBy= as wantedBy (NixOS links the unit
+// into the target itself).
+func timer(u *units.Unit) (*attrs, error) {
+	a := &attrs{}
+	for _, s := range u.Sections {
+		if s.Name != "Install" {
+			continue
+		}
+		for _, k := range s.Keys() {
+			if k != "WantedBy" {
+				return nil, fmt.Errorf("%s: [Install] %s= has no NixOS form here", u.Name, k)
+			}
+		}
+		a.set(strs(s.Values("WantedBy")), "wantedBy")
+	}
+	for _, s := range u.Sections {
+		if s.Name != "Install" {
+			a.set(section(s), strings.ToLower(s.Name[:1])+s.Name[1:]+"Config")
+		}
+	}
+	return a, nil
+}
+
+// listKeys are the settings that add up in systemd (dependencies,
+// paths). They are always lists in the module, so that a host's own
+// definition (systemd.services.bakc-backup-x.after = [ … ]) is
+// concatenated with bakc's by NixOS instead of conflicting with it.
+var listKeys = map[string]bool{
+	"After": true, "Before": true, "Wants": true, "Requires": true,
+	"RequiresMountsFor": true, "OnFailure": true, "ReadWritePaths": true,
+	"DeviceAllow": true,
+}
+
+// section renders a unit section as an attribute set: a key that
+// appears once is a string, a key that appears several times, or that
+// adds up in systemd, a list (NixOS writes one line per element, which
+// is what the plain file has).
+func section(s units.Section) *attrs {
+	a := &attrs{}
+	for _, k := range s.Keys() {
+		var vals list
+		for _, e := range s.Entries {
+			if e.Key != k {
+				continue
+			}
+			if e.Program {
+				vals = append(vals, programLine(e.Value))
+			} else {
+				vals = append(vals, str(e.Value))
+			}
+		}
+		if len(vals) == 1 && !listKeys[k] {
+			a.set(vals[0], k)
+		} else {
+			a.set(vals, k)
+		}
+	}
+	return a
+}
+
+// programLine is a command line whose program is bakc's store path:
+// "${bakc}/bin/bakc <args>", with args (already escaped for systemd)
+// escaped for Nix. A store path needs no systemd escaping.
+func programLine(args string) raw {
+	lit := string(str(" " + args))
+	return raw(`"${bakc}/bin/bakc` + lit[1:])
+}
