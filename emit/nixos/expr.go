@@ -29,7 +29,7 @@ func (r raw) inline() bool                       { return !strings.Contains(stri
 // str is a Nix string with the value s.
 func str(s string) raw { return raw(escape.NixString(s)) }
 
-// text is a multi-line string, printed as an indented string (” … ”)
+// text is a multi-line string, printed as an indented string
 // when it can be, else as a "…" string.
 type text string
 
