@@ -16,8 +16,12 @@ import (
 // (letters, digits and _ @ % + : , . / -) is returned as it is, so that
 // generated scripts stay readable (`zfs create -p backup/forge`).
 // Everything else is put in single quotes, inside which a shell
-// interprets nothing; a single quote itself becomes '\'' (close,
-// escaped quote, reopen). The empty string becomes ''.
+// interprets nothing; a single quote itself is written as
+//
+//	'\''
+//
+// (close the quotes, an escaped quote, open them again). The empty string
+// is written as two single quotes.
 //
 // "=" is deliberately not in the bare set: a bare `a=b` in the place of
 // a command name is a variable assignment, not a word.
