@@ -118,10 +118,17 @@ func (f *fixture) resticFor(repo string) *restic.Restic {
 	return &restic.Restic{Binary: f.restic.Path, Repo: r.URL, PasswordFile: r.PasswordFile, CacheDir: filepath.Join(f.dir, "test-cache")}
 }
 
+// snapshots lists a repository's snapshots without taking restic's lock
+// (another restic may hold it exclusively in a test).
 func (f *fixture) snapshots(repo string) []restic.Snapshot {
 	f.t.Helper()
-	snaps, err := f.resticFor(repo).Snapshots(context.Background(), "", "")
+	var out []byte
+	err := f.resticFor(repo).Run(context.Background(), []string{"snapshots", "--json", "--no-lock"}, func(line []byte) {
+		out = append(out, line...)
+	})
 	require.NoError(f.t, err)
+	var snaps []restic.Snapshot
+	require.NoError(f.t, json.Unmarshal(out, &snaps))
 	return snaps
 }
 

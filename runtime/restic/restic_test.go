@@ -2,18 +2,14 @@ package restic_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/holthome/bakc/internal/testenv"
 	"github.com/holthome/bakc/runtime/restic"
@@ -137,7 +133,7 @@ func TestFailuresAreCategorised(t *testing.T) {
 				{
 					name: "locked by another restic",
 					setup: func(t *testing.T, rs *restic.Restic, repo string) []string {
-						holdExclusiveLock(t, r, rs, repo)
+						restictest.HoldExclusiveLock(t, r, repo, rs.PasswordFile)
 						return []string{src}
 					},
 					code: code(restic.ExitLocked), category: restic.CategoryLock, message: "already locked",
@@ -171,50 +167,6 @@ func TestFailuresAreCategorised(t *testing.T) {
 			}
 		})
 	}
-}
-
-// holdExclusiveLock starts `restic key passwd`, which takes the
-// repository's exclusive lock and then waits for the new password on
-// stdin, and keeps it waiting until the test ends. It returns once the
-// lock is taken and restic sits in read(0): restic checks for competing
-// locks for a moment after writing its own, so the lock file alone does
-// not mean it holds the lock yet.
-func holdExclusiveLock(t *testing.T, r testenv.Restic, rs *restic.Restic, repo string) {
-	t.Helper()
-	cmd := exec.Command(r.Path, "--repo", repo, "--password-file", rs.PasswordFile, "--no-cache", "key", "passwd")
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	for i := 0; !(hasLock(repo) && readingStdin(cmd.Process.Pid)); i++ {
-		if i == 400 {
-			t.Fatal("restic key passwd did not take the lock and wait for a password")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func hasLock(repo string) bool {
-	locks, _ := os.ReadDir(filepath.Join(repo, "locks"))
-	return len(locks) > 0
-}
-
-// readingStdin reports whether a thread of the process is blocked in
-// read(0, …), from /proc/PID/task/*/syscall.
-func readingStdin(pid int) bool {
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
-	want := fmt.Sprintf("%d 0x0 ", unix.SYS_READ)
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		if strings.HasPrefix(string(b), want) {
-			return true
-		}
-	}
-	return false
 }
 
 // Run as root, restic runs as the backup user with CAP_DAC_READ_SEARCH:
