@@ -95,3 +95,41 @@ func TestSharesWith(t *testing.T) {
 		})
 	}
 }
+
+func TestLookup(t *testing.T) {
+	// The snapshot views of a parent and a child dataset, bound over the
+	// live mounts: the live child mount is still listed at its path, but
+	// below the parent's view, where no lookup reaches it.
+	ms, err := ParseMountinfo(
+		"27 1 0:1 / / rw - ext4 /dev/vda rw\n" +
+			"48 27 0:45 / /data rw - fuse.zfs p/data rw\n" +
+			"49 48 0:46 / /data/child rw - fuse.zfs p/data/child rw\n" +
+			"60 27 0:50 / /share/v0 rw master:2 - fuse.zfs p/bakc-j-0 rw\n" +
+			"61 48 0:50 / /data ro master:2 - fuse.zfs p/bakc-j-0 rw\n" +
+			"62 61 0:51 / /data/child ro master:3 - fuse.zfs p/bakc-j-1 rw\n" +
+			"70 27 0:60 / /stack rw - tmpfs first rw\n" +
+			"71 70 0:61 / /stack rw - tmpfs second rw\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]string{ // path → source of the mount a lookup ends on
+		"/":              "/dev/vda",
+		"/etc/passwd":    "/dev/vda",
+		"/data":          "p/bakc-j-0",
+		"/data/f":        "p/bakc-j-0",
+		"/data/child":    "p/bakc-j-1",
+		"/data/child/g":  "p/bakc-j-1",
+		"/data/childish": "p/bakc-j-0",
+		"/share/v0/x":    "p/bakc-j-0",
+		"/stack/x":       "second",
+	}
+	for path, want := range tests {
+		m, ok := Lookup(ms, path)
+		if !ok || m.Source != want {
+			t.Errorf("Lookup(%q) = %q (ok %v), want %q", path, m.Source, ok, want)
+		}
+	}
+	if _, ok := Lookup(nil, "/"); ok {
+		t.Errorf("Lookup on no mounts found one")
+	}
+}
