@@ -57,6 +57,7 @@ func destroyFromChild(clone string) int {
 // namespace.
 func TestDestroyMountedCloneFromAnotherNamespace(t *testing.T) {
 	pool, _ := newPool(t)
+	skipUnlessFuse(t)
 	zfsCmd(t, "snapshot", pool+"/data@s")
 	hidden := filepath.Join(t.TempDir(), "clone")
 	zfsCmd(t, "clone", "-o", "mountpoint="+hidden, pool+"/data@s", pool+"/c")
@@ -89,14 +90,20 @@ func TestNoNamespaceHopInTheDaemonsOwnNamespace(t *testing.T) {
 	if ns != "" {
 		t.Skipf("this test process is not in the zfs-fuse daemon's namespace (%s)", ns)
 	}
-	fuse, err := IsFuse()
-	require.NoError(t, err)
-	if !fuse {
-		t.Errorf("IsFuse = false with a zfs-fuse pool in use")
-	}
+	skipUnlessFuse(t)
 	argv, err := New(nil).Command()
 	require.NoError(t, err)
 	if len(argv) != 1 || filepath.Base(argv[0]) != "zfs" {
 		t.Errorf("command = %v, want just zfs", argv)
+	}
+}
+
+// skipUnlessFuse skips a test of zfs-fuse's behaviour on kernel ZFS.
+func skipUnlessFuse(t *testing.T) {
+	t.Helper()
+	fuse, err := IsFuse()
+	require.NoError(t, err)
+	if !fuse {
+		t.Skip("kernel ZFS: the zfs command mounts and unmounts in the caller's namespace")
 	}
 }
