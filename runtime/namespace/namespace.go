@@ -102,6 +102,12 @@ func ShareDir() string {
 // the parent are forwarded to the child, and a cancelled ctx sends it
 // SIGTERM; the parent keeps waiting until the child has cleaned up and
 // exited. If the parent dies, the child gets SIGTERM.
+//
+// A signal sent to every process of the run at once (a terminal's Ctrl-C
+// goes to the whole foreground process group; systemd's stop signals every
+// process of the unit) reaches the child twice, directly and forwarded:
+// the child must treat a repeated SIGTERM or SIGINT as the same request
+// (signal.NotifyContext does), not as "stop cleaning up".
 func Enter(ctx context.Context, opts ...Option) (inChild bool, exitCode int, err error) {
 	o := options{shareRoot: DefaultShareRoot, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {

@@ -205,7 +205,13 @@ func TestFailuresHalfWayLeaveNothing(t *testing.T) {
 // fails and leaves nothing.
 func TestPoolFull(t *testing.T) {
 	fill := func(t *testing.T, f *fixture) {
-		// Zeros: the test pool does not compress by default.
+		// Most of the space goes to a reservation at once; zeros (the
+		// test pool does not compress) fill the rest.
+		avail, err := strconv.ParseInt(strings.TrimSpace(zfsOut(t, "get", "-Hp", "-o", "value", "available", f.pool)), 10, 64)
+		require.NoError(t, err)
+		if avail > 4<<20 {
+			zfsOut(t, "create", "-o", "mountpoint=none", "-o", "reservation="+strconv.FormatInt(avail-(2<<20), 10), f.pool+"/reserved")
+		}
 		data := make([]byte, 1<<20)
 		for i := 0; ; i++ {
 			if err := appendFile(f.path("data", "fill"), data); err != nil {
