@@ -79,6 +79,26 @@ type receiveView struct {
 	Public      plan.Receive
 }
 
+// allowView is one replication user's `zfs allow` rights.
+type allowView struct {
+	User, Dataset string
+	// Permissions are sorted and comma separated.
+	Permissions string
+}
+
+// Allows lists the `zfs allow` grants of v's nodes, in plan order.
+func (v *view) Allows() []allowView {
+	var out []allowView
+	for _, n := range v.Nodes {
+		for _, d := range n.Datasets {
+			if r := d.Receive; r != nil {
+				out = append(out, allowView{User: r.User, Dataset: d.ZFSName, Permissions: r.Permissions})
+			}
+		}
+	}
+	return out
+}
+
 // newView validates p and derives everything the templates print.
 func newView(p *plan.NASPlan) (*view, error) {
 	if err := validate(p); err != nil {

@@ -11,7 +11,8 @@ import (
 )
 
 // scriptTemplate is the template file of the script; its named parts
-// "prelude", "datasets" and "summary" are also the NixOS boot service.
+// "prelude", "datasets", "allow" and "summary" are also the NixOS boot
+// service.
 const scriptTemplate = "nas-plan.sh.tmpl"
 
 // funcs are the template functions: sh is the only way a value reaches
@@ -42,7 +43,7 @@ func bootScript(v *view) (string, error) {
 		return "", err
 	}
 	var buf bytes.Buffer
-	for _, name := range []string{"prelude", "datasets", "summary"} {
+	for _, name := range []string{"prelude", "datasets", "allow", "summary"} {
 		if err := t.ExecuteTemplate(&buf, name, v); err != nil {
 			return "", fmt.Errorf("template %s: %w", scriptTemplate, err)
 		}

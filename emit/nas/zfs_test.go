@@ -197,7 +197,7 @@ func (n *nas) run(t *testing.T, script []byte) []string {
 	return out
 }
 
-func (n *nas) runErr(t *testing.T, script []byte) ([]string, error) {
+func (n *nas) runErr(t *testing.T, script []byte, env ...string) ([]string, error) {
 	t.Helper()
 	path := filepath.Join(n.log, "nas-plan.sh")
 	require.NoError(t, os.WriteFile(path, script, 0o644))
@@ -210,6 +210,7 @@ func (n *nas) runErr(t *testing.T, script []byte) ([]string, error) {
 		"BAKC_ZFS_DELEGATE="+filepath.Join(n.bin, "zfs-delegate"),
 		"BAKC_TEST_LOG="+n.log,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
@@ -294,10 +295,6 @@ func TestScriptOnZFS(t *testing.T) {
 	}
 
 	want := []string{
-		"changed: created user bakc-recv-forge",
-		"changed: created $ROOT/home/bakc-recv-forge",
-		"changed: created $ROOT/home/bakc-recv-forge/.ssh",
-		"changed: wrote the key of bakc-recv-forge to $ROOT/home/bakc-recv-forge/.ssh/authorized_keys",
 		"changed: created dataset $POOL/backup, mounted at $MNT",
 		"changed: created dataset $POOL/backup/forge",
 		"changed: created dataset $POOL/backup/forge/restic",
@@ -309,7 +306,6 @@ func TestScriptOnZFS(t *testing.T) {
 		"changed: created dataset $POOL/backup/forge/zfs-recv",
 		"changed: $POOL/backup/forge/zfs-recv: exec=off (was on, default)",
 		"changed: $POOL/backup/forge/zfs-recv: quota=32M (was none, default)",
-		"changed: zfs allow: bakc-recv-forge may create,mount,receive on $POOL/backup/forge/zfs-recv (was: nothing)",
 		"changed: created dataset $POOL/backup/luna",
 		"changed: created dataset $POOL/backup/luna/restic",
 		"changed: $MNT/luna/restic: owner 2049:2049 (was 0:0)",
@@ -317,6 +313,11 @@ func TestScriptOnZFS(t *testing.T) {
 		"changed: $POOL/backup/luna/restic: compression=on (was off, default)",
 		"changed: $POOL/backup/luna/restic: quota=64M (was none, default)",
 		"changed: $POOL/backup/luna/restic: recordsize=128K (was 128K, default)",
+		"changed: created user bakc-recv-forge",
+		"changed: created $ROOT/home/bakc-recv-forge",
+		"changed: created $ROOT/home/bakc-recv-forge/.ssh",
+		"changed: wrote the key of bakc-recv-forge to $ROOT/home/bakc-recv-forge/.ssh/authorized_keys",
+		"changed: zfs allow: bakc-recv-forge may create,mount,receive on $POOL/backup/forge/zfs-recv (was: nothing)",
 		"changed: wrote $ROOT/etc/exports.d/bakc-forge.exports",
 		"changed: wrote $ROOT/etc/exports.d/bakc-luna.exports",
 		"bakc nas-plan: reloaded the NFS exports (exportfs -ra)",
@@ -364,11 +365,11 @@ func TestScriptOnZFS(t *testing.T) {
 		t.Errorf("check after drift (-want +got):\n%s", diff)
 	}
 	want = []string{
-		"changed: user bakc-recv-forge: shell /bin/sh (was /usr/sbin/nologin)",
 		"changed: $POOL/backup/forge/restic: atime=off (was on, default)",
-		"changed: zfs allow: bakc-recv-forge may create,mount,receive on $POOL/backup/forge/zfs-recv (was: Local+Descendent permissions: create,destroy,receive)",
 		"changed: $MNT/luna/restic: owner 2049:2049 (was 0:0)",
 		"changed: $POOL/backup/luna/restic: quota=64M (was 16M, local)",
+		"changed: user bakc-recv-forge: shell /bin/sh (was /usr/sbin/nologin)",
+		"changed: zfs allow: bakc-recv-forge may create,mount,receive on $POOL/backup/forge/zfs-recv (was: Local+Descendent permissions: create,destroy,receive)",
 		"changed: wrote $ROOT/etc/exports.d/bakc-luna.exports",
 		"bakc nas-plan: reloaded the NFS exports (exportfs -ra)",
 		"bakc nas-plan: 6 changes made",
@@ -539,5 +540,39 @@ func TestNixBootScriptOnZFS(t *testing.T) {
 	}
 	if got := n.readLog(t, "allow.state"); !strings.Contains(got, "\tbakc-recv-forge\tcreate,mount,receive\n") {
 		t.Errorf("zfs allow state after boot: %q", got)
+	}
+}
+
+// TestScriptStops checks the two places where the script refuses to go
+// on: a parent dataset mounted elsewhere than mount_root says (before it
+// changes anything), and an exportfs that fails (after writing the
+// files, saying so).
+func TestScriptStops(t *testing.T) {
+	n := newNAS(t)
+	p := testPlan(n.pool, n.mountRoot)
+	script, err := Script(p)
+	require.NoError(t, err)
+	zfsCmd(t, "create", n.pool+"/backup")
+	elsewhere, _, _ := strings.Cut(zfsGet(t, n.pool+"/backup", "mountpoint"), "\t")
+
+	out, err := n.runErr(t, script)
+	require.Error(t, err)
+	want := []string{"bakc nas-plan: error: dataset $POOL/backup is mounted at " + strings.NewReplacer(n.pool, "$POOL").Replace(elsewhere) +
+		", but the configuration expects $MNT: make mount_root and the dataset's mountpoint agree, then run this again"}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("wrong parent mountpoint (-want +got):\n%s", diff)
+	}
+	if _, ok, err := (zfs.PropertyReader{}).Property(n.pool+"/backup/forge", "mountpoint"); err != nil || ok {
+		t.Errorf("the script created datasets before it stopped (err %v)", err)
+	}
+	if _, err := os.Stat(n.root + "/etc/exports.d"); err == nil {
+		t.Errorf("the script wrote exports before it stopped")
+	}
+
+	zfsCmd(t, "set", "mountpoint="+n.mountRoot, n.pool+"/backup")
+	out, err = n.runErr(t, script, "BAKC_EXPORTFS=false")
+	require.Error(t, err)
+	if diff := cmp.Diff("bakc nas-plan: error: the exports files are written, but exportfs -ra failed: fix the cause, then run exportfs -ra", out[len(out)-1]); diff != "" {
+		t.Errorf("failing exportfs (-want +got):\n%s", diff)
 	}
 }

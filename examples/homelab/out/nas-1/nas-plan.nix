@@ -141,6 +141,22 @@
         fi
       }
 
+      ensure_parent backup /mnt/backup
+
+      # Node forge (forge.holthome.net)
+      ensure_dataset backup/forge
+      ensure_dataset backup/forge/restic
+      check_mounted backup/forge/restic /mnt/backup/forge/restic
+      ensure_owner /mnt/backup/forge/restic 2049 2049
+      ensure_property backup/forge/restic atime off off
+      ensure_property backup/forge/restic compression lz4 lz4
+      ensure_property backup/forge/restic quota 300G 322122547200
+      ensure_property backup/forge/restic recordsize 1M 1048576
+      ensure_dataset backup/forge/zfs-recv
+      check_mounted backup/forge/zfs-recv /mnt/backup/forge/zfs-recv
+      ensure_property backup/forge/zfs-recv quota 500G 536870912000
+      ensure_property backup/forge/zfs-recv readonly on on
+
       # ensure_allow USER DATASET PERMISSIONS: makes the user's delegated
       # rights on the dataset exactly PERMISSIONS (sorted, comma separated),
       # granted locally and to descendants, and nothing else.
@@ -166,21 +182,7 @@
         fi
       }
 
-      ensure_parent backup /mnt/backup
-
-      # Node forge (forge.holthome.net)
-      ensure_dataset backup/forge
-      ensure_dataset backup/forge/restic
-      check_mounted backup/forge/restic /mnt/backup/forge/restic
-      ensure_owner /mnt/backup/forge/restic 2049 2049
-      ensure_property backup/forge/restic atime off off
-      ensure_property backup/forge/restic compression lz4 lz4
-      ensure_property backup/forge/restic quota 300G 322122547200
-      ensure_property backup/forge/restic recordsize 1M 1048576
-      ensure_dataset backup/forge/zfs-recv
-      check_mounted backup/forge/zfs-recv /mnt/backup/forge/zfs-recv
-      ensure_property backup/forge/zfs-recv quota 500G 536870912000
-      ensure_property backup/forge/zfs-recv readonly on on
+      # The replication users' rights, each on its own dataset only.
       ensure_allow bakc-recv-forge backup/forge/zfs-recv create,mount,receive
 
       if [ "$changes" -eq 0 ]; then
@@ -286,6 +288,22 @@
         fi
       }
 
+      ensure_parent backup /mnt/backup
+
+      # Node luna (luna.holthome.net)
+      ensure_dataset backup/luna
+      ensure_dataset backup/luna/restic
+      check_mounted backup/luna/restic /mnt/backup/luna/restic
+      ensure_owner /mnt/backup/luna/restic 2049 2049
+      ensure_property backup/luna/restic atime off off
+      ensure_property backup/luna/restic compression lz4 lz4
+      ensure_property backup/luna/restic quota 300G 322122547200
+      ensure_property backup/luna/restic recordsize 1M 1048576
+      ensure_dataset backup/luna/zfs-recv
+      check_mounted backup/luna/zfs-recv /mnt/backup/luna/zfs-recv
+      ensure_property backup/luna/zfs-recv quota 500G 536870912000
+      ensure_property backup/luna/zfs-recv readonly on on
+
       # ensure_allow USER DATASET PERMISSIONS: makes the user's delegated
       # rights on the dataset exactly PERMISSIONS (sorted, comma separated),
       # granted locally and to descendants, and nothing else.
@@ -311,21 +329,7 @@
         fi
       }
 
-      ensure_parent backup /mnt/backup
-
-      # Node luna (luna.holthome.net)
-      ensure_dataset backup/luna
-      ensure_dataset backup/luna/restic
-      check_mounted backup/luna/restic /mnt/backup/luna/restic
-      ensure_owner /mnt/backup/luna/restic 2049 2049
-      ensure_property backup/luna/restic atime off off
-      ensure_property backup/luna/restic compression lz4 lz4
-      ensure_property backup/luna/restic quota 300G 322122547200
-      ensure_property backup/luna/restic recordsize 1M 1048576
-      ensure_dataset backup/luna/zfs-recv
-      check_mounted backup/luna/zfs-recv /mnt/backup/luna/zfs-recv
-      ensure_property backup/luna/zfs-recv quota 500G 536870912000
-      ensure_property backup/luna/zfs-recv readonly on on
+      # The replication users' rights, each on its own dataset only.
       ensure_allow bakc-recv-luna backup/luna/zfs-recv create,mount,receive
 
       if [ "$changes" -eq 0 ]; then

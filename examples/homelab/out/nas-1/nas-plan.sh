@@ -36,6 +36,96 @@ root=${BAKC_NAS_ROOT:-}
 exportfs=${BAKC_EXPORTFS:-exportfs}
 exports_changed=0
 
+# exists DATASET
+exists() { zfs list -H -o name "$1" >/dev/null 2>&1; }
+
+# ensure_parent DATASET MOUNTPOINT: the NAS's parent dataset, mounted at
+# the configuration's mount_root.
+ensure_parent() {
+  if ! exists "$1"; then
+    zfs create -p -o "mountpoint=$2" "$1"
+    changed "created dataset $1, mounted at $2"
+  fi
+  check_mountpoint "$1" "$2"
+}
+
+# ensure_dataset DATASET: creates it (and missing parents) unless it exists.
+ensure_dataset() {
+  if ! exists "$1"; then
+    zfs create -p "$1"
+    changed "created dataset $1"
+  fi
+}
+
+# check_mountpoint DATASET PATH: stops when ZFS mounts the dataset
+# elsewhere than the configuration says, since exporting or chowning PATH
+# would then act on a folder of another file system.
+check_mountpoint() {
+  mp=$(zfs get -H -o value mountpoint "$1")
+  [ "$mp" = "$2" ] || die "dataset $1 is mounted at $mp, but the configuration expects $2: make mount_root and the dataset's mountpoint agree, then run this again"
+}
+
+# check_mounted DATASET PATH: as check_mountpoint, and it is mounted now.
+check_mounted() {
+  check_mountpoint "$1" "$2"
+  mounted=$(zfs get -H -o value mounted "$1")
+  [ "$mounted" = yes ] || die "dataset $1 is not mounted at $2: mount it (zfs mount $1), then run this again"
+}
+
+# ensure_property DATASET PROPERTY VALUE PARSABLE: sets PROPERTY=VALUE
+# unless it is set on the dataset itself already (source local) with the
+# value zfs get -Hp shows as PARSABLE. One property per zfs set, since
+# some ZFS versions take only one.
+ensure_property() {
+  now=$(zfs get -Hp -o value,source "$2" "$1")
+  if [ "$now" != "$4${tab}local" ]; then
+    was=$(zfs get -H -o value "$2" "$1")
+    zfs set "$2=$3" "$1"
+    changed "$1: $2=$3 (was $was, ${now#*"$tab"})"
+  fi
+}
+
+# ensure_owner PATH UID GID: gives a repository dataset's root folder to
+# the backup user, so that exports can squash root.
+ensure_owner() {
+  [ -d "$1" ] && [ ! -L "$1" ] || die "$1 is not a folder"
+  now=$(ls -nd "$1" | awk '{ print $3 ":" $4 }')
+  if [ "$now" != "$2:$3" ]; then
+    chown "$2:$3" "$1"
+    changed "$1: owner $2:$3 (was $now)"
+  fi
+}
+
+ensure_parent backup /mnt/backup
+
+# Node forge (forge.holthome.net)
+ensure_dataset backup/forge
+ensure_dataset backup/forge/restic
+check_mounted backup/forge/restic /mnt/backup/forge/restic
+ensure_owner /mnt/backup/forge/restic 2049 2049
+ensure_property backup/forge/restic atime off off
+ensure_property backup/forge/restic compression lz4 lz4
+ensure_property backup/forge/restic quota 300G 322122547200
+ensure_property backup/forge/restic recordsize 1M 1048576
+ensure_dataset backup/forge/zfs-recv
+check_mounted backup/forge/zfs-recv /mnt/backup/forge/zfs-recv
+ensure_property backup/forge/zfs-recv quota 500G 536870912000
+ensure_property backup/forge/zfs-recv readonly on on
+
+# Node luna (luna.holthome.net)
+ensure_dataset backup/luna
+ensure_dataset backup/luna/restic
+check_mounted backup/luna/restic /mnt/backup/luna/restic
+ensure_owner /mnt/backup/luna/restic 2049 2049
+ensure_property backup/luna/restic atime off off
+ensure_property backup/luna/restic compression lz4 lz4
+ensure_property backup/luna/restic quota 300G 322122547200
+ensure_property backup/luna/restic recordsize 1M 1048576
+ensure_dataset backup/luna/zfs-recv
+check_mounted backup/luna/zfs-recv /mnt/backup/luna/zfs-recv
+ensure_property backup/luna/zfs-recv quota 500G 536870912000
+ensure_property backup/luna/zfs-recv readonly on on
+
 # passwd_field USER FIELD: a field of the user's line in /etc/passwd
 # (1 name, 6 home, 7 shell), empty when there is no such user.
 passwd_field() {
@@ -131,66 +221,6 @@ ensure_user bakc-recv-luna 'bakc replication from luna' /home/bakc-recv-luna
 ensure_key bakc-recv-luna /home/bakc-recv-luna 'restrict,from="luna.holthome.net",command="set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1sdW5hLXJlcGxpY2F0aW9uICAg root@luna
 '
 
-# exists DATASET
-exists() { zfs list -H -o name "$1" >/dev/null 2>&1; }
-
-# ensure_parent DATASET MOUNTPOINT: the NAS's parent dataset, mounted at
-# the configuration's mount_root.
-ensure_parent() {
-  if ! exists "$1"; then
-    zfs create -p -o "mountpoint=$2" "$1"
-    changed "created dataset $1, mounted at $2"
-  fi
-  check_mountpoint "$1" "$2"
-}
-
-# ensure_dataset DATASET: creates it (and missing parents) unless it exists.
-ensure_dataset() {
-  if ! exists "$1"; then
-    zfs create -p "$1"
-    changed "created dataset $1"
-  fi
-}
-
-# check_mountpoint DATASET PATH: stops when ZFS mounts the dataset
-# elsewhere than the configuration says, since exporting or chowning PATH
-# would then act on a folder of another file system.
-check_mountpoint() {
-  mp=$(zfs get -H -o value mountpoint "$1")
-  [ "$mp" = "$2" ] || die "dataset $1 is mounted at $mp, but the configuration expects $2: make mount_root and the dataset's mountpoint agree, then run this again"
-}
-
-# check_mounted DATASET PATH: as check_mountpoint, and it is mounted now.
-check_mounted() {
-  check_mountpoint "$1" "$2"
-  mounted=$(zfs get -H -o value mounted "$1")
-  [ "$mounted" = yes ] || die "dataset $1 is not mounted at $2: mount it (zfs mount $1), then run this again"
-}
-
-# ensure_property DATASET PROPERTY VALUE PARSABLE: sets PROPERTY=VALUE
-# unless it is set on the dataset itself already (source local) with the
-# value zfs get -Hp shows as PARSABLE. One property per zfs set, since
-# some ZFS versions take only one.
-ensure_property() {
-  now=$(zfs get -Hp -o value,source "$2" "$1")
-  if [ "$now" != "$4${tab}local" ]; then
-    was=$(zfs get -H -o value "$2" "$1")
-    zfs set "$2=$3" "$1"
-    changed "$1: $2=$3 (was $was, ${now#*"$tab"})"
-  fi
-}
-
-# ensure_owner PATH UID GID: gives a repository dataset's root folder to
-# the backup user, so that exports can squash root.
-ensure_owner() {
-  [ -d "$1" ] && [ ! -L "$1" ] || die "$1 is not a folder"
-  now=$(ls -nd "$1" | awk '{ print $3 ":" $4 }')
-  if [ "$now" != "$2:$3" ]; then
-    chown "$2:$3" "$1"
-    changed "$1: owner $2:$3 (was $now)"
-  fi
-}
-
 # ensure_allow USER DATASET PERMISSIONS: makes the user's delegated
 # rights on the dataset exactly PERMISSIONS (sorted, comma separated),
 # granted locally and to descendants, and nothing else.
@@ -216,36 +246,8 @@ ensure_allow() {
   fi
 }
 
-ensure_parent backup /mnt/backup
-
-# Node forge (forge.holthome.net)
-ensure_dataset backup/forge
-ensure_dataset backup/forge/restic
-check_mounted backup/forge/restic /mnt/backup/forge/restic
-ensure_owner /mnt/backup/forge/restic 2049 2049
-ensure_property backup/forge/restic atime off off
-ensure_property backup/forge/restic compression lz4 lz4
-ensure_property backup/forge/restic quota 300G 322122547200
-ensure_property backup/forge/restic recordsize 1M 1048576
-ensure_dataset backup/forge/zfs-recv
-check_mounted backup/forge/zfs-recv /mnt/backup/forge/zfs-recv
-ensure_property backup/forge/zfs-recv quota 500G 536870912000
-ensure_property backup/forge/zfs-recv readonly on on
+# The replication users' rights, each on its own dataset only.
 ensure_allow bakc-recv-forge backup/forge/zfs-recv create,mount,receive
-
-# Node luna (luna.holthome.net)
-ensure_dataset backup/luna
-ensure_dataset backup/luna/restic
-check_mounted backup/luna/restic /mnt/backup/luna/restic
-ensure_owner /mnt/backup/luna/restic 2049 2049
-ensure_property backup/luna/restic atime off off
-ensure_property backup/luna/restic compression lz4 lz4
-ensure_property backup/luna/restic quota 300G 322122547200
-ensure_property backup/luna/restic recordsize 1M 1048576
-ensure_dataset backup/luna/zfs-recv
-check_mounted backup/luna/zfs-recv /mnt/backup/luna/zfs-recv
-ensure_property backup/luna/zfs-recv quota 500G 536870912000
-ensure_property backup/luna/zfs-recv readonly on on
 ensure_allow bakc-recv-luna backup/luna/zfs-recv create,mount,receive
 
 # ensure_exports FILE CONTENT: a node's exports file, written whole.
