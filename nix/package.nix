@@ -1,0 +1,49 @@
+# bakc itself: the compiler (bakc compile, units, nas-plan, docs, …) and the
+# runtime the generated units start (bakc run …), in one binary.
+{
+  lib,
+  buildGoModule,
+  makeWrapper,
+  restic,
+  version,
+}:
+
+buildGoModule {
+  pname = "bakc";
+  inherit version;
+
+  src = lib.cleanSource ../.;
+
+  # The hash of `go mod vendor`. scripts/vendor-hash.sh checks it against
+  # go.mod and go.sum (CI runs it); scripts/vendor-hash.sh --update
+  # rewrites it here after a dependency changed.
+  vendorHash = "sha256-f7AbIpKgtsvZpelW4584vppjGXx9VmtDu1a4MDri98Q=";
+
+  subPackages = [ "cmd/bakc" ];
+
+  env.CGO_ENABLED = "0";
+
+  ldflags = [
+    "-s"
+    "-w"
+    "-X main.version=${version}"
+  ];
+
+  nativeBuildInputs = [ makeWrapper ];
+
+  # The tests need restic, zfs-fuse, nix and systemd; they run in the
+  # flake's checks.go-tests, not here.
+  doCheck = false;
+
+  # The runtime starts restic; a unit's PATH on NixOS does not have it.
+  postInstall = ''
+    wrapProgram $out/bin/bakc --prefix PATH : ${lib.makeBinPath [ restic ]}
+  '';
+
+  meta = {
+    description = "Compile a fleet's backup intent (HCL) into NixOS modules, systemd units and NAS plans, and run the backups";
+    homepage = "https://github.com/holthome/bakc";
+    mainProgram = "bakc";
+    platforms = lib.platforms.unix;
+  };
+}
