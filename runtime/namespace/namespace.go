@@ -159,9 +159,11 @@ func runChild(ctx context.Context, o options) (int, error) {
 	}
 	share, err := prepareShareDir(o.shareRoot, o.log)
 	if err != nil {
-		// Kernel ZFS needs no share folder; zfs-fuse will say clearly
-		// that its clones do not reach the child.
-		o.log.Warn("no shared folder for mounts made outside the run's namespace", "error", err)
+		// Kernel ZFS needs no share folder (and a unit with
+		// ProtectSystem=strict cannot make one: not worth a warning
+		// every night); zfs-fuse says clearly that its clones do not
+		// reach the child.
+		o.log.Debug("no shared folder for mounts made outside the run's namespace", "error", err)
 		share = nil
 	}
 	shareDir := ""
