@@ -30,7 +30,8 @@ type progress struct {
 
 	mu         sync.Mutex
 	lastNotify time.Time
-	drawn      bool // a progress line is on the terminal
+	pending    string // a status line held back by the rate limit
+	drawn      bool   // a progress line is on the terminal
 }
 
 func newProgress(o *Options, job string) *progress {
@@ -60,11 +61,15 @@ func (p *progress) status(repo string) func(restic.Status) {
 	}
 }
 
-// clear removes the progress line from the terminal.
+// clear ends restic's progress: the terminal line goes, and systemd gets
+// the last status line if the rate limit held it back.
 func (p *progress) clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLocked()
+	if p.pending != "" {
+		p.sendLocked(p.pending, true)
+	}
 }
 
 func (p *progress) clearLocked() {
@@ -82,8 +87,10 @@ func (p *progress) sendLocked(text string, force bool) {
 	}
 	now := time.Now()
 	if !force && now.Sub(p.lastNotify) < notifyEvery {
+		p.pending = text
 		return
 	}
+	p.pending = ""
 	p.lastNotify = now
 	p.notify("STATUS=" + oneLine(text))
 }
