@@ -108,7 +108,7 @@ let
   bakc = outputs.packages.${sys}.bakc;
   overlayed = outputs.overlays.default { } { };
 in {
-  inherit (bakc) pname version vendorHash subPackages ldflags stubKind doCheck;
+  inherit (bakc) pname version vendorHash subPackages ldflags stubKind doCheck postInstall;
   src = toString bakc.src;
   defaultIsBakc = outputs.packages.${sys}.default.outPath == bakc.outPath;
   systems = builtins.attrNames outputs.packages;
@@ -151,6 +151,7 @@ in {
 		{"default package", true, got.DefaultIsBakc},
 		{"systems", []string{"aarch64-darwin", "aarch64-linux", "x86_64-darwin", "x86_64-linux"}, got.Systems},
 		{"app", "/stub/bakc/bin/bakc", got.App},
+		{"restic and sh on the runtime's PATH", true, strings.Contains(got.PostInstall, "--prefix PATH : /stub/restic/bin:/stub/bash/bin")},
 		{"module adds the overlay", 1, got.ModuleOverlays},
 		{"checks on Linux", []string{"examples", "go-tests", "nixos-backup-restore"}, got.Checks},
 		{"checks elsewhere", []string{"examples", "go-tests"}, got.ChecksDarwin},

@@ -5,6 +5,7 @@
   buildGoModule,
   makeWrapper,
   restic,
+  bash,
   version,
 }:
 
@@ -35,9 +36,15 @@ buildGoModule {
   # flake's checks.go-tests, not here.
   doCheck = false;
 
-  # The runtime starts restic; a unit's PATH on NixOS does not have it.
+  # The runtime starts restic, and runs hooks with sh -c; a unit's PATH
+  # on NixOS has neither.
   postInstall = ''
-    wrapProgram $out/bin/bakc --prefix PATH : ${lib.makeBinPath [ restic ]}
+    wrapProgram $out/bin/bakc --prefix PATH : ${
+      lib.makeBinPath [
+        restic
+        bash
+      ]
+    }
   '';
 
   meta = {

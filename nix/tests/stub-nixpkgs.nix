@@ -44,6 +44,7 @@ let
     // lib.genAttrs [
       "makeWrapper"
       "restic"
+      "bash"
       "go"
       "gopls"
       "nix"
