@@ -124,7 +124,7 @@ in {
   formatter = outputs.formatter.${sys}.name;
 }`)
 	var got struct {
-		Pname, Version, VendorHash, StubKind, Src, App, VMTest, Formatter               string
+		Pname, Version, VendorHash, StubKind, Src, App, VMTest, Formatter, PostInstall  string
 		SubPackages, Ldflags, Systems, Checks, ChecksDarwin, VMNodes, Shell, GoTestsAll []string
 		DoCheck, DefaultIsBakc, GoTests                                                 bool
 		ModuleOverlays                                                                  int
