@@ -81,6 +81,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newDocsCmd(e),
 		newNASPlanCmd(e),
 		newCompileCmd(e), newUnitsCmd(e),
+		newRunCmd(e),
 	)
 	wrapRunErrors(root)
 	return root
