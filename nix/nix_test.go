@@ -202,3 +202,56 @@ func TestVendorHash(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// TestDocsFlakeExample: the complete flake docs/nixos.md gives users
+// parses, and its outputs evaluate against the stand-in nixpkgs with this
+// repository as the bakc input.
+func TestDocsFlakeExample(t *testing.T) {
+	nix := testenv.NixInstantiate(t)
+	doc, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "nixos.md"))
+	require.NoError(t, err)
+	var blocks []string
+	for _, part := range strings.Split(string(doc), "```nix\n")[1:] {
+		code, _, _ := strings.Cut(part, "```")
+		if strings.HasPrefix(code, "{\n  inputs") {
+			blocks = append(blocks, code)
+		}
+	}
+	require.Len(t, blocks, 1, "docs/nixos.md should have one complete flake")
+	dir := t.TempDir()
+	flake := filepath.Join(dir, "flake.nix")
+	require.NoError(t, os.WriteFile(flake, []byte(blocks[0]), 0o644))
+	if out, err := exec.Command(nix, "--parse", flake).CombinedOutput(); err != nil {
+		t.Fatalf("the documented flake does not parse: %v\n%s", err, out)
+	}
+	root := repoRoot()
+	entry := filepath.Join(dir, "nixpkgs.nix")
+	require.NoError(t, os.WriteFile(entry, []byte("import "+root+"/nix/tests/stub-nixpkgs.nix\n"), 0o644))
+	// nixpkgs.lib.nixosSystem and legacyPackages are not in the stub:
+	// give them here, returning what they are given.
+	expr := `
+let
+  root = ` + root + `;
+  stub = import (root + "/nix/tests/stub-nixpkgs.nix");
+  nixpkgs = {
+    outPath = ` + entry + `;
+    lib = (stub { system = "x86_64-linux"; }).lib // { nixosSystem = args: args; };
+    legacyPackages.x86_64-linux = stub { system = "x86_64-linux"; };
+  };
+  bakcSelf = bakcOutputs // { outPath = toString root; shortRev = "abc1234"; };
+  bakcOutputs = (import (root + "/flake.nix")).outputs { self = bakcSelf; inherit nixpkgs; };
+  user = (import ` + flake + `).outputs { self = userOutputs // { outPath = "/user"; }; inherit nixpkgs; bakc = bakcOutputs; };
+  userOutputs = user;
+in {
+  modules = builtins.length user.nixosConfigurations.forge.modules;
+  check = user.checks.x86_64-linux.backup-nix-current.name;
+  bakc = user.packages.x86_64-linux.bakc.pname;
+}`
+	out, err := exec.Command(nix, "--eval", "--strict", "--json", "--expr", expr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("evaluating the documented flake: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(`{"bakc":"bakc","check":"backup-nix-current","modules":3}`, string(out)); diff != "" {
+		t.Errorf("documented flake (-want +got):\n%s", diff)
+	}
+}
