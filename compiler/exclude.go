@@ -92,34 +92,29 @@ outer:
 }
 
 // excludedBy returns the pattern (as written) that excludes the clean
-// absolute path p, or one of its parent folders, in the list patterns,
-// honouring later "!" patterns as restic does; "" when p is kept.
+// absolute path p in the list patterns, honouring later "!" patterns as
+// restic does; "" when p is kept. restic's matching already covers
+// parents: "/var" matches "/var/lib" (an anchored pattern matches a
+// prefix of the path) and "lib" matches "/var/lib/db" (a floating one
+// matches anywhere), which is how excluding a folder excludes what is
+// inside it.
 func excludedBy(patterns []string, p string) string {
-	parsed := make([]excludePattern, 0, len(patterns))
+	by := ""
 	for _, s := range patterns {
 		if s == "" {
 			continue
 		}
-		if pat, ok := parseExclude(s); ok {
-			parsed = append(parsed, pat) // an invalid one is reported elsewhere
+		pat, ok := parseExclude(s)
+		if !ok {
+			continue // reported as an invalid pattern
 		}
-	}
-	// A folder excluded removes everything below it, so look at p and
-	// every parent but "/".
-	for q := p; q != "/"; q = path.Dir(q) {
-		by := ""
-		for _, pat := range parsed {
-			if pat.matches(q) {
-				if pat.negated {
-					by = ""
-				} else {
-					by = pat.text
-				}
+		if pat.matches(p) {
+			if pat.negated {
+				by = ""
+			} else {
+				by = pat.text
 			}
 		}
-		if by != "" {
-			return by
-		}
 	}
-	return ""
+	return by
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -23,42 +24,11 @@ var RootFileNames = []string{"bakc.hcl", "bakc.hcl.json"}
 // own. The diagnostics are those of parsing and decoding; the returned
 // Fleet is never nil, so that its Files can print them.
 func LoadFleet(dir string) (*Fleet, hcl.Diagnostics) {
-	f, rootAbs, diags := loadRoot(dir)
-	if diags.HasErrors() && f.rootFile == nil {
-		return f, diags
-	}
-	var hostFiles []string
-	err := filepath.WalkDir(rootAbs, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p == rootAbs {
-				return nil
-			}
-			if strings.HasPrefix(d.Name(), ".") || holdsRootFile(p) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasPrefix(d.Name(), ".") || !schema.IsConfigFile(d.Name()) || filepath.Dir(p) == rootAbs && isRootFileName(d.Name()) {
-			return nil
-		}
-		hostFiles = append(hostFiles, p)
-		return nil
-	})
+	rootAbs, err := findRoot(dir)
 	if err != nil {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Cannot read the fleet",
-			Detail:   fmt.Sprintf("Reading the fleet's folder failed: %s. Check that the folder exists and is readable.", err),
-		})
-		return f, diags
+		return newFleet(dir), noFleet(err)
 	}
-	for _, p := range hostFiles {
-		diags = append(diags, f.loadHostFile(rootAbs, p)...)
-	}
-	return f, diags
+	return loadFS(os.DirFS(rootAbs), displayRoot(dir, rootAbs), nil)
 }
 
 // LoadNodeFile loads one host file and the nearest bakc.hcl above it:
@@ -67,32 +37,34 @@ func LoadFleet(dir string) (*Fleet, hcl.Diagnostics) {
 func LoadNodeFile(file string) (*Fleet, hcl.Diagnostics) {
 	info, err := os.Stat(file)
 	if err != nil {
-		f := newFleet(filepath.Dir(file))
-		return f, hcl.Diagnostics{{
+		return newFleet(filepath.Dir(file)), hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read host file",
 			Detail:   fmt.Sprintf("%s. Give the path of a node's host file, such as hosts/forge.hcl.", err),
 		}}
 	}
 	if info.IsDir() || !schema.IsConfigFile(file) || isRootFileName(filepath.Base(file)) {
-		f := newFleet(filepath.Dir(file))
-		return f, hcl.Diagnostics{{
+		return newFleet(filepath.Dir(file)), hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Not a host file",
 			Detail:   fmt.Sprintf("%s is not a host file. Give the path of a file declaring a node (*.hcl or *.hcl.json below the fleet's bakc.hcl), such as hosts/forge.hcl.", file),
 		}}
 	}
-	f, rootAbs, diags := loadRoot(filepath.Dir(file))
-	if diags.HasErrors() && f.rootFile == nil {
-		return f, diags
+	rootAbs, err := findRoot(filepath.Dir(file))
+	if err != nil {
+		return newFleet(filepath.Dir(file)), noFleet(err)
 	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return f, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read host file", Detail: err.Error() + "."})
+		return newFleet(filepath.Dir(file)), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read host file", Detail: err.Error() + "."}}
 	}
-	diags = append(diags, f.loadHostFile(rootAbs, abs)...)
+	rel, err := filepath.Rel(rootAbs, abs)
+	if err != nil {
+		return newFleet(filepath.Dir(file)), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read host file", Detail: err.Error() + "."}}
+	}
+	f, diags := loadFS(os.DirFS(rootAbs), displayRoot(filepath.Dir(file), rootAbs), []string{filepath.ToSlash(rel)})
 	if !diags.HasErrors() && len(f.nodes) == 0 {
-		name := f.displayName(rootAbs, abs)
+		name := f.displayName(filepath.ToSlash(rel))
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "No node in host file",
@@ -103,6 +75,14 @@ func LoadNodeFile(file string) (*Fleet, hcl.Diagnostics) {
 	return f, diags
 }
 
+func noFleet(err error) hcl.Diagnostics {
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "No fleet found",
+		Detail:   fmt.Sprintf("There is %s. A fleet is a folder with bakc.hcl at its root; run bakc inside one, or give a path inside one.", err),
+	}}
+}
+
 // findRoot walks up from dir to the nearest folder holding a root file.
 func findRoot(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
@@ -110,7 +90,7 @@ func findRoot(dir string) (string, error) {
 		return "", err
 	}
 	for cur := abs; ; {
-		if holdsRootFile(cur) {
+		if holdsRootFile(os.DirFS(cur), ".") {
 			return cur, nil
 		}
 		parent := filepath.Dir(cur)
@@ -121,9 +101,11 @@ func findRoot(dir string) (string, error) {
 	}
 }
 
-func holdsRootFile(dir string) bool {
+// holdsRootFile reports whether the folder dir of fsys holds a root
+// file.
+func holdsRootFile(fsys fs.FS, dir string) bool {
 	for _, n := range RootFileNames {
-		if st, err := os.Stat(filepath.Join(dir, n)); err == nil && !st.IsDir() {
+		if st, err := fs.Stat(fsys, path.Join(dir, n)); err == nil && !st.IsDir() {
 			return true
 		}
 	}
@@ -139,37 +121,83 @@ func isRootFileName(name string) bool {
 	return false
 }
 
-// loadRoot finds, parses and decodes the root file for dir. It returns
-// the new Fleet, the root folder's absolute path, and the diagnostics.
-func loadRoot(dir string) (*Fleet, string, hcl.Diagnostics) {
-	rootAbs, err := findRoot(dir)
-	if err != nil {
-		return newFleet(dir), "", hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "No fleet found",
-			Detail:   fmt.Sprintf("There is %s. A fleet is a folder with bakc.hcl at its root; run bakc inside one, or give a path inside one.", err),
-		}}
-	}
-	f := newFleet(displayRoot(dir, rootAbs))
+// loadFS loads the fleet whose root folder is fsys: the root file and
+// either the given host files (slash-separated, relative to the root)
+// or, when hosts is nil, every host file below the root. root is how
+// diagnostics name the root folder. Reading through an fs.FS keeps the
+// loader testable (and fuzzable) without touching the disk.
+func loadFS(fsys fs.FS, root string, hosts []string) (*Fleet, hcl.Diagnostics) {
+	f := newFleet(root)
 	var found []string
 	for _, n := range RootFileNames {
-		if _, err := os.Stat(filepath.Join(rootAbs, n)); err == nil {
+		if _, err := fs.Stat(fsys, n); err == nil {
 			found = append(found, n)
 		}
 	}
-	name := f.displayName(rootAbs, filepath.Join(rootAbs, found[0]))
+	if len(found) == 0 {
+		return f, noFleet(fmt.Errorf("no bakc.hcl in %s", root))
+	}
 	if len(found) > 1 {
-		return f, rootAbs, hcl.Diagnostics{{
+		return f, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Two fleet files",
-			Detail:   fmt.Sprintf("%s holds both %s and %s, so it is not clear which one describes the fleet. Keep one.", f.root, found[0], found[1]),
+			Detail:   fmt.Sprintf("%s holds both %s and %s, so it is not clear which one describes the fleet. Keep one.", root, found[0], found[1]),
 		}}
 	}
-	file, diags := f.parse(rootAbs, filepath.Join(rootAbs, found[0]))
-	if file == nil {
-		return f, rootAbs, diags
+	diags := f.loadRootFile(fsys, found[0])
+	if f.rootFile == nil {
+		return f, diags
 	}
-	root, d := schema.DecodeRootFile(file, name)
+	if hosts == nil {
+		var err error
+		if hosts, err = findHostFiles(fsys); err != nil {
+			return f, append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot read the fleet",
+				Detail:   fmt.Sprintf("Reading the fleet's folder %s failed: %s. Check that it exists and is readable.", root, err),
+			})
+		}
+	}
+	for _, h := range hosts {
+		diags = append(diags, f.loadHostFile(fsys, h)...)
+	}
+	// hcl reports unexpected attributes in map order: sort, so that the
+	// same files always give the same report.
+	sortDiagnostics(diags)
+	return f, diags
+}
+
+// findHostFiles lists the host files below the root of fsys, sorted:
+// *.hcl and *.hcl.json, not hidden, not the root file, not in a hidden
+// folder or in a folder that is a fleet of its own.
+func findHostFiles(fsys fs.FS) ([]string, error) {
+	var hosts []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != "." && (strings.HasPrefix(d.Name(), ".") || holdsRootFile(fsys, p)) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") || !schema.IsConfigFile(d.Name()) || path.Dir(p) == "." && isRootFileName(d.Name()) {
+			return nil
+		}
+		hosts = append(hosts, p)
+		return nil
+	})
+	return hosts, err
+}
+
+// loadRootFile parses and decodes the root file into f.
+func (f *Fleet) loadRootFile(fsys fs.FS, rel string) hcl.Diagnostics {
+	file, diags := f.parse(fsys, rel)
+	if file == nil {
+		return diags
+	}
+	root, d := schema.DecodeRootFile(file, f.displayName(rel))
 	diags = append(diags, d...)
 	f.rootFile = root
 	for _, n := range root.NAS {
@@ -189,16 +217,16 @@ func loadRoot(dir string) (*Fleet, string, hcl.Diagnostics) {
 			seen[ds.Name] = ds
 		}
 	}
-	return f, rootAbs, diags
+	return diags
 }
 
 // loadHostFile parses and decodes one host file into f.
-func (f *Fleet) loadHostFile(rootAbs, abs string) hcl.Diagnostics {
-	file, diags := f.parse(rootAbs, abs)
+func (f *Fleet) loadHostFile(fsys fs.FS, rel string) hcl.Diagnostics {
+	file, diags := f.parse(fsys, rel)
 	if file == nil {
 		return diags
 	}
-	hf, d := schema.DecodeHostFile(file, f.displayName(rootAbs, abs), schema.HostContext(f.rootFile))
+	hf, d := schema.DecodeHostFile(file, f.displayName(rel), schema.HostContext(f.rootFile))
 	diags = append(diags, d...)
 	for _, n := range hf.Nodes {
 		if prev, dup := f.nodes[n.Name]; dup {
@@ -213,9 +241,9 @@ func (f *Fleet) loadHostFile(rootAbs, abs string) hcl.Diagnostics {
 
 // parse reads and parses one file, recording it in f.files even when it
 // has syntax errors, so that they print with their source lines.
-func (f *Fleet) parse(rootAbs, abs string) (*hcl.File, hcl.Diagnostics) {
-	name := f.displayName(rootAbs, abs)
-	src, err := os.ReadFile(abs)
+func (f *Fleet) parse(fsys fs.FS, rel string) (*hcl.File, hcl.Diagnostics) {
+	name := f.displayName(rel)
+	src, err := fs.ReadFile(fsys, rel)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
@@ -226,9 +254,7 @@ func (f *Fleet) parse(rootAbs, abs string) (*hcl.File, hcl.Diagnostics) {
 	file, diags := schema.Parse(hclparse.NewParser(), src, name)
 	if file != nil {
 		f.files[name] = file
-		if rel, err := filepath.Rel(rootAbs, abs); err == nil {
-			f.rel[name] = filepath.ToSlash(rel)
-		}
+		f.rel[name] = rel
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -236,14 +262,10 @@ func (f *Fleet) parse(rootAbs, abs string) (*hcl.File, hcl.Diagnostics) {
 	return file, diags
 }
 
-// displayName is how diagnostics name the file abs: below the root as
-// the caller named it.
-func (f *Fleet) displayName(rootAbs, abs string) string {
-	rel, err := filepath.Rel(rootAbs, abs)
-	if err != nil {
-		return abs
-	}
-	return filepath.Join(f.root, rel)
+// displayName is how diagnostics name the file at rel (slash-separated,
+// relative to the root): below the root as the caller named it.
+func (f *Fleet) displayName(rel string) string {
+	return filepath.Join(f.root, filepath.FromSlash(rel))
 }
 
 // displayRoot is the root folder as the caller would name it: absolute
