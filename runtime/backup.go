@@ -65,7 +65,8 @@ type backupRun struct {
 	plan  *plan.Plan
 	job   *plan.Job
 	o     *Options
-	log   *slog.Logger
+	log   *slog.Logger // with the job's name
+	base  *slog.Logger // without: the snapshot package adds it
 	ctx   context.Context // the run's, cancelled by SIGTERM
 	start time.Time       // the run's time by Options.Now
 	began time.Time       // the wall clock's, for durations
@@ -133,6 +134,7 @@ func newBackupRun(ctx context.Context, p *plan.Plan, job *plan.Job, o *Options) 
 		job:   job,
 		o:     o,
 		log:   o.log().With("job", job.Name),
+		base:  o.log(),
 		ctx:   ctx,
 		start: o.now(),
 		began: time.Now(),
@@ -189,7 +191,7 @@ func (r *backupRun) run() {
 
 	if r.job.Snapshot == plan.SnapshotZFS {
 		r.prog.phase("cleaning up after earlier runs")
-		if err := snapshot.CleanLeftovers(r.ctx, r.zfs(), r.job, r.log); err != nil {
+		if err := snapshot.CleanLeftovers(r.ctx, r.zfs(), r.job, r.base); err != nil {
 			r.fail(failure(PhaseSnapshot, "", restic.CategorySnapshot, fmt.Errorf("cleaning up what an earlier run left: %w", err)))
 			return
 		}
@@ -414,7 +416,7 @@ const finishTimeout = 60 * time.Second
 // zfs is the zfs(8) runner of snapshot jobs.
 func (r *backupRun) zfs() snapshot.ZFS {
 	if r.o.ZFS == nil {
-		r.o.ZFS = zfs.New(r.log)
+		r.o.ZFS = zfs.New(r.base)
 	}
 	return r.o.ZFS
 }

@@ -13,7 +13,7 @@ import (
 // The Set is kept even when this fails half-way: releaseSnapshot undoes
 // whatever was made.
 func (r *backupRun) takeSnapshot() error {
-	set, err := snapshot.Take(r.ctx, r.zfs(), r.job, r.start, r.log)
+	set, err := snapshot.Take(r.ctx, r.zfs(), r.job, r.start, r.base)
 	if err != nil {
 		return err
 	}

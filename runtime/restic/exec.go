@@ -52,8 +52,9 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Category is what the failure was about, from the exit code first and
-// stderr second (see Classify).
-func (e *Error) Category() Category { return Classify(e.ExitCode, e.Stderr) }
+// stderr second (see Classify); a restic that did not start is judged by
+// why ("permission denied", "no such file").
+func (e *Error) Category() Category { return Classify(e.ExitCode, e.Stderr+"\n"+e.Message) }
 
 // AsError returns the *Error in err's chain, or nil.
 func AsError(err error) *Error {
