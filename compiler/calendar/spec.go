@@ -328,7 +328,7 @@ func formatChain(b *strings.Builder, width int, c []component, usec bool) {
 		b.WriteByte('*')
 		return
 	}
-	if usec && len(c) == 1 && c[0].start == 0 && c[0].repeat == usecPerSec {
+	if usec && len(c) == 1 && c[0].start == 0 && c[0].stop < 0 && c[0].repeat == usecPerSec {
 		b.WriteByte('*')
 		return
 	}
