@@ -41,7 +41,8 @@ in
   });
 
   # Every example node compiles to its committed backup.nix and units, and
-  # every backup.nix parses and evaluates against stand-in arguments.
+  # every backup.nix parses, is formatted as nixfmt formats it, and
+  # evaluates against stand-in arguments.
   examples =
     pkgs.runCommand "bakc-examples"
       {
@@ -49,6 +50,7 @@ in
           bakc
           pkgs.nix
           pkgs.diffutils
+          pkgs.nixfmt-rfc-style
         ];
       }
       ''
@@ -59,6 +61,8 @@ in
           bakc compile "$host" > $TEST_ROOT/backup.nix
           diff -u "out/$node/backup.nix" $TEST_ROOT/backup.nix
           nix-instantiate --parse $TEST_ROOT/backup.nix > /dev/null
+          # backup.nix is printed the way nixfmt prints Nix.
+          nixfmt --check $TEST_ROOT/backup.nix
           nix-instantiate --eval --strict --json --expr "import $TEST_ROOT/backup.nix {
             config = { boot.zfs.package = \"/stand-in/zfs\"; };
             pkgs = { bakc = \"/stand-in/bakc\"; };
