@@ -1,6 +1,7 @@
 package units_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -8,6 +9,8 @@ import (
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/emit/units"
 	"github.com/holthome/bakc/emit/units/unitstest"
+	"github.com/holthome/bakc/runtime/namespace"
+	"github.com/holthome/bakc/runtime/snapshot"
 	"github.com/stretchr/testify/require"
 )
 
@@ -172,6 +175,7 @@ func TestHostileValuesAreEscaped(t *testing.T) {
 		"d \"/var/lib/bakc state/%%i\" 0750 bakc bakc - -",
 		`d "/var/lib/node_exporter/textfile collector" 0755 bakc bakc - -`,
 		"d /var/log/bakc 0750 bakc bakc - -",
+		"d /run/bakc 0700 root root - -",
 	}
 	if diff := cmp.Diff(wantTmpfiles, set.Tmpfiles); diff != "" {
 		t.Errorf("tmpfiles (-want +got):\n%s", diff)
@@ -234,5 +238,27 @@ func TestBuildRejectsAll(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}
+	}
+}
+
+// TestRunDirHoldsTheRuntimesMounts: the folder the ZFS backup services
+// may write below /run is where the runtime puts its clones and share
+// folders.
+func TestRunDirHoldsTheRuntimesMounts(t *testing.T) {
+	for _, dir := range []string{snapshot.DefaultCloneDir, namespace.DefaultShareRoot} {
+		if !strings.HasPrefix(dir, units.RunDir+"/") {
+			t.Errorf("the runtime uses %s, outside units.RunDir %s", dir, units.RunDir)
+		}
+	}
+	set, err := units.Build(forge(t))
+	require.NoError(t, err)
+	if got := values(set.Unit("bakc-backup-system.service"))["Service"]["ReadWritePaths"]; !slices.Contains(got, units.RunDir) {
+		t.Errorf("the ZFS backup cannot write %s: %q", units.RunDir, got)
+	}
+	if got := values(set.Unit("bakc-backup-plex.service"))["Service"]["ReadWritePaths"]; slices.Contains(got, units.RunDir) {
+		t.Errorf("a backup without ZFS can write %s", units.RunDir)
+	}
+	if !slices.Contains(set.Tmpfiles, "d /run/bakc 0700 root root - -") {
+		t.Errorf("no tmpfiles rule for %s: %q", units.RunDir, set.Tmpfiles)
 	}
 }

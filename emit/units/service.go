@@ -26,6 +26,14 @@ var zfsCapabilities = []string{
 	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_ADMIN",
 }
 
+// RunDir is the runtime's folder under /run: a ZFS snapshot backup
+// mounts its temporary clones below it (runtime/snapshot.DefaultCloneDir,
+// and namespace.DefaultShareRoot outside systemd; a test keeps them
+// below RunDir). ProtectSystem=strict makes /run read-only, so the ZFS
+// backup services get it in ReadWritePaths= and the tmpfiles rules
+// create it, for root only.
+const RunDir = "/run/bakc"
+
 // Maintenance tasks (verify, restore test, prune) have no resources in
 // the plan; they run at the lowest CPU and I/O priority.
 const maintenanceNice = "19"
@@ -93,7 +101,11 @@ func addHardening(s *section, p *plan.Plan, t task) {
 		add("PrivateMounts", "yes").
 		add("PrivateTmp", "yes").
 		add("ProtectSystem", "strict")
-	for _, dir := range writablePaths(p, t.repos) {
+	dirs := writablePaths(p, t.repos)
+	if t.zfs {
+		dirs = outermost(append(dirs, RunDir))
+	}
+	for _, dir := range dirs {
 		s.add("ReadWritePaths", escape.SystemdPath(dir))
 	}
 	s.add("ProtectKernelTunables", "yes").

@@ -13,7 +13,8 @@ import (
 // read-only, and a missing ReadWritePaths= folder stops the service
 // from starting), owned by the backup user. The metrics folder is
 // readable by all, for node_exporter; local repositories only by the
-// backup user. NFS mountpoints are made by their automount.
+// backup user. NFS mountpoints are made by their automount. With a ZFS
+// snapshot job, RunDir too, for root.
 func buildTmpfiles(p *plan.Plan) []string {
 	modes := map[string]string{}
 	for _, d := range runtimeDirs(p) {
@@ -33,6 +34,13 @@ func buildTmpfiles(p *plan.Plan) []string {
 	lines := make([]string, len(dirs))
 	for i, d := range dirs {
 		lines[i] = fmt.Sprintf("d %s %s %s %s - -", escape.SystemdPath(d), modes[d], p.User.Name, p.User.Group)
+	}
+	for _, j := range p.Jobs {
+		if j.Snapshot == plan.SnapshotZFS {
+			// The clones of ZFS snapshot backups, which run as root.
+			lines = append(lines, fmt.Sprintf("d %s 0700 root root - -", escape.SystemdPath(RunDir)))
+			break
+		}
 	}
 	return lines
 }

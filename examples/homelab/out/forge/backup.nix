@@ -296,6 +296,7 @@ in
     "d /var/lib/bakc 0750 bakc bakc - -"
     "d /var/lib/node_exporter/textfile_collector 0755 bakc bakc - -"
     "d /var/log/bakc 0750 bakc bakc - -"
+    "d /run/bakc 0700 root root - -"
   ];
 
   systemd.services.bakc-backup-databases = {
@@ -431,6 +432,7 @@ in
       ProtectSystem = "strict";
       ReadWritePaths = [
         "/mnt/nas-backup"
+        "/run/bakc"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
