@@ -355,5 +355,219 @@ func TestRunBackupZFSPointInTimeOriginalPaths(t *testing.T) {
 	}
 }
 
-var _ = syscall.SIGTERM
-var _ = rand.Read
+// zfsFailure is a way a ZFS job's run fails, after a successful run.
+type zfsFailure struct {
+	name string
+	// breakIt prepares the failure; it may return the restic stand-in to
+	// use and something to do while bakc runs (interrupt). undo repairs.
+	breakIt   func(t *testing.T, n *zfsNode)
+	undo      func(t *testing.T, n *zfsNode)
+	interrupt bool
+	exit      int
+	phase     runtime.Phase
+	cat       restic.Category
+}
+
+// Every failure of a ZFS snapshot job, one after the other on one node
+// after a successful run, through the real binary: each ends with its
+// exit code, one categorised error line, the metrics saying failed, the
+// last success time still the first run's, and no snapshot, clone or
+// mount left behind.
+func TestRunBackupZFSFailures(t *testing.T) {
+	testenv.Root(t)
+	cases := []zfsFailure{
+		{
+			name: "wrong password",
+			breakIt: func(t *testing.T, n *zfsNode) {
+				require.NoError(t, os.WriteFile(n.plan.Repositories[0].PasswordFile, []byte("wrong\n"), 0o600))
+			},
+			undo: func(t *testing.T, n *zfsNode) {
+				require.NoError(t, os.WriteFile(n.plan.Repositories[0].PasswordFile, []byte(restictest.Password+"\n"), 0o600))
+			},
+			exit: runtime.ExitTaskFailed, phase: runtime.PhaseBackup, cat: restic.CategoryAuth,
+		},
+		{
+			name:    "repository missing",
+			breakIt: func(t *testing.T, n *zfsNode) { require.NoError(t, os.Rename(n.repo, n.repo+".gone")) },
+			undo:    func(t *testing.T, n *zfsNode) { require.NoError(t, os.Rename(n.repo+".gone", n.repo)) },
+			exit:    runtime.ExitPreflightFailed, phase: runtime.PhasePreflight, cat: restic.CategoryStorage,
+		},
+		{
+			name: "repository locked by another restic",
+			breakIt: func(t *testing.T, n *zfsNode) {
+				restictest.HoldExclusiveLock(t, n.restic, n.repo, n.plan.Repositories[0].PasswordFile)
+			},
+			exit: runtime.ExitTaskFailed, phase: runtime.PhaseBackup, cat: restic.CategoryLock,
+		},
+		{
+			name: "nfs mountpoint not mounted",
+			breakIt: func(t *testing.T, n *zfsNode) {
+				mp := filepath.Join(n.dir, "mnt", "nas")
+				require.NoError(t, os.MkdirAll(mp, 0o755))
+				r := &n.plan.Repositories[0]
+				r.Kind, r.URL = plan.KindNFS, mp
+				r.NFS = &plan.NFSMount{NAS: "nas-1", Server: "nas-1.example", Export: "/mnt/backup/forge/restic", Mountpoint: mp}
+				n.savePlan()
+			},
+			undo: func(t *testing.T, n *zfsNode) {
+				r := &n.plan.Repositories[0]
+				r.Kind, r.URL, r.NFS = plan.KindLocal, n.repo, nil
+				n.savePlan()
+			},
+			exit: runtime.ExitPreflightFailed, phase: runtime.PhasePreflight, cat: restic.CategoryStorage,
+		},
+		{
+			name: "source path missing",
+			breakIt: func(t *testing.T, n *zfsNode) {
+				n.job().Paths = append(n.job().Paths, filepath.Join(n.data, "no-such-folder"))
+				n.savePlan()
+			},
+			undo: func(t *testing.T, n *zfsNode) {
+				n.job().Paths = n.job().Paths[:1]
+				n.savePlan()
+			},
+			exit: runtime.ExitPreflightFailed, phase: runtime.PhasePreflight, cat: restic.CategorySource,
+		},
+		{
+			name: "pre-backup hook fails",
+			breakIt: func(t *testing.T, n *zfsNode) {
+				n.job().Hooks.PreBackup = "echo 'pg_dump: connection refused' >&2; exit 1"
+				n.savePlan()
+			},
+			undo: func(t *testing.T, n *zfsNode) {
+				n.job().Hooks.PreBackup = ""
+				n.savePlan()
+			},
+			exit: runtime.ExitHookFailed, phase: runtime.PhasePreHook, cat: restic.CategorySource,
+		},
+		{
+			// SIGTERM to bakc while restic reads a file far too large to
+			// finish (sparse: it takes no room in the pool).
+			name: "SIGTERM mid-backup", interrupt: true,
+			breakIt: func(t *testing.T, n *zfsNode) {
+				big, err := os.Create(filepath.Join(n.data, "big"))
+				require.NoError(t, err)
+				require.NoError(t, big.Truncate(1<<40))
+				require.NoError(t, big.Close())
+			},
+			undo: func(t *testing.T, n *zfsNode) { require.NoError(t, os.Remove(filepath.Join(n.data, "big"))) },
+			exit: runtime.ExitInterrupted, phase: runtime.PhaseBackup, cat: restic.CategoryResource,
+		},
+		{
+			// The repository on a small pool of its own, and more new data
+			// than fits: restic fails with "no space left on device".
+			name: "repository pool full",
+			breakIt: func(t *testing.T, n *zfsNode) {
+				small := testenv.ZFSPool(t, 64<<20)
+				mp := filepath.Join(n.dir, "small")
+				zfsRun(t, "create", "-o", "mountpoint="+mp, small+"/repo")
+				repo := filepath.Join(mp, "restic")
+				restictest.InitRepo(t, n.restic, repo)
+				restictest.ChownTree(t, repo, zfsBackupUID, zfsBackupUID)
+				n.plan.Repositories[0].URL = repo
+				n.savePlan()
+				noise := make([]byte, 96<<20)
+				rand.Read(noise)
+				n.write("noise", string(noise))
+			},
+			undo: func(t *testing.T, n *zfsNode) {
+				require.NoError(t, os.Remove(filepath.Join(n.data, "noise")))
+				n.plan.Repositories[0].URL = n.repo
+				n.savePlan()
+			},
+			exit: runtime.ExitTaskFailed, phase: runtime.PhaseBackup, cat: restic.CategoryStorage,
+		},
+	}
+	for _, r := range restictest.Restics(t) {
+		t.Run(r.Version, func(t *testing.T) {
+			n := newZFSNode(t, r)
+			require.Equal(t, 0, n.backup(), "first run")
+			lastSuccess := n.metrics()[`bakc_backup_last_success_timestamp_seconds{job="data",repository="local"}`]
+			require.NotEmpty(t, lastSuccess)
+			before := len(n.snapshots())
+
+			for _, tt := range cases {
+				t.Run(tt.name, func(t *testing.T) {
+					lines := len(n.errorLines())
+					tt.breakIt(t, n)
+					var code int
+					if tt.interrupt {
+						code = n.interruptedBackup(t, filepath.Join(n.data, "big"))
+					} else {
+						code = n.backup()
+					}
+					if tt.undo != nil {
+						tt.undo(t, n)
+					}
+					if code != tt.exit {
+						t.Errorf("exit code %d, want %d", code, tt.exit)
+					}
+					got := n.errorLines()
+					require.Len(t, got, lines+1, "want one new error line")
+					if l := got[lines]; l.Phase != tt.phase || l.Category != tt.cat || l.Job != "data" {
+						t.Errorf("error line %+v; want phase %s, category %s", l, tt.phase, tt.cat)
+					}
+					m := n.metrics()
+					if v := m[`bakc_backup_result{job="data",repository="local",result="failed"}`]; v != "1" {
+						t.Errorf("result failed = %s, want 1", v)
+					}
+					if v := m[`bakc_backup_last_success_timestamp_seconds{job="data",repository="local"}`]; v != lastSuccess {
+						t.Errorf("last success %s, want the first run's %s", v, lastSuccess)
+					}
+					if left := n.leftovers(); len(left) > 0 {
+						t.Errorf("left behind: %v", left)
+					}
+					if got := len(n.snapshots()); got != before {
+						t.Errorf("%d restic snapshots, want %d: a failed run added one", got, before)
+					}
+				})
+			}
+		})
+	}
+}
+
+// interruptedBackup starts bakc with a restic stand-in that records its
+// pid and becomes restic, waits until restic has the big file open, sends
+// bakc SIGTERM (as systemd does on stop or timeout) and returns bakc's
+// exit code.
+func (n *zfsNode) interruptedBackup(t *testing.T, big string) int {
+	marks := filepath.Join(n.shared, "interrupt")
+	require.NoError(t, os.Mkdir(marks, 0o777))
+	require.NoError(t, os.Chmod(marks, 0o777))
+	defer os.RemoveAll(marks)
+	stand := filepath.Join(marks, "restic")
+	require.NoError(t, os.WriteFile(stand, []byte(fmt.Sprintf(`#!/bin/sh
+case " $* " in *" backup "*) echo $$ > %s/pid ;; esac
+exec %s "$@"
+`, marks, n.restic.Path)), 0o755))
+	cmd, out := n.bakcCommand(stand)
+	exited, wait := startBakc(t, cmd, out)
+	pid := waitFor(t, filepath.Join(marks, "pid"), exited, out)
+	// The clone shows the file at its original path inside the run's
+	// namespace; restic opens it there.
+	for i := 0; !hasOpen(pid, filepath.Base(big)); i++ {
+		select {
+		case <-exited:
+			t.Fatalf("bakc ended before restic opened %s:\n%s", big, out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if i > 3000 {
+			t.Fatalf("restic did not open %s", big)
+		}
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err := wait()
+	t.Logf("bakc run backup (interrupted):\n%s", out)
+	return exitCodeOf(t, err)
+}
+
+// hasOpen reports whether process pid has a file of that name open.
+func hasOpen(pid, name string) bool {
+	fds, _ := filepath.Glob("/proc/" + pid + "/fd/*")
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && filepath.Base(target) == name {
+			return true
+		}
+	}
+	return false
+}

@@ -27,10 +27,20 @@ func HoldExclusiveLock(t testing.TB, r testenv.Restic, repo, passwordFile string
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	// At the end, an empty password (EOF) makes restic give up and remove
+	// its lock, as it would after any error. Killing it instead would
+	// leave the lock, which restic 0.17+ does not ignore even when its
+	// process is gone (only `restic unlock` removes it).
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
 	})
 	for i := 0; !(hasLock(repo) && readingStdin(cmd.Process.Pid)); i++ {
 		if i == 400 {
