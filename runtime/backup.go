@@ -65,8 +65,8 @@ type backupRun struct {
 	plan  *plan.Plan
 	job   *plan.Job
 	o     *Options
-	log   *slog.Logger // with the job's name
-	base  *slog.Logger // without: the snapshot package adds it
+	log   *slog.Logger    // with the job's name
+	base  *slog.Logger    // without: the snapshot package adds it
 	ctx   context.Context // the run's, cancelled by SIGTERM
 	start time.Time       // the run's time by Options.Now
 	began time.Time       // the wall clock's, for durations
