@@ -51,4 +51,12 @@ fi
 # at boot; the NAS tests run a local sshd to prove the replication key.
 [ -d /run/sshd ] || $sudo mkdir -p -m 0755 /run/sshd
 
+# The backup user of the example fleet (uid and gid 2049): the runtime's
+# tests run restic as this user, and ssh (restic's sftp) refuses to run for
+# a uid that has no passwd entry.
+if ! getent passwd 2049 >/dev/null 2>&1; then
+	getent group 2049 >/dev/null 2>&1 || $sudo groupadd --system --gid 2049 bakc
+	$sudo useradd --system --uid 2049 --gid 2049 --home-dir /var/empty --no-create-home --shell /usr/sbin/nologin bakc
+fi
+
 echo "test-setup: ready (restic $(restic version | cut -d' ' -f2), restic $("$restic18" version | cut -d' ' -f2), $(nix-instantiate --version), $(systemd-analyze --version | head -n1))"
