@@ -17,6 +17,7 @@ type excludePattern struct {
 	text    string   // as written
 	parts   []string // "/" first when anchored; "**" kept as is
 	negated bool
+	all     bool // "**": matches every path
 }
 
 // parseExclude parses pattern. ok is false for a pattern restic would
@@ -33,7 +34,39 @@ func parseExclude(pattern string) (p excludePattern, ok bool) {
 			return p, false
 		}
 	}
+	p.parts, p.all = simplify(p.parts)
 	return p, true
+}
+
+// simplify drops what cannot change restic's verdict, so that the
+// common patterns ("**/.cache", "/persist/x/**") match without
+// expanding "**": a single "**" at the start (after "/" if anchored)
+// only says "at any depth", which a floating pattern already means, and
+// a single "**" at the end adds nothing, since a pattern that matches a
+// folder matches everything below it. all is true for "**" alone, which
+// matches every path. Patterns with more "**" are left as they are:
+// restic's expansion has edge cases there (TestSimplifyKeepsMeaning
+// compares both on every short pattern).
+func simplify(parts []string) (out []string, all bool) {
+	stars := 0
+	for _, p := range parts {
+		if p == "**" {
+			stars++
+		}
+	}
+	switch {
+	case stars != 1:
+		return parts, false
+	case len(parts) == 1:
+		return nil, true
+	case parts[0] == "**":
+		return parts[1:], false
+	case len(parts) > 2 && parts[0] == "/" && parts[1] == "**":
+		return parts[2:], false
+	case parts[len(parts)-1] == "**":
+		return parts[:len(parts)-1], false
+	}
+	return parts, false
 }
 
 func splitRestic(p string) []string {
@@ -46,17 +79,23 @@ func splitRestic(p string) []string {
 
 // matches reports whether the pattern matches the clean absolute path p.
 func (pat excludePattern) matches(p string) bool {
+	if pat.all {
+		return true
+	}
 	return matchParts(pat.parts, splitRestic(p))
 }
 
+// matchParts is restic's match: "**" expands to any number of "*"; an
+// anchored pattern compares from the root, a floating one at every
+// offset past it.
 func matchParts(pattern, strs []string) bool {
 	for pos, part := range pattern {
 		if part != "**" {
 			continue
 		}
-		// Expand "**" into 0, 1, … single wildcards.
 		for i := 0; i <= len(strs)-len(pattern)+1; i++ {
-			expanded := append([]string(nil), pattern[:pos]...)
+			expanded := make([]string, 0, len(pattern)-1+i)
+			expanded = append(expanded, pattern[:pos]...)
 			for range i {
 				expanded = append(expanded, "*")
 			}
@@ -67,11 +106,8 @@ func matchParts(pattern, strs []string) bool {
 		}
 		return false
 	}
-	if len(pattern) == 0 {
-		return len(strs) == 0
-	}
-	if len(pattern) > len(strs) {
-		return false
+	if len(pattern) == 0 || len(pattern) > len(strs) {
+		return len(pattern) == 0 && len(strs) == 0
 	}
 	minOffset, maxOffset := 0, len(strs)-len(pattern)
 	if pattern[0] == "/" {
@@ -82,7 +118,7 @@ func matchParts(pattern, strs []string) bool {
 outer:
 	for offset := maxOffset; offset >= minOffset; offset-- {
 		for i := len(pattern) - 1; i >= 0; i-- {
-			if ok, _ := path.Match(pattern[i], strs[offset+i]); !ok {
+			if !matchPart(pattern[i], strs[offset+i]) {
 				continue outer
 			}
 		}
@@ -91,23 +127,43 @@ outer:
 	return false
 }
 
-// excludedBy returns the pattern (as written) that excludes the clean
-// absolute path p in the list patterns, honouring later "!" patterns as
-// restic does; "" when p is kept. restic's matching already covers
-// parents: "/var" matches "/var/lib" (an anchored pattern matches a
-// prefix of the path) and "lib" matches "/var/lib/db" (a floating one
-// matches anywhere), which is how excluding a folder excludes what is
-// inside it.
-func excludedBy(patterns []string, p string) string {
-	by := ""
+// matchPart matches one component, without path.Match for the plain
+// names most components are.
+func matchPart(pattern, name string) bool {
+	if !strings.ContainsAny(pattern, `*?[\`) {
+		return pattern == name
+	}
+	ok, _ := path.Match(pattern, name)
+	return ok
+}
+
+// excludeList is a job's parsed exclude patterns, in order.
+type excludeList []excludePattern
+
+// parseExcludes parses patterns, leaving out empty and invalid ones
+// (reported by checkExcludes).
+func parseExcludes(patterns []string) excludeList {
+	out := make(excludeList, 0, len(patterns))
 	for _, s := range patterns {
 		if s == "" {
 			continue
 		}
-		pat, ok := parseExclude(s)
-		if !ok {
-			continue // reported as an invalid pattern
+		if pat, ok := parseExclude(s); ok {
+			out = append(out, pat)
 		}
+	}
+	return out
+}
+
+// excludedBy returns the pattern (as written) that excludes the clean
+// absolute path p, honouring later "!" patterns as restic does; "" when
+// p is kept. restic's matching already covers parents: "/var" matches
+// "/var/lib" (an anchored pattern matches a prefix of the path) and
+// "lib" matches "/var/lib/db" (a floating one matches anywhere), which
+// is how excluding a folder excludes what is inside it.
+func (l excludeList) excludedBy(p string) string {
+	by := ""
+	for _, pat := range l {
 		if pat.matches(p) {
 			if pat.negated {
 				by = ""
@@ -117,4 +173,9 @@ func excludedBy(patterns []string, p string) string {
 		}
 	}
 	return by
+}
+
+// excludedBy parses patterns and asks excludeList.excludedBy.
+func excludedBy(patterns []string, p string) string {
+	return parseExcludes(patterns).excludedBy(p)
 }

@@ -39,3 +39,50 @@ func TestExcludedBy(t *testing.T) {
 		})
 	}
 }
+
+// TestSimplifyKeepsMeaning compares, for every pattern and path built
+// from a small alphabet, restic's matching of the pattern as written
+// with the matching of its simplified form.
+func TestSimplifyKeepsMeaning(t *testing.T) {
+	var patterns [][]string
+	var grow func(p []string, n int)
+	grow = func(p []string, n int) {
+		if len(p) > 0 {
+			patterns = append(patterns, append([]string(nil), p...))
+		}
+		if n == 0 {
+			return
+		}
+		for _, part := range []string{"**", "*", "a", "b"} {
+			grow(append(p, part), n-1)
+		}
+	}
+	grow(nil, 4)
+	for _, p := range append([][]string(nil), patterns...) {
+		patterns = append(patterns, append([]string{"/"}, p...))
+	}
+	var paths [][]string
+	var walk func(p []string, n int)
+	walk = func(p []string, n int) {
+		if len(p) > 1 {
+			paths = append(paths, append([]string(nil), p...))
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range []string{"a", "b", "c"} {
+			walk(append(p, c), n-1)
+		}
+	}
+	walk([]string{"/"}, 4)
+	for _, pat := range patterns {
+		simple, all := simplify(append([]string(nil), pat...))
+		for _, p := range paths {
+			want := matchParts(pat, p)
+			got := all || matchParts(simple, p)
+			if got != want {
+				t.Fatalf("pattern %q (simplified %q, all %v) on %q: got %v, restic's matching says %v", pat, simple, all, p, got, want)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/holthome/bakc/schema"
 )
@@ -17,8 +18,12 @@ type Fleet struct {
 	// root is the fleet's folder as the caller named it (relative stays
 	// relative), so that diagnostics print paths the user recognises.
 	root string
-	// files are the parsed files by the name diagnostics use.
-	files map[string]*hcl.File
+	// sources are the files' bytes by the name diagnostics use. Their
+	// syntax trees are dropped once decoded (a fleet of thousands of
+	// nodes would otherwise keep hundreds of megabytes alive) and
+	// parsed again only to print a diagnostic (Files, FilesFor).
+	sources map[string][]byte
+	files   map[string]*hcl.File
 	// rel maps a file's name to its path relative to root, slash
 	// separated, for plan sources.
 	rel map[string]string
@@ -32,12 +37,16 @@ type Fleet struct {
 	defaults   *resolvedDefaults
 	nasDecls   map[string]*nasDecl
 	identities map[string]*nodeIdentity
+	// nasNodeIDs caches the identities of each NAS's nodes.
+	nasNodeIDs map[string][]*nodeIdentity
 }
 
 func newFleet(root string) *Fleet {
 	return &Fleet{
 		root:       root,
+		sources:    map[string][]byte{},
 		files:      map[string]*hcl.File{},
+		nasNodeIDs: map[string][]*nodeIdentity{},
 		rel:        map[string]string{},
 		nodes:      map[string]*schema.Node{},
 		nas:        map[string]*schema.NAS{},
@@ -49,9 +58,51 @@ func newFleet(root string) *Fleet {
 // Root is the fleet's folder, as the caller named it.
 func (f *Fleet) Root() string { return f.root }
 
-// Files are the fleet's parsed files by name, for printing diagnostics
-// with their source lines.
-func (f *Fleet) Files() map[string]*hcl.File { return f.files }
+// Files are the fleet's files by name, parsed, for printing diagnostics
+// with their source lines and context. It parses every file again (the
+// trees are not kept after loading); FilesFor parses only those a set
+// of diagnostics needs.
+func (f *Fleet) Files() map[string]*hcl.File {
+	for name := range f.sources {
+		f.file(name)
+	}
+	return f.files
+}
+
+// FilesFor is Files restricted to the files that diags point into: what
+// printing them needs, at the cost of parsing only those again.
+func (f *Fleet) FilesFor(diags hcl.Diagnostics) map[string]*hcl.File {
+	out := map[string]*hcl.File{}
+	for _, d := range diags {
+		for _, r := range []*hcl.Range{d.Subject, d.Context} {
+			if r == nil {
+				continue
+			}
+			if file := f.file(r.Filename); file != nil {
+				out[r.Filename] = file
+			}
+		}
+	}
+	return out
+}
+
+// file returns the parsed file name (nil if the fleet has no such file),
+// parsing it again on first use.
+func (f *Fleet) file(name string) *hcl.File {
+	if file, ok := f.files[name]; ok {
+		return file
+	}
+	src, ok := f.sources[name]
+	if !ok {
+		return nil
+	}
+	file, _ := schema.Parse(hclparse.NewParser(), src, name)
+	if file == nil {
+		file = &hcl.File{Bytes: src}
+	}
+	f.files[name] = file
+	return file
+}
 
 // NodeNames lists the fleet's nodes, sorted.
 func (f *Fleet) NodeNames() []string { return sortedKeys(f.nodes) }

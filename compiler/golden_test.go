@@ -60,3 +60,33 @@ func checkGolden(t *testing.T, file string, got []byte) {
 		t.Errorf("%s differs (-want +got):\n%s", file, cmp.Diff(string(want), string(got)))
 	}
 }
+
+// TestSecondCompileIdentical compiles every example node and NAS from
+// two independent loads and requires identical bytes (map iteration,
+// diagnostics order and caches must not leak into the output).
+func TestSecondCompileIdentical(t *testing.T) {
+	compile := func(dir string) map[string][]byte {
+		out := map[string][]byte{}
+		f, diags := LoadFleet(dir)
+		require.False(t, diags.HasErrors())
+		// Validate first on one load and not on the other would expose
+		// a cache that changes results; do it on both, in between.
+		for _, node := range f.NodeNames() {
+			p, _ := f.Plan(node)
+			out[node], _ = plan.Marshal(p)
+		}
+		f.Validate()
+		for _, nas := range f.NASNames() {
+			p, _ := f.NASPlan(nas)
+			out[nas], _ = plan.MarshalNAS(p)
+		}
+		return out
+	}
+	for _, dir := range exampleFleets {
+		first, second := compile(dir), compile(dir)
+		require.NotEmpty(t, first)
+		if diff := cmp.Diff(first, second); diff != "" {
+			t.Errorf("%s: second compile differs (-first +second):\n%s", dir, diff)
+		}
+	}
+}

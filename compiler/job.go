@@ -57,13 +57,14 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 	if len(out.Exclude) == 0 {
 		out.Exclude = nil
 	}
+	excludes := parseExcludes(out.Exclude)
 	if !diags.HasErrors() {
-		diags = append(diags, checkExcludedPaths(j, paths, out.Exclude)...)
+		diags = append(diags, checkExcludedPaths(j, paths, excludes)...)
 	}
 
 	out.Repositories, d = s.jobRepositories(j)
 	diags = append(diags, d...)
-	diags = append(diags, s.checkOwnRepository(j, paths, out.Exclude, out.Repositories)...)
+	diags = append(diags, s.checkOwnRepository(paths, excludes, out.Repositories)...)
 
 	out.Schedule, d = lowerSchedule(j.Schedule, j.RandomizedDelay, def.schedule, def.randomizedDelay, "schedule")
 	diags = append(diags, d...)
@@ -177,7 +178,7 @@ func ancestorIn(list []schema.Text, p string) string {
 // checkExcludedPaths reports a job path that an exclude pattern removes
 // whole (the path itself or a folder above it matches): the job would
 // silently back up nothing there.
-func checkExcludedPaths(j *schema.Job, paths []schema.Text, exclude []string) hcl.Diagnostics {
+func checkExcludedPaths(j *schema.Job, paths []schema.Text, exclude excludeList) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	own := map[string]hcl.Range{}
 	if j.Exclude != nil {
@@ -188,7 +189,7 @@ func checkExcludedPaths(j *schema.Job, paths []schema.Text, exclude []string) hc
 		}
 	}
 	for _, p := range paths {
-		by := excludedBy(exclude, p.Value)
+		by := exclude.excludedBy(p.Value)
 		if by == "" {
 			continue
 		}
@@ -242,7 +243,7 @@ func (s *nodeScope) jobRepositories(j *schema.Job) ([]string, hcl.Diagnostics) {
 
 // checkOwnRepository warns when a job backs up the folder one of its
 // repositories lives in: each backup would store the previous one again.
-func (s *nodeScope) checkOwnRepository(j *schema.Job, paths []schema.Text, exclude []string, repos []string) hcl.Diagnostics {
+func (s *nodeScope) checkOwnRepository(paths []schema.Text, exclude excludeList, repos []string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, name := range repos {
 		r := s.lowered[name]
@@ -250,7 +251,7 @@ func (s *nodeScope) checkOwnRepository(j *schema.Job, paths []schema.Text, exclu
 			continue
 		}
 		for _, p := range paths {
-			if isUnder(r.URL, p.Value) && excludedBy(exclude, r.URL) == "" {
+			if isUnder(r.URL, p.Value) && exclude.excludedBy(r.URL) == "" {
 				diags = append(diags, warningAt(p.Range, "Job backs up its repository",
 					"The job path %q contains %q, where the repository %q is, so every backup would store the repository again. Add %q to the job's exclude.", p.Value, r.URL, name, r.URL))
 			}

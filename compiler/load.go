@@ -6,7 +6,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -158,9 +160,7 @@ func loadFS(fsys fs.FS, root string, hosts []string) (*Fleet, hcl.Diagnostics) {
 			})
 		}
 	}
-	for _, h := range hosts {
-		diags = append(diags, f.loadHostFile(fsys, h)...)
-	}
+	diags = append(diags, f.loadHostFiles(fsys, hosts)...)
 	// hcl reports unexpected attributes in map order: sort, so that the
 	// same files always give the same report.
 	sortDiagnostics(diags)
@@ -193,11 +193,13 @@ func findHostFiles(fsys fs.FS) ([]string, error) {
 
 // loadRootFile parses and decodes the root file into f.
 func (f *Fleet) loadRootFile(fsys fs.FS, rel string) hcl.Diagnostics {
-	file, diags := f.parse(fsys, rel)
+	name := f.displayName(rel)
+	src, file, diags := readAndParse(fsys, rel, name)
+	f.addSource(name, rel, src)
 	if file == nil {
 		return diags
 	}
-	root, d := schema.DecodeRootFile(file, f.displayName(rel))
+	root, d := schema.DecodeRootFile(file, name)
 	diags = append(diags, d...)
 	f.rootFile = root
 	for _, n := range root.NAS {
@@ -220,46 +222,87 @@ func (f *Fleet) loadRootFile(fsys fs.FS, rel string) hcl.Diagnostics {
 	return diags
 }
 
-// loadHostFile parses and decodes one host file into f.
-func (f *Fleet) loadHostFile(fsys fs.FS, rel string) hcl.Diagnostics {
-	file, diags := f.parse(fsys, rel)
-	if file == nil {
-		return diags
+// hostResult is one host file, read, parsed and decoded.
+type hostResult struct {
+	rel, name string
+	src       []byte
+	hf        *schema.HostFile
+	diags     hcl.Diagnostics
+}
+
+// loadHostFiles reads, parses and decodes host files on every CPU (each
+// file on its own: they share only the root file's read-only context),
+// then adds their nodes to f in the order of hosts, so that the result
+// does not depend on which worker was first.
+func (f *Fleet) loadHostFiles(fsys fs.FS, hosts []string) hcl.Diagnostics {
+	ctx := schema.HostContext(f.rootFile)
+	results := make([]hostResult, len(hosts))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(hosts)) {
+		wg.Go(func() {
+			for i := range next {
+				r := &results[i]
+				r.rel, r.name = hosts[i], f.displayName(hosts[i])
+				var file *hcl.File
+				r.src, file, r.diags = readAndParse(fsys, r.rel, r.name)
+				if file != nil {
+					var d hcl.Diagnostics
+					r.hf, d = schema.DecodeHostFile(file, r.name, ctx)
+					r.diags = append(r.diags, d...)
+				}
+			}
+		})
 	}
-	hf, d := schema.DecodeHostFile(file, f.displayName(rel), schema.HostContext(f.rootFile))
-	diags = append(diags, d...)
-	for _, n := range hf.Nodes {
-		if prev, dup := f.nodes[n.Name]; dup {
-			diags = append(diags, errorAt(n.NameRange, "Duplicate node",
-				"A node named %q is already declared at %s. Node names must be unique in the fleet, since they name datasets and exports on the NAS: rename one.", n.Name, prev.DeclRange))
+	for i := range hosts {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	var diags hcl.Diagnostics
+	for _, r := range results {
+		diags = append(diags, r.diags...)
+		f.addSource(r.name, r.rel, r.src)
+		if r.hf == nil {
 			continue
 		}
-		f.nodes[n.Name] = n
+		for _, n := range r.hf.Nodes {
+			if prev, dup := f.nodes[n.Name]; dup {
+				diags = append(diags, errorAt(n.NameRange, "Duplicate node",
+					"A node named %q is already declared at %s. Node names must be unique in the fleet, since they name datasets and exports on the NAS: rename one.", n.Name, prev.DeclRange))
+				continue
+			}
+			f.nodes[n.Name] = n
+		}
 	}
 	return diags
 }
 
-// parse reads and parses one file, recording it in f.files even when it
-// has syntax errors, so that they print with their source lines.
-func (f *Fleet) parse(fsys fs.FS, rel string) (*hcl.File, hcl.Diagnostics) {
-	name := f.displayName(rel)
+// addSource records a file's bytes (nil when it could not be read).
+func (f *Fleet) addSource(name, rel string, src []byte) {
+	if src != nil {
+		f.sources[name] = src
+		f.rel[name] = rel
+	}
+}
+
+// readAndParse reads and parses one file. The file is nil when it could
+// not be read or has syntax errors.
+func readAndParse(fsys fs.FS, rel, name string) ([]byte, *hcl.File, hcl.Diagnostics) {
 	src, err := fs.ReadFile(fsys, rel)
 	if err != nil {
-		return nil, hcl.Diagnostics{{
+		return nil, nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read file",
 			Detail:   fmt.Sprintf("Reading %s failed: %s.", name, err),
 		}}
 	}
 	file, diags := schema.Parse(hclparse.NewParser(), src, name)
-	if file != nil {
-		f.files[name] = file
-		f.rel[name] = rel
-	}
 	if diags.HasErrors() {
-		return nil, diags
+		return src, nil, diags
 	}
-	return file, diags
+	return src, file, diags
 }
 
 // displayName is how diagnostics name the file at rel (slash-separated,

@@ -373,13 +373,19 @@ func (f *Fleet) NASPlan(name string) (*plan.NASPlan, hcl.Diagnostics) {
 
 // nasNodes are the identities of the nodes using n, sorted by name.
 func (f *Fleet) nasNodes(n *nasDecl) []*nodeIdentity {
-	var out []*nodeIdentity
+	if ids, ok := f.nasNodeIDs[n.nas.Name]; ok {
+		return ids
+	}
+	// Index every NAS's nodes at once: a fleet has many nodes and few NAS.
+	for _, name := range f.NASNames() {
+		f.nasNodeIDs[name] = nil
+	}
 	for _, name := range f.NodeNames() {
-		if id := f.resolveIdentity(name); id.nas == n {
-			out = append(out, id)
+		if id := f.resolveIdentity(name); id.nas != nil {
+			f.nasNodeIDs[id.nas.nas.Name] = append(f.nasNodeIDs[id.nas.nas.Name], id)
 		}
 	}
-	return out
+	return f.nasNodeIDs[n.nas.Name]
 }
 
 // lowerNAS lowers a NAS plan; the diagnostics are those of the fleet

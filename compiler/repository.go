@@ -103,9 +103,16 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 			"The repository %q gives %s; a repository is in exactly one place. Keep one.", r.Name, quotedList(given)))
 	}
 
+	// Copies: plans of different repositories and nodes share nothing.
 	out.Prune = prune
-	out.Verify = verify
-	out.RestoreTest = restoreTest
+	if verify != nil {
+		v := *verify
+		out.Verify = &v
+	}
+	if restoreTest != nil {
+		r := *restoreTest
+		out.RestoreTest = &r
+	}
 	var d hcl.Diagnostics
 	if r.Prune != nil {
 		out.Prune, d = lowerPrune(r.Prune, s.delay)

@@ -1,7 +1,9 @@
 package compiler
 
 import (
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -15,12 +17,13 @@ func (f *Fleet) Validate() hcl.Diagnostics {
 	for _, name := range f.NASNames() {
 		diags = append(diags, f.resolveNAS(name).diags...)
 	}
-	for _, name := range f.NodeNames() {
-		id := f.resolveIdentity(name)
-		diags = append(diags, id.diags...)
-		_, d := f.lowerNode(id)
-		diags = append(diags, d...)
+	names := f.NodeNames()
+	ids := make([]*nodeIdentity, len(names))
+	for i, name := range names {
+		ids[i] = f.resolveIdentity(name)
+		diags = append(diags, ids[i].diags...)
 	}
+	diags = append(diags, f.lowerNodes(ids)...)
 	addresses := map[string]bool{}
 	for _, name := range f.NASNames() {
 		n := f.resolveNAS(name)
@@ -108,6 +111,34 @@ func (f *Fleet) checkNASOverlap(address string) hcl.Diagnostics {
 				exports[ds.Mountpoint] = me
 			}
 		}
+	}
+	return diags
+}
+
+// lowerNodes lowers every node on every CPU and returns their
+// diagnostics in the order of ids. Everything shared (defaults, NAS
+// declarations, identities) is resolved before, so that lowering a node
+// only reads the Fleet.
+func (f *Fleet) lowerNodes(ids []*nodeIdentity) hcl.Diagnostics {
+	f.resolveDefaults()
+	results := make([]hcl.Diagnostics, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(ids)) {
+		wg.Go(func() {
+			for i := range next {
+				_, results[i] = f.lowerNode(ids[i])
+			}
+		})
+	}
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var diags hcl.Diagnostics
+	for _, d := range results {
+		diags = append(diags, d...)
 	}
 	return diags
 }

@@ -22,8 +22,8 @@ const diagnosticsWidth = 78
 // are none.
 func printDiagnostics(e *env, f *compiler.Fleet, diags hcl.Diagnostics, asJSON bool) {
 	var files map[string]*hcl.File
-	if f != nil {
-		files = f.Files()
+	if f != nil && len(diags) > 0 {
+		files = f.FilesFor(diags)
 	}
 	printFileDiagnostics(e, files, diags, asJSON)
 }

@@ -53,7 +53,7 @@ func runValidate(e *env, target string, asJSON bool) error {
 		diags = append(diags, f.Validate()...)
 	}
 	if asJSON {
-		writeJSONDiagnostics(e, f.Files(), diags)
+		writeJSONDiagnostics(e, f.FilesFor(diags), diags)
 	} else {
 		printDiagnostics(e, f, diags, false)
 	}
