@@ -131,4 +131,13 @@ echo
 echo "bench: $runs interleaved runs per side; median wall time"
 report "first run (empty repository)" first
 report "second run (unchanged tree)" second
-echo "  peak RSS of bakc itself:       $((peak / 1024)) MiB ($peak KiB), largest of $((4 * runs)) runs"
+echo "  peak RSS of bakc itself:       $((peak / 1024)) MiB ($peak KiB), largest of $((2 * runs)) runs"
+
+# 7. bakc's own time: each run's seconds minus the seconds of the restic
+# processes it started (both from its log). It does not depend on how
+# busy the machine is with other work, which the wall times above do.
+awk '
+	/msg="restic end"/ { match($0, /seconds=[0-9.]+/); r += substr($0, RSTART + 8, RLENGTH - 8) }
+	/msg="backup run ends"/ { match($0, /seconds=[0-9.]+/); print substr($0, RSTART + 8, RLENGTH - 8) - r; r = 0 }
+' bakc.log | sort -n >overhead
+echo "  bakc's own time per run (run minus its restic processes): median $(median overhead)s, max $(tail -1 overhead)s"

@@ -406,7 +406,7 @@ func (r *backupRun) finish() {
 		level = slog.LevelError
 	}
 	r.log.Log(ctx, level, "backup run ends", "exit_code", r.report.ExitCode, "failures", len(r.report.Failures),
-		"seconds", r.report.Duration.Seconds())
+		"seconds", r.report.Duration.Seconds(), "peak_rss_kib", peakRSSKiB())
 	r.prog.phase(fmt.Sprintf("done, exit code %d", r.report.ExitCode))
 }
 

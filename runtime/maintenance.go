@@ -162,7 +162,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	if rep.ExitCode != ExitOK {
 		level = slog.LevelError
 	}
-	log.Log(context.WithoutCancel(ctx), level, t.name+" ends", "exit_code", rep.ExitCode, "seconds", rep.Duration.Seconds())
+	log.Log(context.WithoutCancel(ctx), level, t.name+" ends", "exit_code", rep.ExitCode, "seconds", rep.Duration.Seconds(), "peak_rss_kib", peakRSSKiB())
 	return rep, nil
 }
 
