@@ -14,7 +14,7 @@ import (
 // `systemctl status` without reading the journal.
 const (
 	ExitOK              = 0
-	ExitTaskFailed      = 3 // restic backup (also partial), forget, prune or check failed
+	ExitTaskFailed      = 3 // restic backup (also partial), forget, prune, check or a restore test failed
 	ExitPreflightFailed = 4 // a preflight check failed; nothing was backed up there
 	ExitLockHeld        = 5 // another run of the same job or repository holds the lock
 	ExitSnapshotFailed  = 6 // a ZFS snapshot could not be taken, shown or released
@@ -27,7 +27,8 @@ const ExitCodeHelp = `Exit codes:
   0  success
   1  the plan cannot be read, or names no such job or repository
   2  usage error
-  3  the task failed: restic backup (a partial backup too), forget, prune or check
+  3  the task failed: restic backup (a partial backup too), forget, prune,
+     check, or a restored file did not match its snapshot
   4  a preflight check failed (password file, source path, repository not
      mounted from where the plan says, or not initialised)
   5  another run of the same job (or repository task) holds the lock
@@ -51,6 +52,7 @@ const (
 	PhaseFailureHook Phase = "on_failure_hook"
 	PhasePrune       Phase = "prune"
 	PhaseCheck       Phase = "check"
+	PhaseRestore     Phase = "restore"
 )
 
 // exitCodeOf is the exit code of a run whose first failure is in phase.

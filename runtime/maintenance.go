@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,8 +36,12 @@ func Prune(ctx context.Context, p *plan.Plan, repoName string, o Options) (*Task
 	return runRepositoryTask(ctx, p, repoName, &o, repositoryTask{
 		name:  "prune",
 		phase: PhasePrune,
-		args:  func(*plan.Repository) []string { return restic.PruneArgs() },
-		run:   func(ctx context.Context, rs *restic.Restic, _ *plan.Repository) error { return rs.Prune(ctx) },
+		dryRun: func(w io.Writer, rs *restic.Restic, _ *plan.Repository) {
+			printCommand(w, rs.Argv(restic.PruneArgs()))
+		},
+		run: func(ctx context.Context, rs *restic.Restic, _ *plan.Repository, _ *slog.Logger) error {
+			return rs.Prune(ctx)
+		},
 	})
 }
 
@@ -52,20 +58,28 @@ func Verify(ctx context.Context, p *plan.Plan, repoName string, o Options) (*Tas
 	return runRepositoryTask(ctx, p, repoName, &o, repositoryTask{
 		name:  "verify",
 		phase: PhaseCheck,
-		args:  func(repo *plan.Repository) []string { return restic.CheckArgs(subset(repo)) },
-		run: func(ctx context.Context, rs *restic.Restic, repo *plan.Repository) error {
+		dryRun: func(w io.Writer, rs *restic.Restic, repo *plan.Repository) {
+			printCommand(w, rs.Argv(restic.CheckArgs(subset(repo))))
+		},
+		run: func(ctx context.Context, rs *restic.Restic, repo *plan.Repository, _ *slog.Logger) error {
 			return rs.Check(ctx, subset(repo))
 		},
 	})
 }
 
-// repositoryTask is what differs between prune and verify.
+// repositoryTask is what differs between prune, verify and restore-test.
 type repositoryTask struct {
-	name  string // "prune", "verify": lock, state, metrics and units say so
+	// name is what the lock, the state, the error lines and the units say
+	// ("prune", "verify", "restore-test").
+	name  string
 	phase Phase
-	args  func(*plan.Repository) []string
-	run   func(context.Context, *restic.Restic, *plan.Repository) error
+	// dryRun prints the task's commands.
+	dryRun func(io.Writer, *restic.Restic, *plan.Repository)
+	run    func(context.Context, *restic.Restic, *plan.Repository, *slog.Logger) error
 }
+
+// metricPrefix is the task's name as a Prometheus name part.
+func (t repositoryTask) metricPrefix() string { return strings.ReplaceAll(t.name, "-", "_") }
 
 // runRepositoryTask is a repository task's run: lock, preflight (never
 // creating the repository), restic, then state, metrics and error lines.
@@ -98,7 +112,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		if cred != nil {
 			comment(w, "restic runs as uid %d, gid %d, with the ambient capability CAP_DAC_READ_SEARCH", cred.Uid, cred.Gid)
 		}
-		printCommand(w, rr.restic.Argv(t.args(repo)))
+		t.dryRun(w, rr.restic, repo)
 		comment(w, "metrics to %s", taskMetricsPath(p.Monitoring.TextfileDir, t.name, repo.Name))
 		return rep, nil
 	}
@@ -129,14 +143,19 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 			fail(*f)
 			return
 		}
-		err = t.run(ctx, rr.restic, repo)
+		err = t.run(ctx, rr.restic, repo, log)
 		if re := restic.AsError(err); re != nil {
 			rep.ResticExitCode = re.ExitCode
 		} else if err == nil {
 			rep.ResticExitCode = 0
 		}
 		if err != nil {
-			fail(failure(t.phase, repo.Name, restic.CategoryUnknown, err))
+			cat := restic.CategoryUnknown
+			var mismatch *mismatchError
+			if errors.As(err, &mismatch) {
+				cat = restic.CategoryCorruption
+			}
+			fail(failure(t.phase, repo.Name, cat, err))
 		}
 	}()
 	rep.Duration = time.Since(began)
@@ -147,7 +166,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		rep.ExitCode = exitCodeOf(rep.Failures[0].Phase)
 	}
 	if locked {
-		if err := writeTaskReport(p, rep); err != nil {
+		if err := writeTaskReport(p, rep, t.metricPrefix()); err != nil {
 			log.Error("writing state and metrics", "error", err)
 		}
 	}
@@ -173,7 +192,7 @@ func taskMetricsPath(dir, task, repo string) string {
 
 // writeTaskReport keeps the last success in the state and writes the
 // task's metrics (docs/metrics.md).
-func writeTaskReport(p *plan.Plan, rep *TaskReport) error {
+func writeTaskReport(p *plan.Plan, rep *TaskReport, prefix string) error {
 	path := statePath(p.Paths.State, rep.Task, rep.Repository)
 	state, _ := readState(path)
 	st := state.Repositories[rep.Repository]
@@ -185,7 +204,7 @@ func writeTaskReport(p *plan.Plan, rep *TaskReport) error {
 
 	reg := prometheus.NewPedanticRegistry()
 	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
-		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bakc_" + rep.Task + "_" + name, Help: help}, labels)
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bakc_" + prefix + "_" + name, Help: help}, labels)
 		reg.MustRegister(g)
 		return g
 	}

@@ -3,9 +3,12 @@ package runtime_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -116,6 +119,78 @@ func TestVerify(t *testing.T) {
 			if got[`bakc_verify_result{repository="local",result="failed"}`] != 1 ||
 				got[`bakc_verify_last_success_timestamp_seconds{repository="local"}`] != float64(ok.Start.UnixNano())/1e9 {
 				t.Errorf("verify metrics: %v", got)
+			}
+		})
+	}
+}
+
+// A restore test restores files of the node's latest snapshot and finds
+// them matching; the same seed picks the same files; after a pack is
+// damaged, the test fails with category corruption.
+func TestRestoreTest(t *testing.T) {
+	testenvRoot(t)
+	for _, r := range restictest.Restics(t) {
+		t.Run(r.Version, func(t *testing.T) {
+			f := newFixture(t, r)
+			for i := 0; i < 20; i++ {
+				f.write(fmt.Sprintf("many/f%02d", i), strings.Repeat(fmt.Sprint(i), 100+i))
+			}
+			big := make([]byte, 1<<20)
+			rand.Read(big)
+			f.write("big", string(big))
+			f.repository("local").RestoreTest = &plan.RestoreTest{Files: 4}
+			require.Equal(t, runtime.ExitOK, f.backup(f.options()).ExitCode)
+
+			picks := func(seed uint64) (string, *runtime.TaskReport) {
+				var log strings.Builder
+				o := f.options()
+				o.Seed = seed
+				o.Log = slog.New(slog.NewTextHandler(&log, nil))
+				rep, err := runtime.RestoreTest(context.Background(), f.plan, "local", o)
+				require.NoError(t, err)
+				var files []string
+				for _, line := range strings.Split(log.String(), "\n") {
+					if strings.Contains(line, "file restored and matches its snapshot") {
+						files = append(files, line[strings.Index(line, "path="):strings.Index(line, " sha256=")])
+					}
+				}
+				return strings.Join(files, "\n"), rep
+			}
+			first, rep := picks(7)
+			require.Equal(t, runtime.ExitOK, rep.ExitCode, "%v", rep.Failures)
+			if n := strings.Count(first, "path="); n != 4 {
+				t.Fatalf("restored %d files, want 4:\n%s", n, first)
+			}
+			again, _ := picks(7)
+			if again != first {
+				t.Errorf("seed 7 picked\n%s\nthen\n%s", first, again)
+			}
+			got := taskMetrics(t, f, "restore-test")
+			if got[`bakc_restore_test_result{repository="local",result="success"}`] != 1 {
+				t.Errorf("restore test metrics: %v", got)
+			}
+
+			// Damage every pack: whatever is picked, restic finds it.
+			filepath.WalkDir(filepath.Join(f.repo, "data"), func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				fi, _ := d.Info()
+				require.NoError(t, os.Chmod(p, 0o600))
+				pack, err := os.OpenFile(p, os.O_RDWR, 0)
+				require.NoError(t, err)
+				_, err = pack.WriteAt(make([]byte, fi.Size()/2), 0)
+				require.NoError(t, err)
+				return pack.Close()
+			})
+			_, bad := picks(7)
+			if bad.ExitCode != runtime.ExitTaskFailed {
+				t.Errorf("restore test of a damaged repository: exit code %d, want %d", bad.ExitCode, runtime.ExitTaskFailed)
+			}
+			lines := f.errorLines()
+			require.NotEmpty(t, lines)
+			if l := lines[len(lines)-1]; l.Task != "restore-test" || l.Phase != runtime.PhaseRestore || l.Category != restic.CategoryCorruption {
+				t.Errorf("error line %+v; want task restore-test, phase restore, category corruption", l)
 			}
 		})
 	}

@@ -70,6 +70,9 @@ type Options struct {
 	// Euid is the effective user id deciding whether restic is started as
 	// the plan's backup user; nil is os.Geteuid.
 	Euid func() int
+	// Seed picks the files of a restore test; 0 picks a new seed, which
+	// is logged so that a test can be repeated with the same files.
+	Seed uint64
 }
 
 func (o *Options) log() *slog.Logger {

@@ -25,6 +25,7 @@ type runOptions struct {
 	restic        string
 	resticOptions []string
 	verbose       bool
+	seed          uint64
 }
 
 const runLong = `Run one task of the installed plan: what the systemd units start on each
@@ -34,8 +35,10 @@ described in docs/runtime.md.
   backup JOB    lock, preflight, pre_backup hook, ZFS snapshot shown at the
                 original paths (private mount namespace), restic backup into
                 each repository, forget, post_backup or on_failure hook
-  prune REPO    restic prune
-  verify REPO   restic check --read-data-subset (the plan's subset)
+  prune REPO         restic prune
+  verify REPO        restic check --read-data-subset (the plan's subset)
+  restore-test REPO  restore random files of the node's latest snapshot
+                     and compare them with the snapshot's record
 
 Progress goes to the terminal and, under systemd (NOTIFY_SOCKET), to the
 unit's status line; the log goes to stderr (the journal). With --dry-run
@@ -85,6 +88,23 @@ func newRunCmd(e *env) *cobra.Command {
 			},
 		},
 	)
+	restoreTest := &cobra.Command{
+		Use:   "restore-test REPO",
+		Short: "Restore random files of the node's latest snapshot and compare them with its record",
+		Long: `Restore random regular files (the plan's restore_test.files, 5 without one) of
+the node's latest snapshot in one repository into a temporary folder, with
+restic dump, which checks every block against the SHA-256 the snapshot
+records, and compare each file's size with the record. The seed of the pick
+is logged; --seed repeats a pick.
+
+` + runtime.ExitCodeHelp,
+		Args: exactArgs(1, "restore-test needs the name of one repository of the plan"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return runRepositoryTask(e, opts, args[0], runtime.RestoreTest)
+		},
+	}
+	restoreTest.Flags().Uint64Var(&opts.seed, "seed", 0, "pick the files with this seed (0: a new one, logged)")
+	cmd.AddCommand(restoreTest)
 	return cmd
 }
 
@@ -137,7 +157,7 @@ func runBackup(e *env, opts runOptions, job string) error {
 	return exitWith(rep.ExitCode)
 }
 
-// runRepositoryTask is `bakc run prune|verify REPO`.
+// runRepositoryTask is `bakc run prune|verify|restore-test REPO`.
 func runRepositoryTask(e *env, opts runOptions, repo string,
 	task func(context.Context, *plan.Plan, string, runtime.Options) (*runtime.TaskReport, error)) error {
 	p, err := plan.ReadFile(opts.plan)
@@ -170,6 +190,7 @@ func runtimeOptions(e *env, opts runOptions, log *slog.Logger) runtime.Options {
 		Restic:        opts.restic,
 		ResticOptions: opts.resticOptions,
 		DryRun:        opts.dryRun,
+		Seed:          opts.seed,
 		Out:           e.stdout,
 		Terminal:      isTerminal(e.stdout),
 		Log:           log,

@@ -101,6 +101,8 @@ var stderrPatterns = []struct {
 	{"read-only file system", CategoryStorage},
 	// corruption
 	{"ciphertext verification failed", CategoryCorruption},
+	{"nonce is invalid", CategoryCorruption},
+	{"decrypting blob", CategoryCorruption},
 	{"repository contains errors", CategoryCorruption},
 	{"check failed", CategoryCorruption},
 	{"hash does not match", CategoryCorruption},

@@ -30,6 +30,7 @@ func TestClassify(t *testing.T) {
 		{"repository permission", 1, "Fatal: unable to save snapshot: open /r/snapshots/x: permission denied", CategoryPermission},
 		{"corrupt pack", 1, "Fatal: repository contains errors", CategoryCorruption},
 		{"ciphertext", 1, "Load(<data/1234>, 0, 0) returned error: ciphertext verification failed", CategoryCorruption},
+		{"0.18 damaged pack", 1, "Fatal: cannot dump file: decrypting blob <data/8ed3f6ad> from ea132817 failed: nonce is invalid", CategoryCorruption},
 		{"out of memory", 2, "fatal error: runtime: cannot allocate memory", CategoryResource},
 		{"nothing recognisable", 1, "Fatal: something new", CategoryUnknown},
 		{"empty", 1, "", CategoryUnknown},

@@ -71,6 +71,18 @@ func AsError(err error) *Error {
 // SIGKILL StopGrace later. The typed methods (Backup, Forget, …) are
 // built on it; use it directly for a subcommand they do not cover.
 func (r *Restic) Run(ctx context.Context, sub []string, onStdout func(line []byte)) error {
+	return r.run(ctx, sub, func(stdout io.Reader) {
+		eachLine(stdout, func(line []byte) {
+			if onStdout != nil {
+				onStdout(line)
+			}
+		})
+	})
+}
+
+// run is Run with restic's stdout handed to consume as it is, which must
+// read it to the end.
+func (r *Restic) run(ctx context.Context, sub []string, consume func(io.Reader)) error {
 	argv := r.Argv(sub)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = r.environ()
@@ -103,11 +115,8 @@ func (r *Restic) Run(ctx context.Context, sub []string, onStdout func(line []byt
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		eachLine(stdout, func(line []byte) {
-			if onStdout != nil {
-				onStdout(line)
-			}
-		})
+		consume(stdout)
+		io.Copy(io.Discard, stdout) // whatever consume left
 	}()
 	go func() {
 		defer wg.Done()
