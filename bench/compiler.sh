@@ -2,8 +2,8 @@
 # Whole-process speed and peak memory of bakc's compiler:
 #   bakc plan / compile of examples/homelab/hosts/forge.hcl, and
 #   bakc validate of generated fleets of 100, 1,000 and 5,000 nodes × 10 jobs.
-# Needs hyperfine and GNU time (/usr/bin/time), both installed by
-# scripts/test-setup.sh. Figures go to stdout as Markdown; see
+# Needs hyperfine (installed by scripts/test-setup.sh) and GNU time
+# (/usr/bin/time, Debian package "time"). Figures go to stdout as Markdown; see
 # docs/performance-compiler.md.
 #
 #   sh bench/compiler.sh            # all sizes
@@ -23,9 +23,10 @@ for n in $SIZES; do
 	"$bakc" validate "$work/fleet-$n" >/dev/null # must be valid
 done
 
-# peak RSS in MB of one run of a command
+# "peak RSS (MB) | CPU time (s, user + system)" of one run of a command
 peak() {
-	/usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'
+	/usr/bin/time -f '%M %U %S' "$@" 2>&1 >/dev/null | tail -n 1 |
+		awk '{ printf "%.1f | %.2f", $1 / 1024, $2 + $3 }'
 }
 
 echo "## Wall time (hyperfine, mean ± σ)"
@@ -42,10 +43,10 @@ hyperfine --shell=none --warmup 3 --min-runs 10 --style basic \
 sed "s|$work/||g" "$work/times.md"
 
 echo
-echo "## Peak resident memory (GNU time, one run)"
+echo "## Peak resident memory and CPU time (GNU time, one run)"
 echo
-echo "| command | peak RSS (MB) |"
-echo "| --- | --- |"
+echo "| command | peak RSS (MB) | CPU (s) |"
+echo "| --- | --- | --- |"
 echo "| bakc plan forge.hcl | $(peak "$bakc" plan $forge) |"
 if "$bakc" compile --help >/dev/null 2>&1; then
 	echo "| bakc compile forge.hcl | $(peak "$bakc" compile $forge) |"
