@@ -42,3 +42,9 @@ func sortDiagnostics(diags hcl.Diagnostics) {
 		return false
 	})
 }
+
+// at names a place in a message the way editors and the diagnostics'
+// own header do: "hosts/forge.hcl:12".
+func at(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line)
+}

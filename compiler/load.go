@@ -205,7 +205,7 @@ func (f *Fleet) loadRootFile(fsys fs.FS, rel string) hcl.Diagnostics {
 	for _, n := range root.NAS {
 		if prev, dup := f.nas[n.Name]; dup {
 			diags = append(diags, errorAt(n.NameRange, "Duplicate NAS",
-				"A NAS named %q is already declared at %s. NAS names must be unique: rename one, or merge the two blocks.", n.Name, prev.DeclRange))
+				"A NAS named %q is already declared at %s. NAS names must be unique: rename one, or merge the two blocks.", n.Name, at(prev.DeclRange)))
 			continue
 		}
 		f.nas[n.Name] = n
@@ -213,7 +213,7 @@ func (f *Fleet) loadRootFile(fsys fs.FS, rel string) hcl.Diagnostics {
 		for _, ds := range n.Datasets {
 			if prev, dup := seen[ds.Name]; dup {
 				diags = append(diags, errorAt(ds.NameRange, "Duplicate NAS dataset",
-					"The NAS %q already has a dataset named %q, at %s. Dataset names must be unique within a NAS: rename one, or merge the two blocks.", n.Name, ds.Name, prev.DeclRange))
+					"The NAS %q already has a dataset named %q, at %s. Dataset names must be unique within a NAS: rename one, or merge the two blocks.", n.Name, ds.Name, at(prev.DeclRange)))
 				continue
 			}
 			seen[ds.Name] = ds
@@ -270,7 +270,7 @@ func (f *Fleet) loadHostFiles(fsys fs.FS, hosts []string) hcl.Diagnostics {
 		for _, n := range r.hf.Nodes {
 			if prev, dup := f.nodes[n.Name]; dup {
 				diags = append(diags, errorAt(n.NameRange, "Duplicate node",
-					"A node named %q is already declared at %s. Node names must be unique in the fleet, since they name datasets and exports on the NAS: rename one.", n.Name, prev.DeclRange))
+					"A node named %q is already declared at %s. Node names must be unique in the fleet, since they name datasets and exports on the NAS: rename one.", n.Name, at(prev.DeclRange)))
 				continue
 			}
 			f.nodes[n.Name] = n

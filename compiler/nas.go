@@ -67,7 +67,12 @@ func (n *nasDecl) datasetNames() []string {
 // address: an export is made to it, a replication key is tied to it.
 func (n *nasDecl) needsAddress() *nasDataset {
 	for _, ds := range n.datasets {
-		if ds.export || ds.receive {
+		if ds.export {
+			return ds
+		}
+	}
+	for _, ds := range n.datasets {
+		if ds.receive {
 			return ds
 		}
 	}
@@ -214,7 +219,7 @@ func checkNASDataset(decl *schema.NASDataset) (*nasDataset, hcl.Diagnostics) {
 					"%q has an attribute of its own in a dataset block. Write %s = %q instead of setting it in properties.", name, name, e.Value.Value))
 			case propRange[name] != (hcl.Range{}):
 				diags = append(diags, errorAt(e.Key.Range, "Duplicate ZFS property",
-					"The property %q is already set at %s. Set it once.", name, propRange[name]))
+					"The property %q is already set at %s. Set it once.", name, at(propRange[name])))
 			case contains(sizeProperties, name) && e.Value.Value != "none" && !validSize(e.Value.Value):
 				diags = append(diags, errorAt(e.Value.Range, "Invalid size",
 					"The property %q takes a size, and %q is not one. Write a size with a binary unit, such as \"300G\", or \"none\".", name, e.Value.Value))

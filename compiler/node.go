@@ -106,7 +106,7 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 	for _, r := range node.Repositories {
 		if prev, dup := s.repos[r.Name]; dup {
 			diags = append(diags, errorAt(r.NameRange, "Duplicate repository",
-				"The node already has a repository named %q, at %s. Rename one, or merge them.", r.Name, prev.DeclRange))
+				"The node already has a repository named %q, at %s. Rename one, or merge them.", r.Name, at(prev.DeclRange)))
 			continue
 		}
 		s.repos[r.Name] = r
@@ -132,7 +132,7 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 	for _, j := range node.Jobs {
 		if prev, dup := jobs[j.Name]; dup {
 			diags = append(diags, errorAt(j.NameRange, "Duplicate job",
-				"The node already has a job named %q, at %s. Job names name the job's units and tag its snapshots, so they must be unique in a node: rename one.", j.Name, prev.DeclRange))
+				"The node already has a job named %q, at %s. Job names name the job's units and tag its snapshots, so they must be unique in a node: rename one.", j.Name, at(prev.DeclRange)))
 			continue
 		}
 		jobs[j.Name] = j
@@ -186,12 +186,12 @@ func lowerNodeDatasets(z *schema.ZFS) ([]plan.Dataset, hcl.Diagnostics) {
 		}
 		if prev, dup := byMount[e.Key.Value]; dup {
 			diags = append(diags, errorAt(e.Key.Range, "Duplicate mountpoint",
-				"The mountpoint %q is already given, at %s. One dataset is mounted at a folder: keep one entry.", e.Key.Value, prev.Key.Range))
+				"The mountpoint %q is already given, at %s. One dataset is mounted at a folder: keep one entry.", e.Key.Value, at(prev.Key.Range)))
 			continue
 		}
 		if prev, dup := byName[e.Value.Value]; dup {
 			diags = append(diags, errorAt(e.Value.Range, "Duplicate dataset",
-				"The dataset %q is already mounted at %q, at %s. A dataset has one mountpoint: keep one entry.", e.Value.Value, prev.Key.Value, prev.Value.Range))
+				"The dataset %q is already mounted at %q, at %s. A dataset has one mountpoint: keep one entry.", e.Value.Value, prev.Key.Value, at(prev.Value.Range)))
 			continue
 		}
 		byMount[e.Key.Value], byName[e.Value.Value] = e, e

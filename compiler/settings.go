@@ -75,9 +75,14 @@ func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 		if n.v == nil {
 			continue
 		}
-		id, d := wholeNumber(n.v, 1, 2147483647, "Invalid user id", n.what)
+		id, d := wholeNumber(n.v, 0, 2147483647, "Invalid user id", n.what)
 		if d.HasErrors() {
 			diags = append(diags, d...)
+			continue
+		}
+		if id == 0 {
+			diags = append(diags, errorAt(n.v.Range, "Invalid user id",
+				"The %s 0 is root's. The backup user is a user of its own, so that backups run without root's rights and repositories on a NAS can squash root. Choose a free id, such as 2049.", n.what))
 			continue
 		}
 		if id == 65534 {

@@ -76,7 +76,7 @@ func (f *Fleet) checkNASOverlap(address string) hcl.Diagnostics {
 			}
 			diags = append(diags, errorAt(second.decl.NameRange, "Overlapping NAS",
 				"The NAS %q has the same address (%s) and %s (%s) as the NAS %q, at %s, so both would create and export node datasets in one place. Declare the host once, or give each block its own %s.",
-				second.nas.Name, address, what, value, first.nas.Name, first.decl.DeclRange, what))
+				second.nas.Name, address, what, value, first.nas.Name, at(first.decl.DeclRange), what))
 		}
 	}
 	if diags.HasErrors() {

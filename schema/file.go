@@ -44,7 +44,7 @@ func singleBlock(blocks hcl.Blocks, typ, where string) (*hcl.Block, hcl.Diagnost
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("Duplicate %s block", typ),
 			Detail: fmt.Sprintf("%s may have at most one %s block; the first one is at %s. Merge the two blocks into one.",
-				where, typ, first.DefRange),
+				where, typ, fmt.Sprintf("%s:%d", first.DefRange.Filename, first.DefRange.Start.Line)),
 			Subject: b.DefRange.Ptr(),
 		})
 	}

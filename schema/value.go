@@ -84,12 +84,16 @@ const (
 // text. NUL can never be carried in an argv, an environment or a Nix
 // string; the rest would break out of a line of a unit file, an exports
 // file or a shell script.
-func checkText(s string, rng hcl.Range, mode textMode, what string) hcl.Diagnostics {
+//
+// subject names the value for the message: "the value of \"paths\"",
+// "an item of \"paths\"".
+func checkText(s string, rng hcl.Range, mode textMode, subject string) hcl.Diagnostics {
+	what := strings.ToUpper(subject[:1]) + subject[1:]
 	if !utf8.ValidString(s) {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid character",
-			Detail:   fmt.Sprintf("The value of %s is not valid UTF-8 text. Write it as UTF-8.", what),
+			Detail:   fmt.Sprintf("%s is not valid UTF-8 text. Write it as UTF-8.", what),
 			Subject:  rng.Ptr(),
 		}}
 	}
@@ -101,7 +105,7 @@ func checkText(s string, rng hcl.Range, mode textMode, what string) hcl.Diagnost
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid character",
-				Detail: fmt.Sprintf("The value of %s contains %s, a line separator or text direction control: it would end a line in some readers or show the text in a different order than it is read, hiding what it says. Remove it.",
+				Detail: fmt.Sprintf("%s contains %s, a line separator or text direction control: it would end a line in some readers or show the text in a different order than it is read, hiding what it says. Remove it.",
 					what, fmt.Sprintf("U+%04X", r)),
 				Subject: rng.Ptr(),
 			}}
@@ -114,7 +118,7 @@ func checkText(s string, rng hcl.Range, mode textMode, what string) hcl.Diagnost
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid character",
-				Detail:   fmt.Sprintf("The value of %s contains the control character %s. %s Remove it.", what, runeName(r), allowed),
+				Detail:   fmt.Sprintf("%s contains the control character %s. %s Remove it.", what, runeName(r), allowed),
 				Subject:  rng.Ptr(),
 			}}
 		}
@@ -123,7 +127,7 @@ func checkText(s string, rng hcl.Range, mode textMode, what string) hcl.Diagnost
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Surrounding whitespace",
-			Detail:   fmt.Sprintf("The value of %s starts or ends with whitespace. systemd strips it from unit files and it is easy to miss in paths and names, so bakc refuses it: remove it.", what),
+			Detail:   fmt.Sprintf("%s starts or ends with whitespace. systemd strips it from unit files and it is easy to miss in paths and names, so bakc refuses it: remove it.", what),
 			Subject:  rng.Ptr(),
 		}}
 	}
@@ -217,7 +221,7 @@ func decodeText(attr *hcl.Attribute, ctx *hcl.EvalContext, mode textMode) (*Text
 		return nil, diags
 	}
 	t := &Text{Value: v.AsString(), Range: attr.Expr.Range()}
-	if d := checkText(t.Value, t.Range, mode, attrWhat(attr)); d.HasErrors() {
+	if d := checkText(t.Value, t.Range, mode, "the value of "+attrWhat(attr)); d.HasErrors() {
 		return nil, append(diags, d...)
 	}
 	return t, diags
