@@ -1,11 +1,10 @@
 package compiler
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"regexp"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/schema"
@@ -82,23 +81,16 @@ var publicKeyRE = regexp.MustCompile(`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|
 // authorized_keys, where a wrong line locks replication out and an
 // option smuggled into it could widen what the key may do.
 func checkPublicKey(t *schema.Text) hcl.Diagnostics {
-	m := publicKeyRE.FindStringSubmatch(t.Value)
-	if m != nil {
-		blob, err := base64.RawStdEncoding.DecodeString(trimPadding(m[2]))
-		if err == nil && len(blob) >= 4 {
-			n := binary.BigEndian.Uint32(blob)
-			if uint64(len(blob)) >= 4+uint64(n) && string(blob[4:4+n]) == m[1] {
-				return nil
-			}
+	// The pattern keeps the line to type, key and comment (no options, which
+	// the NAS adds itself); ssh.ParseAuthorizedKey then decodes the key the
+	// way sshd will, so a key of the wrong length or a mangled blob is
+	// refused here rather than silently ignored by sshd on the NAS.
+	if m := publicKeyRE.FindStringSubmatch(t.Value); m != nil {
+		key, _, options, rest, err := ssh.ParseAuthorizedKey([]byte(t.Value))
+		if err == nil && len(options) == 0 && len(rest) == 0 && key.Type() == m[1] {
+			return nil
 		}
 	}
 	return hcl.Diagnostics{errorAt(t.Range, "Invalid replication key",
 		"The replication key is not one OpenSSH public key line (\"ssh-ed25519 AAAA… comment\") whose key data matches its type. Paste the node's public key, such as the content of /etc/ssh/ssh_host_ed25519_key.pub, without options.")}
-}
-
-func trimPadding(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '=' {
-		s = s[:len(s)-1]
-	}
-	return s
 }

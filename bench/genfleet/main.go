@@ -122,7 +122,7 @@ func hostFile(i int, name string, jobs int) string {
 	}
 	b.WriteString(`      "/home" = "rpool/home"
     }
-    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1mb3JnZS1yZXBsaWNhdGlvbg root@${node.name}"
+    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@${node.name}"
   }
 
   repository "nas" {

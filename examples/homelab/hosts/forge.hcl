@@ -7,7 +7,7 @@ node "forge" {
       "/home"    = "rpool/safe/home"
       "/persist" = "rpool/safe/persist"
     }
-    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1mb3JnZS1yZXBsaWNhdGlvbg root@forge"
+    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@forge"
   }
 
   repository "nas-primary" {

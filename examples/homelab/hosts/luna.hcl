@@ -5,7 +5,7 @@ node "luna" {
 
   zfs {
     datasets        = { "/var/lib" = "tank/state" }
-    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1sdW5hLXJlcGxpY2F0aW9uICAg root@luna"
+    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@luna"
   }
 
   repository "nas" {

@@ -27,7 +27,7 @@
     description = "bakc replication from forge";
     shell = "/bin/sh";
     openssh.authorizedKeys.keys = [
-      "restrict,from=\"forge.holthome.net\",command=\"set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1mb3JnZS1yZXBsaWNhdGlvbg root@forge"
+      "restrict,from=\"forge.holthome.net\",command=\"set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@forge"
     ];
   };
   users.groups.bakc-recv-forge = { };
@@ -41,7 +41,7 @@
     description = "bakc replication from luna";
     shell = "/bin/sh";
     openssh.authorizedKeys.keys = [
-      "restrict,from=\"luna.holthome.net\",command=\"set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1sdW5hLXJlcGxpY2F0aW9uICAg root@luna"
+      "restrict,from=\"luna.holthome.net\",command=\"set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@luna"
     ];
   };
   users.groups.bakc-recv-luna = { };

@@ -213,12 +213,12 @@ ensure_key() {
 
 # Replication from node forge into backup/forge/zfs-recv
 ensure_user bakc-recv-forge 'bakc replication from forge' /home/bakc-recv-forge
-ensure_key bakc-recv-forge /home/bakc-recv-forge 'restrict,from="forge.holthome.net",command="set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1mb3JnZS1yZXBsaWNhdGlvbg root@forge
+ensure_key bakc-recv-forge /home/bakc-recv-forge 'restrict,from="forge.holthome.net",command="set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@forge
 '
 
 # Replication from node luna into backup/luna/zfs-recv
 ensure_user bakc-recv-luna 'bakc replication from luna' /home/bakc-recv-luna
-ensure_key bakc-recv-luna /home/bakc-recv-luna 'restrict,from="luna.holthome.net",command="set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJha2MtZXhhbXBsZS1sdW5hLXJlcGxpY2F0aW9uICAg root@luna
+ensure_key bakc-recv-luna /home/bakc-recv-luna 'restrict,from="luna.holthome.net",command="set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@luna
 '
 
 # ensure_allow USER DATASET PERMISSIONS: makes the user's delegated
