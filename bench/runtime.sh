@@ -79,9 +79,10 @@ mv cache cache.one
 
 export RESTIC_PROGRESS_FPS=2
 
-# 5. Interleaved runs: bakc, by hand, bakc, by hand… each from the same
-# starting repository, so that a change in the machine's load hits both
-# sides alike (hyperfine would run all of one side first).
+# 5. Interleaved runs, each from the same starting repository, the order
+# of the two sides swapped every round (bakc, by hand; by hand, bakc; …),
+# so that neither a change in the machine's load nor what the previous run
+# left in the page cache favours one side.
 wall() { # command… → seconds of wall time
 	local t0 t1
 	t0=$(date +%s.%N)
@@ -96,7 +97,9 @@ measure() { # name reset-folder
 	: >"$name.bakc"
 	: >"$name.hand"
 	for i in $(seq "$runs"); do
-		for side in bakc hand; do
+		order="bakc hand"
+		[ $((i % 2)) -eq 0 ] && order="hand bakc"
+		for side in $order; do
 			rm -rf repo cache state
 			cp -a "$from" repo
 			[ "$from" = repo.one ] && cp -a cache.one cache
@@ -128,7 +131,7 @@ report() { # label name
 		"$1" "$bm" "$hm" "$(echo "$bm / $hm" | bc -l)" "$bn" "$hn" "$(echo "$bn / $hn" | bc -l)"
 }
 echo
-echo "bench: $runs interleaved runs per side; median wall time"
+echo "bench: $runs runs per side, interleaved; median wall time"
 report "first run (empty repository)" first
 report "second run (unchanged tree)" second
 echo "  peak RSS of bakc itself:       $((peak / 1024)) MiB ($peak KiB), largest of $((2 * runs)) runs"

@@ -176,19 +176,26 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 	}
 }
 
-// run goes through the phases; whatever happens, it ends in finish.
+// run takes the job's lock, goes through the phases, and ends in finish
+// whatever happens, before the lock is given up: the hooks, the state and
+// the metrics of a run are written while it still holds the lock.
 func (r *backupRun) run() {
-	defer r.finish()
 	r.log.Info("backup run starts", "repositories", r.job.Repositories, "paths", r.job.Paths, "snapshot", r.job.Snapshot)
-
 	lock, err := AcquireLock(LockPath(r.plan.Paths.State, "backup", r.job.Name))
 	if err != nil {
 		r.fail(failure(PhaseLock, "", restic.CategoryLock, err))
+		r.finish()
 		return
 	}
 	defer lock.Release()
 	r.locked = true
+	r.phases()
+	r.finish()
+}
 
+// phases are the run's steps from the leftovers to the last restic;
+// returning releases the snapshot and removes the exclude file.
+func (r *backupRun) phases() {
 	if r.job.Snapshot == plan.SnapshotZFS {
 		r.prog.phase("cleaning up after earlier runs")
 		if err := snapshot.CleanLeftovers(r.ctx, r.zfs(), r.job, r.base); err != nil {

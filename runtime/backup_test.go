@@ -22,6 +22,7 @@ import (
 // and state say so. The second, unchanged run finds its parent: no new
 // file. No error line is written.
 func TestBackupComplete(t *testing.T) {
+	t.Parallel()
 	testenvRoot(t)
 	for _, r := range restictest.Restics(t) {
 		t.Run(r.Version, func(t *testing.T) {
@@ -94,6 +95,7 @@ func TestBackupComplete(t *testing.T) {
 
 // The dry run prints the restic commands and touches nothing.
 func TestBackupDryRunRunsNothing(t *testing.T) {
+	t.Parallel()
 	r := restictest.Restics(t)[0]
 	f := newFixture(t, r)
 	var out strings.Builder

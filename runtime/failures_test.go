@@ -155,6 +155,7 @@ var failureCases = []failureCase{
 // no snapshot and no restic lock is left behind. Failures whose look
 // depends on restic's version (its exit codes) run against both.
 func TestBackupFailures(t *testing.T) {
+	t.Parallel()
 	testenvRoot(t)
 	restics := restictest.Restics(t)
 	for i, r := range restics {
@@ -163,7 +164,10 @@ func TestBackupFailures(t *testing.T) {
 				if !tt.both && i != len(restics)-1 {
 					continue
 				}
-				t.Run(tt.name, func(t *testing.T) { checkFailure(t, r.Version, newFixture(t, r), tt) })
+				t.Run(tt.name, func(t *testing.T) {
+					t.Parallel()
+					checkFailure(t, r.Version, newFixture(t, r), tt)
+				})
 			}
 		})
 	}

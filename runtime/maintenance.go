@@ -125,16 +125,17 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		rep.Failures = append(rep.Failures, f)
 		log.Error(t.name+" failure", "phase", f.Phase, "category", f.Category, "error", f.Err)
 	}
-	locked := false
+	// The lock is held until the report is written.
+	var lock *Lock
+	defer func() { lock.Release() }()
 	func() {
 		log.Info(t.name + " starts")
-		lock, err := AcquireLock(LockPath(p.Paths.State, t.name, repo.Name))
+		var err error
+		lock, err = AcquireLock(LockPath(p.Paths.State, t.name, repo.Name))
 		if err != nil {
 			fail(failure(PhaseLock, repo.Name, restic.CategoryLock, err))
 			return
 		}
-		defer lock.Release()
-		locked = true
 		if err := prepareCacheDir(p.Paths.Cache, cred); err != nil {
 			fail(failure(PhasePreflight, repo.Name, restic.CategoryPermission, err))
 			return
@@ -165,7 +166,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	case len(rep.Failures) > 0:
 		rep.ExitCode = exitCodeOf(rep.Failures[0].Phase)
 	}
-	if locked {
+	if lock != nil {
 		if err := writeTaskReport(p, rep, t.metricPrefix()); err != nil {
 			log.Error("writing state and metrics", "error", err)
 		}

@@ -44,6 +44,7 @@ import (
 // day, would lose all but one each if forget were not scoped by tag and
 // host; they must all stay.
 func TestRetentionOnSimulatedDays(t *testing.T) {
+	t.Parallel()
 	testenvRoot(t)
 	for _, r := range restictest.Restics(t) {
 		t.Run(r.Version, func(t *testing.T) {

@@ -112,6 +112,7 @@ func (s *sshServer) sftpCommand() string {
 // sshd through its ssh, the backup completes and is listed; with sshd gone
 // the run fails with category network and an error line.
 func TestBackupOverSFTP(t *testing.T) {
+	t.Parallel()
 	testenvRoot(t)
 	if _, err := user.LookupId(strconv.Itoa(backupUID)); err != nil {
 		msg := fmt.Sprintf("ssh needs a passwd entry for the backup user %d (run ./scripts/test-setup.sh)", backupUID)
