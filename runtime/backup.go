@@ -46,8 +46,8 @@ type RepositoryResult struct {
 // lines are made from it.
 type Report struct {
 	Node, Job string
-	// Start is when the run began: the time of its ZFS snapshot and of
-	// its restic snapshots (--time).
+	// Start is when the run began, just before its ZFS snapshot (by
+	// Options.Now).
 	Start    time.Time
 	Duration time.Duration
 	// Snapshots are the ZFS snapshots the run took (and destroyed).
@@ -257,7 +257,7 @@ func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 		ExcludeFile: excludes,
 		Tags:        backupTags(r.job),
 		Host:        r.plan.Node.Name,
-		Time:        r.start,
+		Time:        r.snapshotTime(),
 	}, r.prog.status(rr.repo.Name))
 	r.prog.clear()
 	rr.result.Summary = summary
@@ -285,6 +285,18 @@ func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 		return
 	}
 	rr.result.Forgotten = true
+}
+
+// snapshotTime is restic's --time: zero (restic's own clock, to the
+// nanosecond) unless the runtime's clock is injected (Options.Now: tests
+// stamping runs on simulated days). --time has whole seconds only, and two
+// runs in the same second with the same time leave restic no order to
+// pick a parent or a "last" snapshot by.
+func (r *backupRun) snapshotTime() time.Time {
+	if r.o.Now == nil {
+		return time.Time{}
+	}
+	return r.start
 }
 
 // backupTags are the job's tags with its JobTag, which the compiler puts

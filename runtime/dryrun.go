@@ -73,7 +73,7 @@ func (r *backupRun) dryRun() {
 	pol := forgetOptions(p, job)
 	for _, rr := range r.repos {
 		printCommand(w, rr.restic.Argv(restic.BackupArgs(restic.BackupOptions{
-			Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.start,
+			Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.snapshotTime(),
 		})))
 		if pol.Policy.Empty() {
 			comment(w, "no retention: forget does not run")

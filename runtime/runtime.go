@@ -57,9 +57,10 @@ type Options struct {
 	Notify func(state string) error
 	// Log receives the run's structured log. Nil discards.
 	Log *slog.Logger
-	// Now is the clock: the run's start, the snapshot's name, restic's
-	// --time and the metrics' timestamps. Nil is time.Now. Tests stamp
-	// runs on simulated days with it.
+	// Now is the clock: the run's start, the snapshot's name and the
+	// metrics' timestamps; when set, restic's snapshots get its time too
+	// (--time). Nil is time.Now, and restic's own clock. Tests stamp runs
+	// on simulated days with it.
 	Now func() time.Time
 	// ZFS runs zfs(8) for snapshot jobs; nil is zfs.New.
 	ZFS snapshot.ZFS
