@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime"
 	"github.com/holthome/bakc/runtime/restic/restictest"
 )
@@ -115,5 +117,51 @@ func TestBackupDryRunRunsNothing(t *testing.T) {
 	}
 	if snaps := f.snapshots("local"); len(snaps) != 0 {
 		t.Errorf("dry run made %d snapshots", len(snaps))
+	}
+}
+
+// The hooks run with `sh -c`, from /, with the node, job and hook in
+// their environment; their output is logged line by line; the pre hook
+// runs before restic (it may prepare what is backed up) and the post hook
+// after a complete backup, the failure hook not at all.
+func TestHooks(t *testing.T) {
+	t.Parallel()
+	testenvRoot(t)
+	r := restictest.Restics(t)[len(restictest.Restics(t))-1]
+	f := newFixture(t, r)
+	marks := filepath.Join(f.dir, "marks")
+	f.job().Hooks = plan.Hooks{
+		PreBackup:  `echo "dumped at $(pwd)" > ` + f.src + `/dump.sql; echo "pre $BAKC_NODE $BAKC_JOB $BAKC_HOOK" >> ` + marks + `; echo first line; echo second line >&2`,
+		PostBackup: `echo "post $BAKC_HOOK" >> ` + marks,
+		OnFailure:  `echo "failure" >> ` + marks,
+	}
+	var log strings.Builder
+	o := f.options()
+	o.Log = slog.New(slog.NewTextHandler(&log, nil))
+	rep := f.backup(o)
+	require.Equal(t, runtime.ExitOK, rep.ExitCode, "%v", rep.Failures)
+
+	got, err := os.ReadFile(marks)
+	require.NoError(t, err)
+	if diff := cmp.Diff("pre forge home pre_backup\npost post_backup\n", string(got)); diff != "" {
+		t.Errorf("hooks ran (-want +got):\n%s", diff)
+	}
+	if s := rep.Repositories[0].Summary; s == nil || s.FilesNew != 3 {
+		t.Errorf("summary %+v: want 3 new files, the pre hook's dump.sql among them", s)
+	}
+	for _, want := range []string{
+		`msg="hook output" job=home hook=pre_backup_hook line="first line"`,
+		`msg="hook output" job=home hook=pre_backup_hook line="second line"`,
+	} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+	target := t.TempDir()
+	require.NoError(t, f.resticFor("local").Run(context.Background(), []string{"restore", "latest", "--target", target, "--include", "/**/dump.sql"}, nil))
+	dump, err := os.ReadFile(filepath.Join(target, f.src, "dump.sql"))
+	require.NoError(t, err)
+	if string(dump) != "dumped at /\n" {
+		t.Errorf("the pre hook's dump = %q, want it written from /", dump)
 	}
 }
