@@ -60,6 +60,10 @@ func buildService(p *plan.Plan, t task) Unit {
 
 	s := newSection("Service").
 		add("Type", "oneshot").
+		// The runtime reports progress with sd_notify STATUS=; systemd
+		// drops it from a oneshot unit unless told otherwise, and a ZFS
+		// job sends it from its re-executed child, not the main process.
+		add("NotifyAccess", "all").
 		addProgram("ExecStart", escape.SystemdExecArgs([]string{"run", t.kind, t.name, "--plan", p.Paths.Plan}))
 	addPrivileges(s, p, t)
 	addHardening(s, p, t)

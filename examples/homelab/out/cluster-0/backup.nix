@@ -120,6 +120,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run backup etcd --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -174,6 +175,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run prune nas-sftp --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";

@@ -309,6 +309,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run backup databases --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -365,6 +366,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run backup plex --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -422,6 +424,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run backup system --plan /etc/bakc/plan.json";
       CapabilityBoundingSet = "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_KILL CAP_SETGID CAP_SETUID CAP_SYS_ADMIN";
       DevicePolicy = "closed";
@@ -476,6 +479,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run prune cloud-secondary --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -528,6 +532,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run prune nas-primary --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -580,6 +585,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run restore-test cloud-secondary --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -632,6 +638,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run restore-test nas-primary --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -684,6 +691,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run verify cloud-secondary --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -736,6 +744,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run verify nas-primary --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";

@@ -169,6 +169,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run backup state --plan /etc/bakc/plan.json";
       CapabilityBoundingSet = "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_KILL CAP_SETGID CAP_SETUID CAP_SYS_ADMIN";
       DevicePolicy = "closed";
@@ -224,6 +225,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run prune nas --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";

@@ -148,6 +148,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run backup data --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -201,6 +202,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run prune nas --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
@@ -254,6 +256,7 @@ in
     };
     serviceConfig = {
       Type = "oneshot";
+      NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run restore-test nas --plan /etc/bakc/plan.json";
       User = "bakc";
       Group = "bakc";
