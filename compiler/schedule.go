@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"errors"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -18,8 +19,18 @@ func checkSchedule(t *schema.Text, what string) hcl.Diagnostics {
 		return hcl.Diagnostics{errorAt(narrowRange(t, err), "Invalid schedule",
 			"The %s %q is not a systemd calendar expression: %s See systemd.time(7); \"daily\", \"Mon *-*-* 03:00\" and \"*-*-* 02,14:30\" are examples.", what, t.Value, err)}
 	}
+	// systemd loads a timer that never elapses without a word, and the
+	// task then silently never runs: the failure this compiler exists to
+	// catch. UTC stands for the node's zone, which is not known here.
+	if _, ok, err := calendar.Next(t.Value, now().UTC()); err == nil && !ok {
+		return hcl.Diagnostics{errorAt(t.Range, "Schedule never fires",
+			"The %s %q never elapses again (a date in the past, or one that does not exist such as February 30), so the timer would never start the task. Write a repeating schedule such as \"daily\" or \"*-*-* 02:30\".", what, t.Value)}
+	}
 	return nil
 }
+
+// now is the clock the never-fires check reads; tests may replace it.
+var now = time.Now
 
 // checkTimespan reports a value that is not a systemd time span.
 func checkTimespan(t *schema.Text, what string) hcl.Diagnostics {

@@ -12,8 +12,8 @@ import (
 // Next returns the first time after the instant after at which expr
 // elapses, as systemd 252 computes it (calendar_spec_next_usec); ok is
 // false when it never elapses again ("2020-01-01", "*-02-30", or a date
-// past 2199), which for a timer means it is dead. The compiler warns
-// about that; systemd would load such a timer without a word.
+// past 2199), which for a timer means it is dead. The compiler reports
+// that as an error; systemd would load such a timer without a word.
 //
 // An expression with a time zone ("… UTC", "… Europe/Berlin") is computed
 // in that zone. One without is computed in after's location, which
