@@ -115,6 +115,12 @@ func applyPaths(base plan.Paths, p *schema.Paths) (plan.Paths, hcl.Diagnostics) 
 		}
 		*t.dst = t.v.Value
 	}
+	// backup.nix installs the plan with environment.etc, which can only
+	// place files below /etc.
+	if p.Plan != nil && !diags.HasErrors() && (!isUnder(base.Plan, "/etc") || base.Plan == "/etc") {
+		diags = append(diags, errorAt(p.Plan.Range, "Plan path outside /etc",
+			"The plan path %q is not below /etc. backup.nix installs the plan through environment.etc, which writes only there, and the plain units read it from the same place. Write a path such as \"/etc/bakc/plan.json\".", base.Plan))
+	}
 	return base, diags
 }
 
