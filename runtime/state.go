@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/holthome/bakc/internal/atomicfile"
 )
 
 // taskState is what a task remembers between runs, per repository: the
@@ -60,34 +62,10 @@ func (s *taskState) write(path string) error {
 	return writeFileAtomic(path, append(data, '\n'), 0o644)
 }
 
-// writeFileAtomic writes data to path through a temporary file in the
-// same folder and a rename, so that a reader (or the next run after a
-// crash) sees the old file or the new one, never a part of either.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+// writeFileAtomic makes path's folder if needed and replaces path whole.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, perm)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/spf13/cobra"
 
+	"github.com/holthome/bakc/internal/atomicfile"
 	"github.com/holthome/bakc/schema"
 )
 
@@ -110,7 +111,7 @@ func runFmt(e *env, opts fmtOptions, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(name, out, st.Mode().Perm()); err != nil {
+		if err := atomicfile.Write(name, out, st.Mode().Perm()); err != nil {
 			return err
 		}
 	}

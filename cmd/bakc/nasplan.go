@@ -14,6 +14,7 @@ import (
 	"github.com/holthome/bakc/compiler"
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/emit/nas"
+	"github.com/holthome/bakc/internal/atomicfile"
 	"github.com/holthome/bakc/zfs"
 )
 
@@ -126,7 +127,7 @@ func runNASPlan(e *env, opts nasPlanOptions, node string) error {
 	if opts.format == "sh" {
 		perm = 0o755
 	}
-	return writeFileAtomic(opts.output, data, perm)
+	return atomicfile.Write(opts.output, data, perm)
 }
 
 // findNASPlan returns the NAS plan to print: the whole NAS for --nas,

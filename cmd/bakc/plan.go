@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/internal/atomicfile"
 )
 
 type planOptions struct {
@@ -87,5 +88,5 @@ func writeOutput(e *env, path string, data []byte) error {
 		_, err := e.stdout.Write(data)
 		return err
 	}
-	return writeFileAtomic(path, data, 0o644)
+	return atomicfile.Write(path, data, 0o644)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/holthome/bakc/emit/unitfile"
+	"github.com/holthome/bakc/internal/atomicfile"
 )
 
 type unitsOptions struct {
@@ -84,7 +85,7 @@ func runUnits(e *env, opts unitsOptions, file string) error {
 	}
 	written := map[string]bool{}
 	for _, f := range files {
-		if err := writeFileAtomic(filepath.Join(opts.output, f.Name), f.Data, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(opts.output, f.Name), f.Data, 0o644); err != nil {
 			return err
 		}
 		written[f.Name] = true

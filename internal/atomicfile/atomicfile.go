@@ -1,4 +1,8 @@
-package main
+// Package atomicfile replaces files whole: every file bakc writes (its
+// outputs, the runtime's state) goes through it, so that a reader sees the
+// old file or the new one, never part of either, and a failure leaves the
+// old file as it was.
+package atomicfile
 
 import (
 	"fmt"
@@ -6,10 +10,9 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic writes data to path through a temporary file in the
-// same folder and a rename, so that readers see the old file or the new
-// one, never half of either, and a failure leaves the old file as it was.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+// Write writes data to path through a temporary file in the same folder,
+// synced, and a rename over path.
+func Write(path string, data []byte, perm os.FileMode) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
