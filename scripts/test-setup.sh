@@ -15,13 +15,16 @@ sudo=""
 need=""
 for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
-	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse; do
+	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
+	nsenter:util-linux setpriv:util-linux useradd:passwd; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
 		need="$need $pkg"
 	fi
 done
+# GNU time, for the benchmark scripts' peak memory (bench/).
+[ -x /usr/bin/time ] || need="$need time"
 if [ -n "$need" ]; then
 	echo "test-setup: installing$need"
 	$sudo apt-get update -qq
@@ -36,7 +39,7 @@ if ! [ -x "$restic18" ]; then
 fi
 
 # zfs-fuse: the daemon must run for zpool/zfs to work. It needs /dev/fuse.
-if ! pgrep -x zfs-fuse >/dev/null 2>&1; then
+if ! zpool list >/dev/null 2>&1; then
 	echo "test-setup: starting zfs-fuse"
 	$sudo zfs-fuse
 	i=0
