@@ -2,14 +2,11 @@ package nas
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,27 +26,11 @@ import (
 // key line and its forced command, not delegation.
 func TestReplicationKeyWithSSHD(t *testing.T) {
 	testenv.Root(t)
-	sshd := testenv.LookPath(t, "sshd")
 	ssh := testenv.LookPath(t, "ssh")
-	keygen := testenv.LookPath(t, "ssh-keygen")
-	if _, err := os.Stat("/run/sshd"); err != nil {
-		if testenv.RequireAll() {
-			t.Fatalf("/run/sshd: %v (run ./scripts/test-setup.sh)", err)
-		}
-		t.Skipf("/run/sshd: %v (run ./scripts/test-setup.sh)", err)
-	}
 	pool := testenv.ZFSPool(t, 128<<20)
 	dir := t.TempDir()
-	key := func(name string) string {
-		out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "root@forge", "-f", filepath.Join(dir, name)).CombinedOutput()
-		require.NoError(t, err, "%s", out)
-		pub, err := os.ReadFile(filepath.Join(dir, name+".pub"))
-		require.NoError(t, err)
-		return strings.TrimSpace(string(pub))
-	}
-	key("host")
-	good := key("client")
-	elsewhere := key("elsewhere")
+	good := testenv.SSHKey(t, dir, "client", "root@forge")
+	elsewhere := testenv.SSHKey(t, dir, "elsewhere", "root@forge")
 
 	var keys strings.Builder
 	for _, r := range []plan.Receive{
@@ -60,39 +41,9 @@ func TestReplicationKeyWithSSHD(t *testing.T) {
 		require.NoError(t, err)
 		keys.WriteString(line)
 	}
-	authorized := filepath.Join(dir, "authorized_keys")
-	require.NoError(t, os.WriteFile(authorized, []byte(keys.String()), 0o600))
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	config := filepath.Join(dir, "sshd_config")
-	require.NoError(t, os.WriteFile(config, []byte(strings.Join([]string{
-		"ListenAddress 127.0.0.1:" + port,
-		"HostKey " + filepath.Join(dir, "host"),
-		"AuthorizedKeysFile " + authorized,
-		"PermitRootLogin forced-commands-only",
-		"PasswordAuthentication no",
-		"KbdInteractiveAuthentication no",
-		"UsePAM no",
-		"StrictModes no",
-		"PidFile none",
-		"UseDNS no",
-		"LogLevel VERBOSE",
-		"",
-	}, "\n")), 0o600))
-	var sshdLog bytes.Buffer
-	daemon := exec.Command(sshd, "-D", "-e", "-f", config)
-	daemon.Stderr = &sshdLog
-	require.NoError(t, daemon.Start())
-	t.Cleanup(func() {
-		daemon.Process.Kill()
-		daemon.Wait()
-		if t.Failed() {
-			t.Logf("sshd log:\n%s", sshdLog.String())
-		}
-	})
+	srv := testenv.StartSSHD(t, keys.String(),
+		"PermitRootLogin forced-commands-only", "UseDNS no", "LogLevel VERBOSE")
+	port := srv.Port
 
 	run := func(identity string, stdin []byte, command ...string) (string, string, int) {
 		args := []string{"-T", "-i", filepath.Join(dir, identity), "-p", port,
@@ -112,16 +63,6 @@ func TestReplicationKeyWithSSHD(t *testing.T) {
 		}
 		return stdout.String(), stderr.String(), code
 	}
-	// sshd needs a moment to listen.
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			c.Close()
-			break
-		}
-		require.Less(t, i, 100, "sshd does not listen:\n%s", sshdLog.String())
-		time.Sleep(50 * time.Millisecond)
-	}
-
 	out, errOut, code := run("client", nil, "zfs", "list", "-H", "-o", "name", pool)
 	require.Equal(t, 0, code, "zfs list through the key: %s", errOut)
 	require.Equal(t, pool+"\n", out)
