@@ -46,11 +46,13 @@ func checkNFSMounted(ctx context.Context, nfs *plan.NFSMount, url string, mounts
 	if err != nil {
 		return fmt.Errorf("reading the mount table: %w", err)
 	}
-	top, ok := topMountAt(ms, mp)
-	if !ok {
+	// The mount a lookup of mp really ends on: one mounted at mp but
+	// hidden under a later mount above it does not count.
+	top, ok := namespace.Lookup(ms, mp)
+	if !ok || top.Mountpoint != mp {
 		under := "the root file system"
-		if c, ok := containingMount(ms, mp); ok {
-			under = fmt.Sprintf("%s (%s from %s)", c.Mountpoint, c.FSType, c.Source)
+		if ok {
+			under = fmt.Sprintf("%s (%s from %s)", top.Mountpoint, top.FSType, top.Source)
 		}
 		return &mountError{restic.CategoryStorage, fmt.Sprintf(
 			"%s is not mounted: it is an empty folder on %s, not the NFS export %s; refusing to back up into it (is the NAS up, is the mount unit failing?)",
@@ -94,32 +96,6 @@ func touch(ctx context.Context, dir string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// topMountAt returns the mount a path lookup of mp finds: the last one
-// mounted exactly at mp.
-func topMountAt(ms []namespace.Mount, mp string) (namespace.Mount, bool) {
-	var top namespace.Mount
-	found := false
-	for _, m := range ms {
-		if m.Mountpoint == mp {
-			top, found = m, true
-		}
-	}
-	return top, found
-}
-
-// containingMount returns the mount a path lies on: the latest of those
-// with the longest mountpoint at or above it.
-func containingMount(ms []namespace.Mount, path string) (namespace.Mount, bool) {
-	var best namespace.Mount
-	found := false
-	for _, m := range ms {
-		if within(path, m.Mountpoint) && (!found || len(m.Mountpoint) >= len(best.Mountpoint)) {
-			best, found = m, true
-		}
-	}
-	return best, found
 }
 
 // sameNFSSource compares "server:/export" as mountinfo and the plan write
