@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -226,9 +227,23 @@ func zfsGet(t *testing.T, dataset, prop string) string {
 	return strings.TrimSuffix(string(out), "\n")
 }
 
+// zfsCmd runs zfs for the test's own setup. zfs-fuse answers "busy" for
+// a moment after a mount goes away: the command is run again for a few
+// seconds. A "set mountpoint=" that was refused so has set the value but
+// not remounted, and setting the same value again does not remount: then
+// the dataset is mounted instead.
 func zfsCmd(t *testing.T, args ...string) {
 	t.Helper()
-	out, err := exec.Command(testenv.LookPath(t, "zfs"), args...).CombinedOutput()
+	zfsBin := testenv.LookPath(t, "zfs")
+	retry := args
+	if len(args) == 3 && args[0] == "set" && strings.HasPrefix(args[1], "mountpoint=") {
+		retry = []string{"mount", args[2]}
+	}
+	out, err := exec.Command(zfsBin, args...).CombinedOutput()
+	for i := 0; err != nil && strings.Contains(string(out), "is busy") && i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		out, err = exec.Command(zfsBin, retry...).CombinedOutput()
+	}
 	require.NoError(t, err, "zfs %v: %s", args, out)
 }
 
