@@ -166,7 +166,8 @@ func TestRestoreTest(t *testing.T) {
 			if n := strings.Count(first, "path="); n != 4 {
 				t.Fatalf("restored %d files, want 4:\n%s", n, first)
 			}
-			again, _ := picks(7)
+			again, rep := picks(7)
+			require.Equal(t, runtime.ExitOK, rep.ExitCode, "second restore test: %v", rep.Failures)
 			if again != first {
 				t.Errorf("seed 7 picked\n%s\nthen\n%s", first, again)
 			}
