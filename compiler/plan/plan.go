@@ -192,6 +192,7 @@ type Job struct {
 	// Description is free text for unit descriptions and the runbook.
 	Description string `json:"description,omitempty"`
 	// Paths are absolute, clean and sorted; none is inside another.
+	// Empty for a job that only dumps (Dumps).
 	Paths []string `json:"paths"`
 	// Exclude are restic exclude patterns: the defaults' first, then the
 	// job's own, without duplicates.
@@ -215,6 +216,9 @@ type Job struct {
 	Datasets []Dataset `json:"datasets,omitempty"`
 	// Hooks are shell commands run with `sh -c`.
 	Hooks Hooks `json:"hooks"`
+	// Dumps are commands whose output restic backs up from stdin, one
+	// snapshot per dump and repository, sorted by name (see Dump).
+	Dumps []Dump `json:"dumps,omitempty"`
 	// Resources limit the job's service.
 	Resources Resources `json:"resources"`
 	// OnFailureUnit overrides Monitoring.OnFailureUnit for this job.
@@ -238,6 +242,10 @@ type Hooks struct {
 	PreBackup  string `json:"pre_backup,omitempty"`
 	PostBackup string `json:"post_backup,omitempty"`
 	OnFailure  string `json:"on_failure,omitempty"`
+	// Needs says, by hook name ("pre_backup"), what a hook declared in
+	// a hook block runs with. A hook without an entry runs as the
+	// service's user with the service's PATH (see Needs).
+	Needs map[string]Needs `json:"needs,omitempty"`
 }
 
 // Resources are the limits of a job's service, in systemd's own syntax.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/emit/units"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/templates"
 )
 
@@ -54,7 +55,7 @@ func Render(p *plan.Plan) ([]byte, error) {
 		}
 	}
 	top.set(strs(set.Tmpfiles), "systemd", "tmpfiles", "rules")
-	usesConfig := false
+	usesConfig, usesPackages := false, false
 	for i := range set.Units {
 		u := &set.Units[i]
 		name := strings.TrimSuffix(u.Name, "."+u.Type())
@@ -62,6 +63,7 @@ func Render(p *plan.Plan) ([]byte, error) {
 		case "service":
 			top.set(service(u), "systemd", "services", name)
 			usesConfig = usesConfig || u.RunsZFS
+			usesPackages = usesPackages || len(u.Packages) > 0
 		case "timer":
 			t, err := timer(u)
 			if err != nil {
@@ -93,6 +95,9 @@ func Render(p *plan.Plan) ([]byte, error) {
 	b.WriteString("let\n")
 	b.WriteString("  bakc = pkgs.bakc or (throw missingBakc);\n")
 	b.WriteString("  missingBakc = " + string(str(MissingBakc)) + ";\n")
+	if usesPackages {
+		b.WriteString("  missingPackage =\n    name: throw (" + string(str(missingPackagePrefix)) + " + name + " + string(str(missingPackageSuffix)) + ");\n")
+	}
 	b.WriteString("in\n")
 	top.print(&b, "")
 	b.WriteString("\n")
@@ -123,14 +128,46 @@ func service(u *units.Unit) *attrs {
 	a := &attrs{}
 	// A running backup must not be killed by nixos-rebuild switch.
 	a.set(raw("false"), "restartIfChanged")
+	var path list
 	if u.RunsZFS {
 		// zfs(8) matching the kernel module.
-		a.set(list{raw("config.boot.zfs.package")}, "path")
+		path = append(path, raw("config.boot.zfs.package"))
+	}
+	// The packages the job's hooks and dumps declare; a name pkgs does
+	// not have stops the evaluation with a message naming it.
+	for _, pkg := range u.Packages {
+		path = append(path, packageExpr(pkg))
+	}
+	if len(path) > 0 {
+		a.set(path, "path")
 	}
 	for _, s := range u.Sections {
 		a.set(section(s), strings.ToLower(s.Name[:1])+s.Name[1:]+"Config")
 	}
 	return a
+}
+
+// MissingPackage is the message of the module's throw when pkgs has no
+// package of a name a hook or dump declares; tests look for it.
+func MissingPackage(pkg string) string { return missingPackagePrefix + pkg + missingPackageSuffix }
+
+const (
+	missingPackagePrefix = "bakc: a hook or dump of this node declares packages = [ \""
+	missingPackageSuffix = "\" ], but pkgs has no such attribute. Fix the name, or add an overlay that provides it."
+)
+
+// packageExpr is pkgs.<attribute path>, or the module's missingPackage
+// throw naming it: Nix's `or` applies to the whole attribute path, so a
+// missing attribute at any depth gives bakc's message instead of Nix's
+// "attribute missing".
+func packageExpr(pkg string) raw {
+	var b strings.Builder
+	b.WriteString("(pkgs")
+	for _, seg := range strings.Split(pkg, ".") {
+		b.WriteString("." + escape.NixAttrName(seg))
+	}
+	b.WriteString(" or (missingPackage " + string(str(pkg)) + "))")
+	return raw(b.String())
 }
 
 // timer renders a timer unit: [Unit] and [Timer] as unitConfig and
@@ -176,7 +213,7 @@ func section(s units.Section) *attrs {
 	for _, k := range s.Keys() {
 		var vals list
 		for _, e := range s.Entries {
-			if e.Key != k {
+			if e.Key != k || e.PlainOnly {
 				continue
 			}
 			if e.Program {
@@ -184,6 +221,9 @@ func section(s units.Section) *attrs {
 			} else {
 				vals = append(vals, str(e.Value))
 			}
+		}
+		if len(vals) == 0 {
+			continue
 		}
 		if len(vals) == 1 && !listKeys[k] {
 			a.set(vals[0], k)
