@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,8 +53,21 @@ func TestGolden(t *testing.T) {
 const standIns = `{
   config = { boot.zfs.package = "/stand-in/zfs"; };
   lib = throw "backup.nix must not need lib";
-  pkgs = { bakc = "/stand-in/bakc"; };
+  pkgs = {
+    bakc = "/stand-in/bakc";
+    postgresql = "/stand-in/postgresql";
+    python3Packages.psycopg = "/stand-in/psycopg";
+  };
 }`
+
+// standInPackage is where the stand-ins put a package of a hook's or
+// dump's packages.
+func standInPackage(name string) string {
+	if name == "python3Packages.psycopg" {
+		return "/stand-in/psycopg"
+	}
+	return "/stand-in/" + name
+}
 
 const standInProgram = "/stand-in/bakc/bin/bakc"
 
@@ -246,6 +260,8 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 	}
 
 	// Every service and timer, key for key.
+	set, err := units.Build(p)
+	require.NoError(t, err)
 	seen := map[string]bool{}
 	for _, kind := range []struct {
 		suffix string
@@ -259,7 +275,21 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 				t.Errorf("backup.nix has %s, the plain units do not", file)
 				continue
 			}
-			if diff := cmp.Diff(plainSections(t, data), nu.sections(t)); diff != "" {
+			// The plain-only Environment=PATH= is NixOS's path option.
+			plainSecs := plainSections(t, data)
+			if u := set.Unit(file); u != nil {
+				for _, sec := range u.Sections {
+					for _, e := range sec.Entries {
+						if e.PlainOnly {
+							plainSecs[sec.Name][e.Key] = slices.DeleteFunc(plainSecs[sec.Name][e.Key], func(v string) bool { return v == e.Value })
+							if len(plainSecs[sec.Name][e.Key]) == 0 {
+								delete(plainSecs[sec.Name], e.Key)
+							}
+						}
+					}
+				}
+			}
+			if diff := cmp.Diff(plainSecs, nu.sections(t)); diff != "" {
 				t.Errorf("%s: plain unit and NixOS differ (-plain +nix):\n%s", file, diff)
 			}
 			if kind.suffix == ".service" {
@@ -274,8 +304,6 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 			t.Errorf("the plain units have %s, backup.nix does not", name)
 		}
 	}
-	set, err := units.Build(p)
-	require.NoError(t, err)
 	for _, u := range set.Units {
 		if u.Type() != "service" {
 			continue
@@ -284,6 +312,9 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 		wantPath := []string(nil)
 		if u.RunsZFS {
 			wantPath = []string{"/stand-in/zfs"}
+		}
+		for _, pkg := range u.Packages {
+			wantPath = append(wantPath, standInPackage(pkg))
 		}
 		if diff := cmp.Diff(wantPath, nu.Path); diff != "" {
 			t.Errorf("%s path (-want +got):\n%s", u.Name, diff)
@@ -340,6 +371,24 @@ func TestParse(t *testing.T) {
 		require.NoError(t, os.WriteFile(file, module, 0o644))
 		if out, err := exec.Command(nix, "--parse", file).CombinedOutput(); err != nil {
 			t.Errorf("%s: nix-instantiate --parse: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// TestMissingPackage: a package a hook or dump declares that pkgs does
+// not have stops the evaluation with a message naming it, at any depth
+// of its attribute path.
+func TestMissingPackage(t *testing.T) {
+	module, err := Render(unitstest.Hostile())
+	require.NoError(t, err)
+	for _, tt := range []struct{ pkgs, missing string }{
+		{`{ bakc = "/b"; python3Packages.psycopg = "/p"; }`, "postgresql"},
+		{`{ bakc = "/b"; postgresql = "/p"; python3Packages = { }; }`, "python3Packages.psycopg"},
+		{`{ bakc = "/b"; postgresql = "/p"; }`, "python3Packages.psycopg"},
+	} {
+		_, err = evaluate(t, module, `{ config = { boot.zfs.package = "/z"; }; pkgs = `+tt.pkgs+`; }`)
+		if err == nil || !strings.Contains(err.Error(), MissingPackage(tt.missing)) {
+			t.Errorf("pkgs = %s: evaluation gave %v; want the message %q", tt.pkgs, err, MissingPackage(tt.missing))
 		}
 	}
 }

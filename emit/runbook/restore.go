@@ -109,6 +109,9 @@ func checkRestoreInputs(p *plan.Plan) error {
 		if j.JobTag == "" || strings.ContainsAny(j.JobTag, ",\x00") {
 			return fmt.Errorf("runbook: job %s: tag %q cannot be given to restic --tag", j.Name, j.JobTag)
 		}
+		if err := checkDumpInputs(j); err != nil {
+			return err
+		}
 		for _, jp := range j.Paths {
 			if err := abs("the path of job "+j.Name, jp); err != nil {
 				return err

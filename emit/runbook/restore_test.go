@@ -88,8 +88,21 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 			Schedule: plan.Schedule{Calendar: "daily"}, Retention: plan.Retention{Daily: 7},
 			Tags: []string{"job:files", "media data"}, JobTag: "job:files", Snapshot: plan.SnapshotNone,
 			Resources: plan.Resources{IOSchedulingClass: "idle"},
+			Dumps: []plan.Dump{{
+				Name: "db", Command: []string{"pg_dumpall"}, Filename: "db/all it's $x.sql", Tag: "dump:db",
+				// Run as the dump's user by runuser: it writes where only
+				// that user may.
+				RestoreCommand: []string{"sh", "-c", `cat > "$1"`, "sh", filepath.Join(tmp, "into", "db.sql")},
+				Needs:          plan.Needs{User: "bakc"},
+			}},
 		}},
 	}
+	// runuser gives the restore command no capability: it must reach its
+	// folder by permissions alone.
+	require.NoError(t, os.Chmod(filepath.Dir(tmp), 0o711))
+	into := filepath.Join(tmp, "into")
+	require.NoError(t, os.Mkdir(into, 0o700))
+	require.NoError(t, os.Chown(into, testUID, testUID))
 
 	// Back up as the runtime does: as the backup user, allowed to read
 	// everything, one snapshot of all the job's paths with all its tags.
@@ -108,6 +121,25 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 		backupArgs = append(backupArgs, "--tag", tag)
 	}
 	restic(append(backupArgs, job.Paths...)...)
+	// The dump as the runtime streams it: --stdin with the job's tags and
+	// the dump's.
+	rng := rand.New(rand.NewPCG(7, 7))
+	wantDump := make([]byte, 300<<10)
+	for i := range wantDump {
+		wantDump[i] = byte(rng.UintN(256))
+	}
+	resticStdin := func(data []byte, args ...string) {
+		t.Helper()
+		argv := append([]string{"--reuid=2049", "--regid=2049", "--clear-groups",
+			"--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
+			r.Path, "--repo", repo, "--password-file", passwordFile, "--cache-dir", cache}, args...)
+		cmd := exec.Command("setpriv", argv...)
+		cmd.Stdin = bytes.NewReader(data)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "restic %s:\n%s", strings.Join(args, " "), out)
+	}
+	dump := job.Dumps[0]
+	resticStdin(wantDump, append(append([]string{}, backupArgs...), "--tag", dump.Tag, "--stdin", "--stdin-filename", dump.Filename)...)
 
 	// Decoys, all newer than the job's snapshot and all holding other
 	// content at pathA: another node's snapshot with the same tag,
@@ -117,11 +149,16 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 	restic("backup", "--host", "othernode", "--tag", job.JobTag, pathA, pathB)
 	restic("backup", "--host", testNode, "--tag", "job:decoy", pathA)
 	restic("backup", "--host", testNode, "--tag", job.JobTag, pathB)
+	// And for the dump: the same file name under another dump's tag, and
+	// under another node.
+	resticStdin([]byte("decoy dump\n"), "backup", "--host", testNode, "--tag", job.JobTag, "--tag", "dump:other", "--stdin", "--stdin-filename", dump.Filename)
+	resticStdin([]byte("decoy dump\n"), "backup", "--host", "othernode", "--tag", job.JobTag, "--tag", dump.Tag, "--stdin", "--stdin-filename", dump.Filename)
 
 	md, err := Render(p, Options{RestoreRoot: filepath.Join(tmp, "restore")})
 	require.NoError(t, err)
-	setup, perPath := restoreSection(t, string(md), "files", "local")
-	require.Len(t, perPath, 2, "one restore block per path")
+	setup, blocks := restoreSection(t, string(md), "files", "local")
+	require.Len(t, blocks, 4, "one restore block per path, two for the dump")
+	perPath, dumpBlocks := blocks[:2], blocks[2:]
 
 	// The runbook says "restic"; a wrapper of that name runs this version
 	// and records who runs it and with which environment.
@@ -153,6 +190,19 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 			_, err := os.Lstat(filepath.Join(target, pathB))
 			require.True(t, os.IsNotExist(err), "restoring %s also restored %s", pathA, pathB)
 		}
+	}
+
+	// The dump, into a file below the job's folder and into its restore
+	// command as its user, byte for byte.
+	for i, got := range []string{filepath.Join(target, dump.Filename), filepath.Join(into, "db.sql")} {
+		script := "set -e\n" + setup + "\n" + dumpBlocks[i]
+		cmd := exec.Command(sh, "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "the runbook's dump commands failed:\n%s\n---\n%s", script, out)
+		data, err := os.ReadFile(got)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(wantDump, data), "%s: %d bytes, not the %d bytes dumped", got, len(data), len(wantDump))
 	}
 
 	calls, err := os.ReadFile(record)

@@ -63,6 +63,13 @@ var funcs = template.FuncMap{
 	"cell": mdCell,
 	"text": mdText,
 	"join": strings.Join,
+	"shjoin": func(argv []string) string {
+		words := make([]string, len(argv))
+		for i, a := range argv {
+			words[i] = escape.ShellQuote(a)
+		}
+		return strings.Join(words, " ")
+	},
 }
 
 // view is what the template sees: the plan, and what is derived from it.
@@ -93,6 +100,8 @@ type jobView struct {
 	RetentionWords string
 	RetentionFlags string
 	Restores       []restoreView
+	// Sources are the job's paths and its dumps' paths in the snapshots.
+	Sources []string
 }
 
 // restoreView is one job restored from one repository.
@@ -100,6 +109,7 @@ type restoreView struct {
 	Repo   repoView
 	Target string
 	Paths  []pathView
+	Dumps  []dumpRestoreView
 }
 
 type pathView struct {
@@ -170,6 +180,10 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			RetentionWords: retentionWords(j.Retention),
 			RetentionFlags: retentionFlags(j.Retention),
 		}
+		jv.Sources = append(jv.Sources, j.Paths...)
+		for _, d := range j.Dumps {
+			jv.Sources = append(jv.Sources, d.SnapshotPath()+" (dump "+d.Name+")")
+		}
 		if jv.Sched, err = schedule("job "+j.Name, j.Schedule); err != nil {
 			return nil, err
 		}
@@ -181,6 +195,9 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			rs := restoreView{Repo: rv, Target: path.Join(opts.RestoreRoot, j.Name)}
 			for _, jp := range j.Paths {
 				rs.Paths = append(rs.Paths, pathView{Path: jp, Include: includePattern(jp)})
+			}
+			for _, d := range j.Dumps {
+				rs.Dumps = append(rs.Dumps, dumpRestore(p, &j, d, rs.Target))
 			}
 			jv.Restores = append(jv.Restores, rs)
 		}

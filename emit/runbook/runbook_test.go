@@ -86,9 +86,9 @@ func TestForgeRunbook(t *testing.T) {
 	for _, c := range []struct {
 		job, repo string
 		paths     int
-	}{{"databases", "cloud-secondary", 1}, {"databases", "nas-primary", 1}, {"plex", "cloud-secondary", 1}, {"plex", "nas-primary", 1}, {"system", "nas-primary", 2}} {
+	}{{"databases", "cloud-secondary", 2}, {"databases", "nas-primary", 2}, {"plex", "cloud-secondary", 1}, {"plex", "nas-primary", 1}, {"system", "nas-primary", 2}} {
 		setup, perPath := restoreSection(t, md, c.job, c.repo)
-		require.Len(t, perPath, c.paths, "%s from %s", c.job, c.repo)
+		require.Len(t, perPath, c.paths, "%s from %s", c.job, c.repo) // databases: the dump into a file and into psql
 		require.True(t, strings.HasSuffix(setup, "\nbakc_restic snapshots --host forge --tag job:"+c.job), "%s from %s: the setup block ends listing the snapshots", c.job, c.repo)
 		require.Equal(t, c.repo == "nas-primary", strings.Contains(setup, "mount -t nfs"), "%s: mount only for NFS", c.repo)
 		require.Equal(t, c.repo == "cloud-secondary", strings.Contains(setup, "set -a;"), "%s: credentials only for the cloud", c.repo)
@@ -110,8 +110,10 @@ func TestRenderRefuses(t *testing.T) {
 		want   string
 	}{
 		{"relative restore root", func(*plan.Plan) {}, Options{RestoreRoot: "restore"}, `the restore root "restore" is not an absolute, clean path`},
-		{"relative job path", func(p *plan.Plan) { p.Jobs[0].Paths[0] = "persist/x" }, Options{}, `the path of job databases "persist/x" is not an absolute, clean path`},
-		{"NUL in a path", func(p *plan.Plan) { p.Jobs[0].Paths[0] = "/persist/\x00" }, Options{}, `path "/persist/\x00" contains a NUL byte`},
+		{"relative job path", func(p *plan.Plan) { p.Jobs[1].Paths[0] = "persist/x" }, Options{}, `the path of job plex "persist/x" is not an absolute, clean path`},
+		{"NUL in a path", func(p *plan.Plan) { p.Jobs[1].Paths[0] = "/persist/\x00" }, Options{}, `path "/persist/\x00" contains a NUL byte`},
+		{"absolute dump filename", func(p *plan.Plan) { p.Jobs[0].Dumps[0].Filename = "/x.sql" }, Options{}, `filename "/x.sql" is not a clean relative path`},
+		{"comma in a dump tag", func(p *plan.Plan) { p.Jobs[0].Dumps[0].Tag = "dump:a,b" }, Options{}, `dump tag "dump:a,b" cannot be given`},
 		{"comma in the job tag", func(p *plan.Plan) { p.Jobs[0].JobTag = "job:a,b" }, Options{}, `tag "job:a,b" cannot be given to restic --tag`},
 		{"relative environment file", func(p *plan.Plan) { p.Repositories[0].EnvironmentFile = "creds" }, Options{}, `environment file of repository cloud-secondary "creds"`},
 		{"invalid schedule", func(p *plan.Plan) { p.Jobs[0].Schedule.Calendar = "dayly" }, Options{}, `schedule of job databases: "dayly" is not a shorthand`},

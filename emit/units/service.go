@@ -124,12 +124,11 @@ func addHardening(s *section, p *plan.Plan, t task) {
 	if t.zfs {
 		dirs = outermost(append(dirs, RunDir))
 	}
-	if t.job != nil {
-		// What the job's hooks declare they write.
-		dirs = outermost(append(dirs, stepWrites(t.job)...))
-	}
 	for _, dir := range dirs {
 		s.add("ReadWritePaths", escape.SystemdPath(dir))
+	}
+	if t.job != nil {
+		addStepWrites(s, dirs, t.job)
 	}
 	s.add("ProtectKernelTunables", "yes").
 		add("ProtectKernelModules", "yes").

@@ -79,6 +79,20 @@ func stepWrites(j *plan.Job) []string {
 	return out
 }
 
+// addStepWrites adds the paths the job's hooks declare they write to
+// ReadWritePaths=, after the service's own folders (dirs) and except
+// those inside one of them. Each has systemd's "-" prefix: a declared
+// folder that does not exist is ignored instead of failing the whole
+// service at start, and the runtime's preflight names it.
+func addStepWrites(s *section, dirs []string, j *plan.Job) {
+	for _, w := range outermost(stepWrites(j)) {
+		if slices.ContainsFunc(dirs, func(d string) bool { return isInside(w, d) }) {
+			continue
+		}
+		s.add("ReadWritePaths", "-"+escape.SystemdPath(w))
+	}
+}
+
 // stepPackages are the Nix packages the job's hooks and dumps need,
 // sorted, each once.
 func stepPackages(j *plan.Job) []string {

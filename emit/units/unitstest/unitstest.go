@@ -61,6 +61,8 @@ const (
 	HostileServer      = `nas-1.example.net`
 	HostileExport      = `/mnt/backup/host/restic`
 	HostileOnFailure   = `notify-failure@%n.service`
+	HostileWrites      = `/srv/dumps "q" 100% $x`
+	HostilePathDir     = `/opt/pg 15/bin "q" 100%`
 )
 
 // Hostile returns a plan with a hostile value in every field that
@@ -122,6 +124,15 @@ func Hostile() *plan.Plan {
 				Tags:         []string{"job:media"}, JobTag: "job:media",
 				Snapshot:  plan.SnapshotNone,
 				Resources: res,
+				Hooks: plan.Hooks{
+					PreBackup: `pg_dump "media" > '/srv/dumps "q" 100% $x/media.sql'`,
+					Needs: map[string]plan.Needs{plan.HookPreBackup: {
+						User:     "bakc",
+						Packages: []string{"postgresql", "python3Packages.psycopg"},
+						Path:     []string{HostilePathDir},
+						Writes:   []string{HostileWrites},
+					}},
+				},
 			},
 			{
 				Name:         "system",
@@ -132,6 +143,11 @@ func Hostile() *plan.Plan {
 				Tags:         []string{"job:system"}, JobTag: "job:system",
 				Snapshot:      plan.SnapshotZFS,
 				Datasets:      []plan.Dataset{{Mountpoint: "/srv/data", Name: "tank/data"}},
+				Dumps: []plan.Dump{{
+					Name: "db", Command: []string{"pg_dumpall", "--clean"}, Filename: "db/all 100% $x.sql", Tag: "dump:db",
+					RestoreCommand: []string{"psql", "-d", "it's"},
+					Needs:          plan.Needs{User: "postgres", Packages: []string{"postgresql"}},
+				}},
 				Resources:     plan.Resources{Nice: 10, IOSchedulingClass: "idle"},
 				OnFailureUnit: "page-oncall.service",
 			},

@@ -56,7 +56,7 @@ node "forge" {
       command         = ["pg_dumpall"]
       user            = "postgres"
       filename        = "postgresql/all.sql"
-      packages        = ["postgresql"]              # backup.nix: pkgs.postgresql on the unit's path
+      packages        = ["postgresql"]                 # backup.nix: pkgs.postgresql on the unit's path
       path            = ["/usr/lib/postgresql/15/bin"] # hosts without Nix (Debian's layout)
       restore_command = ["psql", "-X", "-d", "postgres"]
     }
