@@ -62,4 +62,12 @@ if ! getent passwd 2049 >/dev/null 2>&1; then
 	$sudo useradd --system --uid 2049 --gid 2049 --home-dir /var/empty --no-create-home --shell /usr/sbin/nologin bakc
 fi
 
+# A second user (uid and gid 2050), for the runtime's tests of hooks and
+# database dumps that run as a user other than the backup user, as a
+# database's own user (postgres) would on a real node.
+if ! getent passwd 2050 >/dev/null 2>&1; then
+	getent group 2050 >/dev/null 2>&1 || $sudo groupadd --system --gid 2050 bakc-test
+	$sudo useradd --system --uid 2050 --gid 2050 --home-dir /var/empty --no-create-home --shell /usr/sbin/nologin bakc-test
+fi
+
 echo "test-setup: ready (restic $(restic version | cut -d' ' -f2), restic $("$restic18" version | cut -d' ' -f2), $(nix-instantiate --version), $(systemd-analyze --version | head -n1))"
