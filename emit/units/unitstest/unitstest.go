@@ -141,8 +141,8 @@ func Hostile() *plan.Plan {
 				Schedule:     sched("daily"),
 				Retention:    plan.Retention{Daily: 7},
 				Tags:         []string{"job:system"}, JobTag: "job:system",
-				Snapshot:      plan.SnapshotZFS,
-				Datasets:      []plan.Dataset{{Mountpoint: "/srv/data", Name: "tank/data"}},
+				Snapshot: plan.SnapshotZFS,
+				Datasets: []plan.Dataset{{Mountpoint: "/srv/data", Name: "tank/data"}},
 				Dumps: []plan.Dump{{
 					Name: "db", Command: []string{"pg_dumpall", "--clean"}, Filename: "db/all 100% $x.sql", Tag: "dump:db",
 					RestoreCommand: []string{"psql", "-d", "it's"},
