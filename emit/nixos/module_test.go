@@ -329,6 +329,7 @@ func TestAgreement(t *testing.T) {
 		t.Run(ex.Node, func(t *testing.T) { checkAgreement(t, ex.Plan) })
 	}
 	t.Run("hostile", func(t *testing.T) { checkAgreement(t, unitstest.Hostile()) })
+	t.Run("hooks-fleet", func(t *testing.T) { checkAgreement(t, unitstest.HooksFleetPlan(t)) })
 }
 
 // TestHostileValues: hostile strings come back from Nix exactly as the

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/holthome/bakc/compiler"
 	"github.com/holthome/bakc/compiler/plan"
 )
 
@@ -170,4 +171,21 @@ func WriteStandIns(t testing.TB, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// HooksFleetPlan is the plan of node db of compiler/testdata/hooks-fleet:
+// hooks written as blocks (a user, packages, PATH folders, writes) and as
+// attributes, compiled by the real compiler.
+func HooksFleetPlan(t testing.TB) *plan.Plan {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	f, diags := compiler.LoadFleet(filepath.Join(filepath.Dir(file), "..", "..", "..", "compiler", "testdata", "hooks-fleet"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, diags := f.Plan("db")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
 }
