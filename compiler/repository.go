@@ -46,7 +46,7 @@ var mountOptionRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.:@/+%-]+)?
 // are the node's (or the defaults'), which the repository's own blocks
 // replace.
 func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, verify *plan.Verify, restoreTest *plan.RestoreTest) (*plan.Repository, hcl.Diagnostics) {
-	diags := checkName(r.Name, r.NameRange, "repository")
+	diags := checkName(r.Name, r.NameRange, plan.NameRepository)
 	out := &plan.Repository{Name: r.Name}
 
 	if r.InlineSecret != nil {
