@@ -140,6 +140,9 @@ func (s *nodeScope) lowerLocation(r *schema.Repository, out *plan.Repository) hc
 		if d := checkAbsPath(r.Path, "repository path"); d.HasErrors() {
 			return d
 		}
+		if d := checkPlacement(r.Path, plan.PlaceRepository, "repository path", "/srv/restic"); d.HasErrors() {
+			return d
+		}
 		out.Kind, out.URL = plan.KindLocal, r.Path.Value
 		return nil
 	case r.URL != nil:
@@ -193,7 +196,11 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 	nfs := r.NFS
 	var diags hcl.Diagnostics
 	if nfs.Mountpoint != nil {
-		diags = append(diags, checkAbsPath(nfs.Mountpoint, "mountpoint")...)
+		d := checkAbsPath(nfs.Mountpoint, "mountpoint")
+		if !d.HasErrors() {
+			d = checkPlacement(nfs.Mountpoint, plan.PlaceRepository, "mountpoint", "/mnt/nas-backup")
+		}
+		diags = append(diags, d...)
 	}
 	options := defaultNFSOptions
 	if nfs.Options != nil {

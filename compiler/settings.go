@@ -91,24 +91,31 @@ func applyPaths(base plan.Paths, p *schema.Paths) (plan.Paths, hcl.Diagnostics) 
 	}
 	var diags hcl.Diagnostics
 	for _, t := range []struct {
-		v    *schema.Text
-		dst  *string
-		what string
-	}{{p.Plan, &base.Plan, "plan path"}, {p.State, &base.State, "state folder"}, {p.Cache, &base.Cache, "cache folder"}, {p.Log, &base.Log, "log folder"}} {
+		v         *schema.Text
+		dst       *string
+		what      string
+		placement plan.Placement
+		example   string
+	}{
+		// backup.nix installs the plan with environment.etc."bakc/…";
+		// the plain units read it from the same place.
+		{p.Plan, &base.Plan, "plan path", plan.PlacePlan, builtinPaths.Plan},
+		{p.State, &base.State, "state folder", plan.PlaceOwnFolder, builtinPaths.State},
+		{p.Cache, &base.Cache, "cache folder", plan.PlaceOwnFolder, builtinPaths.Cache},
+		{p.Log, &base.Log, "log folder", plan.PlaceOwnFolder, builtinPaths.Log},
+	} {
 		if t.v == nil {
 			continue
 		}
-		if d := checkRuntimePath(t.v, t.what); d.HasErrors() {
+		d := checkRuntimePath(t.v, t.what)
+		if !d.HasErrors() {
+			d = checkPlacement(t.v, t.placement, t.what, t.example)
+		}
+		if d.HasErrors() {
 			diags = append(diags, d...)
 			continue
 		}
 		*t.dst = t.v.Value
-	}
-	// backup.nix installs the plan with environment.etc, which can only
-	// place files below /etc.
-	if p.Plan != nil && !diags.HasErrors() && (!isUnder(base.Plan, "/etc") || base.Plan == "/etc") {
-		diags = append(diags, errorAt(p.Plan.Range, "Plan path outside /etc",
-			"The plan path %q is not below /etc. backup.nix installs the plan through environment.etc, which writes only there, and the plain units read it from the same place. Write a path such as \"/etc/bakc/plan.json\".", base.Plan))
 	}
 	return base, diags
 }
@@ -141,14 +148,24 @@ func applyMonitoring(base monitoring, m *schema.Monitoring) (monitoring, hcl.Dia
 	}
 	var diags hcl.Diagnostics
 	if m.TextfileDir != nil {
-		if d := checkRuntimePath(m.TextfileDir, "textfile collector folder"); d.HasErrors() {
+		d := checkRuntimePath(m.TextfileDir, "textfile collector folder")
+		if !d.HasErrors() {
+			// Shared with node_exporter by design: any folder of its
+			// own, not one that holds others'.
+			d = checkPlacement(m.TextfileDir, plan.PlaceShared, "textfile collector folder", builtinTextfileDir)
+		}
+		if d.HasErrors() {
 			diags = append(diags, d...)
 		} else {
 			base.TextfileDir = m.TextfileDir.Value
 		}
 	}
 	if m.ErrorLog != nil {
-		if d := checkRuntimePath(m.ErrorLog, "error log"); d.HasErrors() {
+		d := checkRuntimePath(m.ErrorLog, "error log")
+		if !d.HasErrors() {
+			d = checkPlacement(m.ErrorLog, plan.PlaceOwnFile, "error log", builtinPaths.Log+"/"+errorLogName)
+		}
+		if d.HasErrors() {
 			diags = append(diags, d...)
 		} else {
 			base.ErrorLog, base.errorLogSet = m.ErrorLog.Value, true
