@@ -44,9 +44,23 @@ func marshal(v any) ([]byte, error) {
 // refuses them by default but is an experiment in Go 1.26
 // (GOEXPERIMENT=jsonv2), so its mirror github.com/go-json-experiment/json
 // decodes here (it becomes the standard library's with Go 1.27).
+//
+// The version is read first, leniently, so that a plan of another
+// version is refused for its version, not for a field this build does
+// not know.
 func Decode(r io.Reader) (*Plan, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading plan: %w", err)
+	}
+	var head struct {
+		Version int `json:"version"`
+	}
+	if jsonv2.Unmarshal(data, &head) == nil && head.Version != Version {
+		return nil, fmt.Errorf("plan version %d, but this bakc reads version %d: recompile the plan with this bakc", head.Version, Version)
+	}
 	var p Plan
-	if err := jsonv2.UnmarshalRead(r, &p, jsonv2.RejectUnknownMembers(true)); err != nil {
+	if err := jsonv2.Unmarshal(data, &p, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return nil, decodeError(err)
 	}
 	if err := p.Validate(); err != nil {
