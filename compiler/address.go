@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/schema"
 )
 
@@ -41,24 +42,10 @@ func checkAddress(t *schema.Text, what string) hcl.Diagnostics {
 		"The %s %q is not a host name or an IP address. Write a name such as \"nas-1.example.net\" or an address such as \"192.0.2.10\", without a scheme, port or path.", what, t.Value)}
 }
 
-// zfsComponentRE is one component of a ZFS dataset name.
-var zfsComponentRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
-
 // checkDatasetName reports a value that is not a ZFS dataset name
-// (pool/child/…): components of letters, digits and "_.:-", the pool
-// name starting with a letter, no snapshot or bookmark part.
+// (plan.CheckDatasetName, which the runtime applies to the plan again).
 func checkDatasetName(t *schema.Text, what string) hcl.Diagnostics {
-	ok := t.Value != "" && len(t.Value) <= 255
-	if ok {
-		for i, c := range strings.Split(t.Value, "/") {
-			if !zfsComponentRE.MatchString(c) || c == "." || c == ".." ||
-				i == 0 && !(c[0] >= 'a' && c[0] <= 'z' || c[0] >= 'A' && c[0] <= 'Z') {
-				ok = false
-				break
-			}
-		}
-	}
-	if ok {
+	if plan.CheckDatasetName(t.Value) == nil {
 		return nil
 	}
 	return hcl.Diagnostics{errorAt(t.Range, "Invalid ZFS dataset name",

@@ -161,17 +161,11 @@ func lowerDumps(j *schema.Job, out *plan.Job) ([]step, hcl.Diagnostics) {
 	return steps, diags
 }
 
-// checkDumpFilename says what is wrong with a dump's filename, or "".
+// checkDumpFilename says what is wrong with a dump's filename, or "":
+// plan.CheckDumpFilename, which Validate applies too.
 func checkDumpFilename(f string) string {
-	switch {
-	case f == "":
-		return "is empty"
-	case strings.HasPrefix(f, "/"):
-		return "starts with \"/\""
-	case path.Clean(f) != f || f == "." || f == ".." || strings.HasPrefix(f, "../"):
-		return "is not a clean relative path (no \"//\", \".\" or \"..\", no trailing slash)"
-	case len(f) > 4000:
-		return "is too long"
+	if err := plan.CheckDumpFilename(f); err != nil {
+		return err.Error()
 	}
 	return ""
 }
@@ -181,7 +175,7 @@ func lowerNeeds(n schema.StepNeeds) (plan.Needs, hcl.Diagnostics) {
 	var out plan.Needs
 	var diags hcl.Diagnostics
 	if n.User != nil {
-		if !unixNameRE.MatchString(n.User.Value) || len(n.User.Value) > 31 {
+		if plan.CheckUserName(n.User.Value) != nil {
 			diags = append(diags, errorAt(n.User.Range, "Invalid user name",
 				"The user %q cannot be used: it must start with a lowercase letter or \"_\", hold only lowercase letters, digits, \"_\" and \"-\", and have at most 31 characters. Write the name of a user of the node, such as \"postgres\".", n.User.Value))
 		} else {

@@ -11,20 +11,13 @@ import (
 	"github.com/holthome/bakc/schema"
 )
 
-// jobTagPrefix starts the tag that names a job; forget is scoped by it,
-// so a user tag may not start with it.
-const jobTagPrefix = "job:"
-
-// snapshotModes are the values of a job's snapshot attribute.
-var snapshotModes = []string{plan.SnapshotNone, plan.SnapshotZFS}
-
 // lowerJob checks one job and lowers it.
 func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 	def := s.def
-	diags := checkName(j.Name, j.NameRange, "job")
+	diags := checkName(j.Name, j.NameRange, plan.NameJob)
 	out := &plan.Job{
 		Name:      j.Name,
-		JobTag:    jobTagPrefix + j.Name,
+		JobTag:    plan.JobTag(j.Name),
 		Snapshot:  plan.SnapshotNone,
 		Resources: def.resources,
 	}
@@ -97,7 +90,7 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 		default:
 			diags = append(diags, errorAt(j.Snapshot.Range, "Invalid snapshot mode",
 				"%q is not a snapshot mode. Write \"zfs\" to back up from a ZFS snapshot of the job's datasets, or \"none\" to read the live files.%s",
-				j.Snapshot.Value, didYouMean(j.Snapshot.Value, snapshotModes)))
+				j.Snapshot.Value, didYouMean(j.Snapshot.Value, plan.SnapshotModes)))
 		}
 	}
 
@@ -289,15 +282,15 @@ func lowerTags(j *schema.Job) ([]string, hcl.Diagnostics) {
 	var tags []string
 	for _, it := range j.Tags.Items {
 		switch {
-		case it.Value == "" || strings.TrimSpace(it.Value) != it.Value || strings.Contains(it.Value, ","):
+		case plan.CheckTag(it.Value) != nil:
 			diags = append(diags, errorAt(it.Range, "Invalid tag",
 				"The tag %q cannot be used: restic splits tags at commas, and a tag must not be empty or start or end with a space. Write a tag such as \"media\".", it.Value))
 		case strings.HasPrefix(it.Value, plan.DumpTagPrefix):
 			diags = append(diags, errorAt(it.Range, "Reserved tag",
 				"Tags starting with %q are bakc's: a dump's snapshots carry %q, and the runbook finds them by it. Choose a tag without that prefix.", plan.DumpTagPrefix, plan.DumpTagPrefix+"<dump>"))
-		case strings.HasPrefix(it.Value, jobTagPrefix):
+		case strings.HasPrefix(it.Value, plan.JobTagPrefix):
 			diags = append(diags, errorAt(it.Range, "Reserved tag",
-				"Tags starting with %q are bakc's: the tag %q names the job, and forget is scoped by it. Choose a tag without that prefix.", jobTagPrefix, jobTagPrefix+j.Name))
+				"Tags starting with %q are bakc's: the tag %q names the job, and forget is scoped by it. Choose a tag without that prefix.", plan.JobTagPrefix, plan.JobTag(j.Name)))
 		default:
 			tags = append(tags, it.Value)
 		}

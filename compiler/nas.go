@@ -90,7 +90,7 @@ func (f *Fleet) resolveNAS(name string) *nasDecl {
 	}
 	n := &nasDecl{decl: decl, nas: plan.NAS{Name: decl.Name}}
 	f.nasDecls[name] = n
-	diags := checkName(decl.Name, decl.NameRange, "NAS")
+	diags := checkName(decl.Name, decl.NameRange, plan.NameNAS)
 	if decl.Address != nil {
 		diags = append(diags, checkAddress(decl.Address, "NAS address")...)
 		n.nas.Address = decl.Address.Value
@@ -140,7 +140,7 @@ func (f *Fleet) resolveNAS(name string) *nasDecl {
 // checkNASDataset checks one dataset block and lowers its properties.
 func checkNASDataset(decl *schema.NASDataset) (*nasDataset, hcl.Diagnostics) {
 	ds := &nasDataset{decl: decl, name: decl.Name, quota: -1}
-	diags := checkName(decl.Name, decl.NameRange, "dataset")
+	diags := checkName(decl.Name, decl.NameRange, plan.NameDataset)
 	props := map[string]string{}
 	propRange := map[string]hcl.Range{}
 	set := func(name string, t *schema.Text, value string) {

@@ -12,7 +12,6 @@ package nixos
 
 import (
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 
@@ -29,23 +28,30 @@ const MissingBakc = "bakc: pkgs.bakc is missing. Import bakc's NixOS module (inp
 // etcPrefix is where environment.etc puts its files.
 const etcPrefix = "/etc/"
 
+// planStoreName names the plan's file in the Nix store. NixOS would name
+// it after the path ("etc-" and the path under /etc with "-" for "/"),
+// and a path holding a character a store name cannot hold (a space, @, :,
+// ', %…) would then make nixos-rebuild fail; a name of our own always
+// works, whatever the path.
+const planStoreName = "bakc-plan.json"
+
 // Render returns backup.nix for the plan.
 func Render(p *plan.Plan) ([]byte, error) {
 	set, err := units.Build(p)
 	if err != nil {
 		return nil, err
 	}
-	etcName, ok := strings.CutPrefix(p.Paths.Plan, etcPrefix)
-	if !ok || path.Clean(p.Paths.Plan) != p.Paths.Plan || etcName == "" {
-		return nil, fmt.Errorf("paths.plan: %q is not a file under /etc, where NixOS's environment.etc can put the plan", p.Paths.Plan)
+	if err := plan.CheckPlacement(plan.PlacePlan, p.Paths.Plan); err != nil {
+		return nil, fmt.Errorf("paths.plan: %w", err)
 	}
+	etcName := strings.TrimPrefix(p.Paths.Plan, etcPrefix)
 	planJSON, err := plan.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
 
 	top := &attrs{spaced: true}
-	top.set(text(planJSON), "environment", "etc", etcName, "text")
+	top.set(call{"pkgs.writeText", []expr{str(planStoreName), text(planJSON)}}, "environment", "etc", etcName, "source")
 	top.set(list{raw("bakc")}, "environment", "systemPackages")
 	top.set(userAttrs(p), "users", "users", p.User.Name)
 	top.set((&attrs{}).set(raw(strconv.Itoa(p.User.GID)), "gid"), "users", "groups", p.User.Group)

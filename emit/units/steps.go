@@ -1,7 +1,6 @@
 package units
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -164,13 +163,5 @@ func errColonInPath(d string) error {
 // identifiers ("postgresql", "python3Packages.psycopg"), which backup.nix
 // writes as pkgs.<name> without quoting, or nil.
 func CheckPackage(name string) error {
-	if name == "" {
-		return errors.New("is empty")
-	}
-	for _, seg := range strings.Split(name, ".") {
-		if !escape.IsNixIdentifier(seg) {
-			return fmt.Errorf("%q is not a Nix attribute path (identifiers separated by dots, such as postgresql or python3Packages.psycopg)", name)
-		}
-	}
-	return nil
+	return plan.CheckPackage(name)
 }

@@ -12,7 +12,7 @@ let
     name: throw ("bakc: a hook or dump of this node declares packages = [ \"" + name + "\" ], but pkgs has no such attribute. Fix the name, or add an overlay that provides it.");
 in
 {
-  environment.etc."bakc/plan.json".text = ''
+  environment.etc."bakc/plan.json".source = pkgs.writeText "bakc-plan.json" ''
     {
       "version": 1,
       "source": "hosts/forge.hcl",
