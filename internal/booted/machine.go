@@ -73,12 +73,6 @@ func (m *Machine) Enable(unit, target string) {
 	m.Symlink("/etc/systemd/system/"+target+".wants/"+unit, "/etc/systemd/system/"+unit)
 }
 
-// EnableSystem enables a unit that the tree's packages ship in
-// /lib/systemd/system.
-func (m *Machine) EnableSystem(unit, target string) {
-	m.Symlink("/etc/systemd/system/"+target+".wants/"+unit, "/lib/systemd/system/"+unit)
-}
-
 // Mask does what `systemctl mask` does: the unit is linked to /dev/null.
 func (m *Machine) Mask(unit string) {
 	m.Symlink("/etc/systemd/system/"+unit, "/dev/null")

@@ -63,7 +63,7 @@ exec systemctl poweroff --no-block
 		env = append(env, "BAKC_TEST_REQUIRE_ALL=1")
 	}
 	m.WriteFile("/etc/systemd/system/"+probeUnit, []byte(`[Unit]
-Description=bakc test probe: `+t.Name()+` inside the machine
+Description=`+escape.SystemdString("bakc test probe: "+t.Name()+" inside the machine")+`
 After=multi-user.target
 
 [Service]
