@@ -108,7 +108,12 @@ func insideForge(t *testing.T, p *plan.Plan) {
 	// The same tasks on the unreachable B2 fail, each with an error line
 	// of category network (started together: each waits out restic's
 	// retries).
-	t.Run("maintenance-cloud-secondary", func(t *testing.T) {
+	//
+	// new-3 (not in issue 8): after its retries restic 0.18.1 reports
+	// either the failed name lookup (category network) or "context
+	// deadline exceeded", which bakc does not recognise (category
+	// unknown); which one depends on timing, so this fails now and then.
+	t.Run("new-3-maintenance-cloud-secondary", func(t *testing.T) {
 		units := []string{"bakc-verify-cloud-secondary.service", "bakc-prune-cloud-secondary.service", "bakc-restore-test-cloud-secondary.service"}
 		for _, r := range booted.StartAll(t, units...) {
 			assert.Equal(t, "exit-code", r.Result, "%s\n%s", r, booted.Journal(r.Unit))
