@@ -2,7 +2,9 @@
 # Installs and starts everything the tests use, on a fresh Debian machine
 # (as root, or with sudo): restic from Debian (0.14) and restic 0.18.1 built
 # from source (NixOS ships 0.18), zfs-fuse with its daemon running, nix-bin
-# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests.
+# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests,
+# and for the booted-systemd tier (internal/booted) debootstrap,
+# systemd-nspawn and the Debian tree it boots (scripts/booted-tree.sh).
 # Safe to run again: it skips what is already there.
 set -eu
 
@@ -16,7 +18,8 @@ need=""
 for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
-	nsenter:util-linux setpriv:util-linux useradd:passwd; do
+	nsenter:util-linux setpriv:util-linux useradd:passwd \
+	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
@@ -70,4 +73,7 @@ if ! getent passwd 2050 >/dev/null 2>&1; then
 	$sudo useradd --system --uid 2050 --gid 2050 --home-dir /var/empty --no-create-home --shell /usr/sbin/nologin bakc-test
 fi
 
-echo "test-setup: ready (restic $(restic version | cut -d' ' -f2), restic $("$restic18" version | cut -d' ' -f2), $(nix-instantiate --version), $(systemd-analyze --version | head -n1))"
+# The booted tier's Debian tree: built once (about a minute), then cached.
+tree=$("$(dirname "$0")/booted-tree.sh")
+
+echo "test-setup: ready (restic $(restic version | cut -d' ' -f2), restic $("$restic18" version | cut -d' ' -f2), $(nix-instantiate --version), $(systemd-analyze --version | head -n1), booted tree $tree)"
