@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -29,7 +28,7 @@ func (f *Fleet) Validate() hcl.Diagnostics {
 		n := f.resolveNAS(name)
 		_, d := f.lowerNAS(n)
 		diags = append(diags, d...)
-		if key := strings.ToLower(n.nas.Address); !addresses[key] {
+		if key := addressKey(n.nas.Address); !addresses[key] {
 			addresses[key] = true
 			diags = append(diags, f.checkNASOverlap(n.nas.Address)...)
 		}
@@ -52,7 +51,7 @@ func (f *Fleet) checkNASOverlap(address string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	var same []*nasDecl
 	for _, name := range f.NASNames() {
-		if n := f.resolveNAS(name); strings.EqualFold(n.nas.Address, address) {
+		if n := f.resolveNAS(name); addressKey(n.nas.Address) == addressKey(address) {
 			same = append(same, n)
 		}
 	}

@@ -38,6 +38,28 @@ if ! [ -x "$restic18" ]; then
 		go install github.com/restic/restic/cmd/restic@v0.18.1
 fi
 
+# nfs-utils' mount.nfs, for tests that run it with -f (parse the NFS
+# source and options, resolve the server, mount nothing): unpacked from
+# Debian's nfs-common into the cache, not installed, so that no rpcbind
+# or statd is started. It needs libtirpc3.
+nfs="$cache/nfs-common"
+if ! [ -x /sbin/mount.nfs ] && ! [ -x "$nfs/sbin/mount.nfs" ]; then
+	echo "test-setup: unpacking mount.nfs from nfs-common into $nfs"
+	dpkg -s libtirpc3 >/dev/null 2>&1 || {
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libtirpc3 >/dev/null
+	}
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download nfs-common >/dev/null 2>&1) || {
+		$sudo apt-get update -qq
+		(cd "$tmp" && apt-get download nfs-common >/dev/null)
+	}
+	mkdir -p "$nfs"
+	dpkg-deb -x "$tmp"/nfs-common_*.deb "$tmp/root"
+	cp -a "$tmp/root/sbin" "$nfs/"
+	rm -rf "$tmp"
+fi
+
 # zfs-fuse: the daemon must run for zpool/zfs to work. It needs /dev/fuse.
 if ! zpool list >/dev/null 2>&1; then
 	echo "test-setup: starting zfs-fuse"
