@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -126,6 +127,53 @@ func checkDatasetName(t *schema.Text, what string) hcl.Diagnostics {
 	}
 	return hcl.Diagnostics{errorAt(t.Range, "Invalid ZFS dataset name",
 		"The %s %q is not a ZFS dataset name. Write pool/child/…, such as \"rpool/safe/home\": components of letters, digits and \"_.:-\" separated by \"/\", the pool name starting with a letter, without \"@\" or \"#\".", what, t.Value)}
+}
+
+// checkNodeAddresses reports nodes that share an address (compared by
+// addressKey: "forge.example.net." and "FORGE.example.net" are one,
+// "fd00::a" and "FD00:0::A" too). A NAS writes a node's exports and its
+// replication key's from="…" for the node's address, so with two nodes
+// on one address each host could mount the other's exports and
+// replicate into the other's dataset. The later of two (by file and
+// position) is reported, with the first one's place.
+func checkNodeAddresses(ids []*nodeIdentity) hcl.Diagnostics {
+	byKey := map[string][]*nodeIdentity{}
+	var keys []string
+	for _, id := range ids {
+		if id.address == "" {
+			continue
+		}
+		k := addressKey(id.address)
+		if byKey[k] == nil {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], id)
+	}
+	var diags hcl.Diagnostics
+	for _, k := range keys {
+		same := byKey[k]
+		if len(same) < 2 {
+			continue
+		}
+		sort.SliceStable(same, func(i, j int) bool {
+			a, b := same[i].node.Address.Range, same[j].node.Address.Range
+			if a.Filename != b.Filename {
+				return a.Filename < b.Filename
+			}
+			return a.Start.Byte < b.Start.Byte
+		})
+		first := same[0]
+		for _, id := range same[1:] {
+			written := ""
+			if id.address != first.address {
+				written = fmt.Sprintf(" (written %q there)", first.address)
+			}
+			diags = append(diags, errorAt(id.node.Address.Range, "Duplicate node address",
+				"The node %q has the address %q, which is also the address of the node %q at %s%s. A NAS exports a node's datasets and lets its replication key in by the node's address, so each of the two hosts could reach the other's backups. Give each node the address of its own host.",
+				id.node.Name, id.address, first.node.Name, at(first.node.Address.Range), written))
+		}
+	}
+	return diags
 }
 
 // sftpAddressProblem says how restic would misread the host of an sftp

@@ -1,7 +1,11 @@
 package compiler
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestAddressProblem(t *testing.T) {
@@ -53,5 +57,54 @@ func TestAddressKey(t *testing.T) {
 	}
 	if addressKey("fd00::a") == addressKey("fd00::b") {
 		t.Error("fd00::a and fd00::b have one key")
+	}
+}
+
+// `bakc nas-plan` refuses two nodes of the NAS on one address too, with
+// both places, as validate does.
+func TestNASPlanRefusesSharedNodeAddress(t *testing.T) {
+	files := map[string]string{"bakc.hcl": `nas "nas-1" {
+  address    = "nas-1.example.net"
+  parent     = "backup"
+  mount_root = "/mnt/backup"
+
+  dataset "restic" {
+    quota  = "100G"
+    export = "nfs"
+  }
+}
+`}
+	for _, n := range []struct{ name, addr string }{{"web", "fd00::a"}, {"db", "FD00:0::A"}} {
+		files["hosts/"+n.name+".hcl"] = fmt.Sprintf(`node %q {
+  address = %q
+  nas     = "nas-1"
+
+  repository "nas" {
+    nfs {
+      dataset    = "restic"
+      mountpoint = "/mnt/nas"
+    }
+    password_file = "/run/secrets/restic"
+  }
+
+  job "state" {
+    paths = ["/var/lib"]
+  }
+}
+`, n.name, n.addr)
+	}
+	f, diags := LoadFleet(writeFleet(t, files))
+	require.False(t, diags.HasErrors(), "%v", diags)
+	p, diags := f.NASPlan("nas-1")
+	require.Nil(t, p)
+	require.Len(t, diags, 1)
+	d := diags[0]
+	require.Equal(t, "Duplicate node address", d.Summary)
+	require.True(t, strings.HasSuffix(d.Subject.Filename, "hosts/web.hcl"), "subject %s", d.Subject.Filename)
+	require.Equal(t, 2, d.Subject.Start.Line)
+	for _, want := range []string{`node "db" at `, `hosts/db.hcl:2`, `written "FD00:0::A" there`} {
+		if !strings.Contains(d.Detail, want) {
+			t.Errorf("detail %q does not say %q", d.Detail, want)
+		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 // Validate checks the whole fleet: the defaults, every NAS, every node
 // and the rules between them (no dataset or export twice on one NAS
-// host, quotas within each NAS's capacity). Each problem is reported
+// host, quotas within each NAS's capacity, no two nodes on one address). Each problem is reported
 // once, sorted by file and position.
 func (f *Fleet) Validate() hcl.Diagnostics {
 	diags := append(hcl.Diagnostics{}, f.resolveDefaults().diags...)
@@ -23,6 +23,7 @@ func (f *Fleet) Validate() hcl.Diagnostics {
 		diags = append(diags, ids[i].diags...)
 	}
 	diags = append(diags, f.lowerNodes(ids)...)
+	diags = append(diags, checkNodeAddresses(ids)...)
 	addresses := map[string]bool{}
 	for _, name := range f.NASNames() {
 		n := f.resolveNAS(name)
