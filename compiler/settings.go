@@ -65,6 +65,10 @@ func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 				"The %s %q cannot be used: it must start with a lowercase letter or \"_\", hold only lowercase letters, digits, \"_\" and \"-\", and have at most 31 characters (systemd's rule for User=). Choose another name.", t.what, t.v.Value))
 			continue
 		}
+		if d := checkSystemName(t.v, t.what == "group name"); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
 		*t.dst = t.v.Value
 	}
 	for _, n := range []struct {
@@ -90,6 +94,10 @@ func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 				"The %s 65534 belongs to nobody, the id an NFS server squashes root to, so repositories owned by it would be writable by every squashed client. Choose a free id, such as 2049.", n.what))
 			continue
 		}
+		if d := checkSystemID(n.v, id, n.what == "gid"); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
 		*n.dst = id
 	}
 	return base, diags
@@ -110,6 +118,10 @@ func applyPaths(base plan.Paths, p *schema.Paths) (plan.Paths, hcl.Diagnostics) 
 			continue
 		}
 		if d := checkRuntimePath(t.v, t.what); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		if d := checkSystemName(t.v, t.what == "group name"); d.HasErrors() {
 			diags = append(diags, d...)
 			continue
 		}
