@@ -191,3 +191,34 @@ func TestHooksPrintedWhole(t *testing.T) {
 		require.NoError(t, err, "sh -n %s:\n%s", label, out)
 	}
 }
+
+// TestIPv6NASMountLine: with an IPv6 NAS, the runbook's mount line gives
+// mount the bracketed source (plan.NFSMount.Source, which
+// TestSourceReadByMountNFS has mount.nfs read) as one word. sh runs the
+// setup block with mount, mountpoint and mkdir as functions that print
+// what they were given.
+func TestIPv6NASMountLine(t *testing.T) {
+	sh := testenv.LookPath(t, "sh")
+	p, err := plan.ReadFile(filepath.Join(exampleOut, "forge", "plan.json"))
+	require.NoError(t, err)
+	for i := range p.Repositories {
+		if p.Repositories[i].NFS != nil {
+			p.Repositories[i].NFS.Server = "fd00::1"
+		}
+	}
+	md, err := Render(p, Options{})
+	require.NoError(t, err)
+	require.Contains(t, string(md), "- NFS export `[fd00::1]:/mnt/backup/forge/restic`")
+	setup, _ := restoreSection(t, string(md), "system", "nas-primary")
+	mountLine := ""
+	for _, l := range strings.Split(setup, "\n") {
+		if strings.Contains(l, "mount -t nfs") {
+			mountLine = l
+		}
+	}
+	require.NotEmpty(t, mountLine)
+	script := "mkdir() { :; }\nmountpoint() { return 1; }\nmount() { printf '%s\\n' \"$@\"; }\n" + mountLine
+	out, err := exec.Command(sh, "-c", script).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, "-t\nnfs\n-o\nnfsvers=4.2,noatime\n[fd00::1]:/mnt/backup/forge/restic\n/mnt/nas-backup\n", string(out))
+}
