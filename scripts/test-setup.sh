@@ -2,8 +2,7 @@
 # Installs and starts everything the tests use, on a fresh Debian machine
 # (as root, or with sudo): restic from Debian (0.14) and restic 0.18.1 built
 # from source (NixOS ships 0.18), zfs-fuse with its daemon running, nix-bin
-# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests,
-# dbus-daemon for the tests' own systemd user manager (systemd-run).
+# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests.
 # Safe to run again: it skips what is already there.
 set -eu
 
@@ -17,8 +16,7 @@ need=""
 for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
-	nsenter:util-linux setpriv:util-linux unshare:util-linux useradd:passwd \
-	dbus-daemon:dbus-daemon; do
+	nsenter:util-linux setpriv:util-linux useradd:passwd; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
@@ -27,6 +25,10 @@ for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 done
 # GNU time, for the benchmark scripts' peak memory (bench/).
 [ -x /usr/bin/time ] || need="$need time"
+# dbus-daemon (and util-linux's unshare), for the tests' own systemd user
+# manager that runs systemd-run's services (testenv.StartSystemdManager).
+command -v dbus-daemon >/dev/null 2>&1 || need="$need dbus-daemon"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 if [ -n "$need" ]; then
 	echo "test-setup: installing$need"
 	$sudo apt-get update -qq
