@@ -349,7 +349,8 @@ func lowerNASNode(n *nasDecl, id *nodeIdentity, user plan.User) plan.NASNode {
 
 // NASPlan checks and lowers the NAS side for one NAS: its declaration,
 // the identities of the nodes using it, and the fleet rules about it
-// (no dataset or export twice, quotas within capacity). Fleet rules see
+// (no dataset or export twice, quotas within capacity, no two of its
+// nodes on one address). Fleet rules see
 // only the nodes loaded: every node with LoadFleet, one with
 // LoadNodeFile.
 func (f *Fleet) NASPlan(name string) (*plan.NASPlan, hcl.Diagnostics) {
@@ -366,6 +367,7 @@ func (f *Fleet) NASPlan(name string) (*plan.NASPlan, hcl.Diagnostics) {
 	for _, id := range f.nasNodes(n) {
 		diags = append(diags, id.diags...)
 	}
+	diags = append(diags, checkNodeAddresses(f.nasNodes(n))...)
 	p, d := f.lowerNAS(n)
 	diags = append(diags, d...)
 	diags = append(diags, f.checkNASOverlap(n.nas.Address)...)

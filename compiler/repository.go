@@ -187,6 +187,11 @@ func lowerURL(t *schema.Text, out *plan.Repository) hcl.Diagnostics {
 			}
 		}
 	}
+	if kind == plan.KindSFTP {
+		if problem := sftpAddressProblem(v); problem != "" {
+			return hcl.Diagnostics{errorAt(t.Range, "Invalid sftp URL", "%s.", problem)}
+		}
+	}
 	out.Kind, out.URL = kind, v
 	return nil
 }

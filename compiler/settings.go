@@ -59,6 +59,10 @@ func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 				"The %s %q cannot be used: it must start with a lowercase letter or \"_\", hold only lowercase letters, digits, \"_\" and \"-\", and have at most 31 characters (systemd's rule for User=). Choose another name.", t.what, t.v.Value))
 			continue
 		}
+		if d := checkSystemName(t.v, t.what == "group name"); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
 		*t.dst = t.v.Value
 	}
 	for _, n := range []struct {
@@ -77,6 +81,10 @@ func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 		if err := plan.CheckUserID(id); err != nil {
 			diags = append(diags, errorAt(n.v.Range, "Invalid user id",
 				"The %s cannot be used: %s. The backup user is a user of its own, so that backups run without root's rights and repositories on a NAS can squash root (to nobody, 65534, whose files every squashed client could change). Choose a free id, such as 2049.", n.what, err))
+			continue
+		}
+		if d := checkSystemID(n.v, id, n.what == "gid"); d.HasErrors() {
+			diags = append(diags, d...)
 			continue
 		}
 		*n.dst = id
@@ -112,6 +120,10 @@ func applyPaths(base plan.Paths, p *schema.Paths) (plan.Paths, hcl.Diagnostics) 
 			d = checkPlacement(t.v, t.placement, t.what, t.example)
 		}
 		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		if d := checkSystemName(t.v, t.what == "group name"); d.HasErrors() {
 			diags = append(diags, d...)
 			continue
 		}

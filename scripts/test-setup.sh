@@ -28,6 +28,10 @@ for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 done
 # GNU time, for the benchmark scripts' peak memory (bench/).
 [ -x /usr/bin/time ] || need="$need time"
+# dbus-daemon (and util-linux's unshare), for the tests' own systemd user
+# manager that runs systemd-run's services (testenv.StartSystemdManager).
+command -v dbus-daemon >/dev/null 2>&1 || need="$need dbus-daemon"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 if [ -n "$need" ]; then
 	echo "test-setup: installing$need"
 	$sudo apt-get update -qq
@@ -39,6 +43,28 @@ if ! [ -x "$restic18" ]; then
 	mkdir -p "$(dirname "$restic18")"
 	GOBIN="$(dirname "$restic18")" GOFLAGS=-buildvcs=false \
 		go install github.com/restic/restic/cmd/restic@v0.18.1
+fi
+
+# nfs-utils' mount.nfs, for tests that run it with -f (parse the NFS
+# source and options, resolve the server, mount nothing): unpacked from
+# Debian's nfs-common into the cache, not installed, so that no rpcbind
+# or statd is started. It needs libtirpc3.
+nfs="$cache/nfs-common"
+if ! [ -x /sbin/mount.nfs ] && ! [ -x "$nfs/sbin/mount.nfs" ]; then
+	echo "test-setup: unpacking mount.nfs from nfs-common into $nfs"
+	dpkg -s libtirpc3 >/dev/null 2>&1 || {
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libtirpc3 >/dev/null
+	}
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download nfs-common >/dev/null 2>&1) || {
+		$sudo apt-get update -qq
+		(cd "$tmp" && apt-get download nfs-common >/dev/null)
+	}
+	mkdir -p "$nfs"
+	dpkg-deb -x "$tmp"/nfs-common_*.deb "$tmp/root"
+	cp -a "$tmp/root/sbin" "$nfs/"
+	rm -rf "$tmp"
 fi
 
 # zfs-fuse: the daemon must run for zpool/zfs to work. It needs /dev/fuse.

@@ -12,6 +12,8 @@
 // Adding an optional field is not.
 package plan
 
+import "strings"
+
 // Version is the plan format this build writes and reads.
 const Version = 1
 
@@ -146,9 +148,18 @@ type NFSMount struct {
 	Options []string `json:"options"`
 }
 
-// Source returns the NFS source as it appears in mountinfo and fstab:
-// "server:/export".
-func (m NFSMount) Source() string { return m.Server + ":" + m.Export }
+// Source returns the NFS source as fstab, mount.nfs and mountinfo write
+// it: "server:/export", with an IPv6 server in brackets
+// ("[fd00::1]:/export"). mount.nfs (nfs-utils' parse_dev.c) and the
+// kernel (nfs_parse_source) split an unbracketed source at its first
+// colon, and the kernel brackets a server with a colon itself when it
+// names an NFSv4 mount in mountinfo (do_nfs4_mount: "[%s]:/").
+func (m NFSMount) Source() string {
+	if strings.Contains(m.Server, ":") {
+		return "[" + m.Server + "]:" + m.Export
+	}
+	return m.Server + ":" + m.Export
+}
 
 // Schedule is when a timer fires.
 type Schedule struct {

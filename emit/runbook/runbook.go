@@ -63,6 +63,7 @@ var funcs = template.FuncMap{
 	"cell": mdCell,
 	"text": mdText,
 	"join": strings.Join,
+	"glob": escape.Glob,
 	"shjoin": func(argv []string) string {
 		words := make([]string, len(argv))
 		for i, a := range argv {
@@ -102,6 +103,17 @@ type jobView struct {
 	Restores       []restoreView
 	// Sources are the job's paths and its dumps' paths in the snapshots.
 	Sources []string
+	// HookList are the job's hooks, each printed whole in a code block.
+	HookList []hookView
+}
+
+// hookView is one hook of a job: what runs it, and the command as
+// written, ending in a newline, for a fenced code block (the view's
+// Fence is longer than any run of backticks in it).
+type hookView struct {
+	Label   string
+	Command string
+	Needs   *plan.Needs
 }
 
 // restoreView is one job restored from one repository.
@@ -181,6 +193,23 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			RetentionFlags: retentionFlags(j.Retention),
 		}
 		jv.Sources = append(jv.Sources, j.Paths...)
+		for _, h := range []struct{ key, label, command string }{
+			{"pre_backup", "Before each backup", j.Hooks.PreBackup},
+			{"post_backup", "After a successful backup", j.Hooks.PostBackup},
+			{"on_failure", "After a failed backup", j.Hooks.OnFailure},
+		} {
+			if h.command == "" {
+				continue
+			}
+			hv := hookView{Label: h.label, Command: h.command}
+			if !strings.HasSuffix(hv.Command, "\n") {
+				hv.Command += "\n"
+			}
+			if n, ok := j.Hooks.Needs[h.key]; ok {
+				hv.Needs = &n
+			}
+			jv.HookList = append(jv.HookList, hv)
+		}
 		for _, d := range j.Dumps {
 			jv.Sources = append(jv.Sources, d.SnapshotPath()+" (dump "+d.Name+")")
 		}

@@ -181,3 +181,20 @@ func StartZFSFuse() error {
 	}
 	return fmt.Errorf("zfs-fuse does not answer")
 }
+
+// MountNFS returns nfs-utils' mount.nfs: the system's, or the one
+// test-setup.sh unpacks from Debian's nfs-common package into the cache
+// (nothing installed, no NFS service started). Tests run it with -f
+// (fake): it parses the source and the options and resolves the server
+// exactly as for a mount, then mounts nothing, so no NFS server is needed.
+func MountNFS(t testing.TB) string {
+	t.Helper()
+	Root(t)
+	for _, p := range []string{"/sbin/mount.nfs", "/usr/sbin/mount.nfs", filepath.Join(CacheDir(), "nfs-common", "sbin", "mount.nfs")} {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	missing(t, "mount.nfs not found")
+	return ""
+}
