@@ -142,13 +142,21 @@ func TestHostile(t *testing.T) {
 	if diff := cmp.Diff([][]string{{program, "run", "backup", "media", "--plan", unitstest.HostilePlanPath}}, commandLines(media["ExecStart"])); diff != "" {
 		t.Errorf("ExecStart (-want +got):\n%s", diff)
 	}
-	// PrivateTmp= adds /var/tmp.
-	if diff := cmp.Diff([]string{unitstest.HostileMountpoint, "/var/tmp"}, slices.Sorted(slices.Values(fileOrigin(media["RequiresMountsFor"])))); diff != "" {
+	// The repository's mount is not required (PrivateTmp= adds
+	// /var/tmp); its automount is wanted and comes first.
+	if diff := cmp.Diff([]string{"/var/tmp"}, slices.Sorted(slices.Values(fileOrigin(media["RequiresMountsFor"])))); diff != "" {
 		t.Errorf("RequiresMountsFor (-want +got):\n%s", diff)
 	}
+	automount := escape.SystemdUnitNameFromPath(unitstest.HostileMountpoint, ".automount")
+	for _, k := range []string{"Wants", "After"} {
+		if !slices.Contains(unitNames(media[k]), automount) {
+			t.Errorf("%s=%q lacks %s", k, media[k], automount)
+		}
+	}
 	// systemd prints ReadWritePaths= joined by spaces; the escape
-	// package's corpus test checks single hostile paths strictly.
-	wantRW := []string{unitstest.HostileMountpoint, unitstest.HostileLocalRepo, "/var/cache/bakc", "/var/lib/bakc state/%i", "/var/lib/node_exporter/textfile collector", "/var/log/bakc"}
+	// package's corpus test checks single hostile paths strictly. The
+	// repositories' folders may be missing ("-").
+	wantRW := []string{"-" + unitstest.HostileMountpoint, "-" + unitstest.HostileLocalRepo, "/var/cache/bakc", "/var/lib/bakc state/%i", "/var/lib/node_exporter/textfile collector", "/var/log/bakc"}
 	if diff := cmp.Diff([]string{strings.Join(slices.Sorted(slices.Values(wantRW)), " ")}, media["ReadWritePaths"]); diff != "" {
 		t.Errorf("ReadWritePaths (-want +got):\n%s", diff)
 	}

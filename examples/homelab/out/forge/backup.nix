@@ -303,9 +303,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc backup databases";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -321,7 +326,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -360,9 +365,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc backup plex";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -378,7 +388,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -418,9 +428,14 @@ in
     path = [ config.boot.zfs.package ];
     unitConfig = {
       Description = "bakc backup system: Home folders and persistent state";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -434,7 +449,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/run/bakc"
         "/var/cache/bakc"
         "/var/lib/bakc"
@@ -526,9 +541,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc prune of repository nas-primary";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -544,7 +564,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -632,9 +652,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc restore test of repository nas-primary";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -650,7 +675,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -738,9 +763,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc verify of repository nas-primary";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -756,7 +786,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"

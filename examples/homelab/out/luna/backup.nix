@@ -163,9 +163,14 @@ in
     path = [ config.boot.zfs.package ];
     unitConfig = {
       Description = "bakc backup state";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -179,7 +184,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/run/bakc"
         "/var/cache/bakc"
         "/var/lib/bakc"
@@ -219,9 +224,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc prune of repository nas";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -237,7 +247,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"

@@ -142,9 +142,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc backup data: Test data";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/backup" ];
+      After = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -160,7 +165,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/backup"
+        "-/mnt/backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -196,9 +201,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc prune of repository nas";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/backup" ];
+      After = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -214,7 +224,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/backup"
+        "-/mnt/backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -250,9 +260,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc restore test of repository nas";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/backup" ];
+      After = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -268,7 +283,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/backup"
+        "-/mnt/backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
