@@ -59,7 +59,6 @@ in
               "noatime",
               "noauto",
               "x-systemd.automount",
-              "x-systemd.idle-timeout=600",
               "x-systemd.mount-timeout=30s"
             ]
           },
@@ -145,7 +144,6 @@ in
       "noatime"
       "noauto"
       "x-systemd.automount"
-      "x-systemd.idle-timeout=600"
       "x-systemd.mount-timeout=30s"
     ];
   };

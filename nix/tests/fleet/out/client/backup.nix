@@ -52,7 +52,6 @@ in
               "noatime",
               "noauto",
               "x-systemd.automount",
-              "x-systemd.idle-timeout=600",
               "x-systemd.mount-timeout=30s"
             ]
           },
@@ -126,7 +125,6 @@ in
       "noatime"
       "noauto"
       "x-systemd.automount"
-      "x-systemd.idle-timeout=600"
       "x-systemd.mount-timeout=30s"
     ];
   };
