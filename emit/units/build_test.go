@@ -124,8 +124,14 @@ func TestServices(t *testing.T) {
 		{"bakc-backup-databases.timer", "Timer", "OnCalendar", []string{"hourly"}},
 		{"bakc-backup-databases.timer", "Timer", "Persistent", []string{"true"}},
 		{"bakc-backup-databases.timer", "Timer", "RandomizedDelaySec", []string{"30m"}},
+		// The same offset in the window every time, per machine and timer.
+		{"bakc-backup-databases.timer", "Timer", "FixedRandomDelay", []string{"true"}},
+		{"bakc-prune-nas-primary.timer", "Timer", "FixedRandomDelay", []string{"true"}},
 		{"bakc-backup-databases.timer", "Install", "WantedBy", []string{"timers.target"}},
-		{"bakc-restore-test-nas-primary.timer", "Timer", "OnCalendar", []string{"monthly"}},
+		// Maintenance on the half hour, away from the backups.
+		{"bakc-restore-test-nas-primary.timer", "Timer", "OnCalendar", []string{"*-*-01 04:30:00"}},
+		{"bakc-prune-nas-primary.timer", "Timer", "OnCalendar", []string{"Sun *-*-* 03:30:00"}},
+		{"bakc-verify-nas-primary.timer", "Timer", "OnCalendar", []string{"Sat *-*-* 03:30:00"}},
 		// No OnFailure= unless the configuration names a unit.
 		{"bakc-backup-databases.service", "Unit", "OnFailure", nil},
 	}

@@ -41,7 +41,7 @@ in
           "password_file": "/run/secrets/restic-password",
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           }
@@ -163,6 +163,7 @@ in
       OnCalendar = "hourly";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -212,9 +213,10 @@ in
       Description = "Schedule of bakc-prune-nas-sftp.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 }

@@ -54,20 +54,20 @@ in
           "environment_file": "/run/secrets/restic/b2-credentials",
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           },
           "verify": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sat *-*-* 03:30:00",
               "randomized_delay": "30m"
             },
             "read_data_subset": "5%"
           },
           "restore_test": {
             "schedule": {
-              "calendar": "monthly",
+              "calendar": "*-*-01 04:30:00",
               "randomized_delay": "30m"
             },
             "files": 5
@@ -95,20 +95,20 @@ in
           },
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           },
           "verify": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sat *-*-* 03:30:00",
               "randomized_delay": "30m"
             },
             "read_data_subset": "5%"
           },
           "restore_test": {
             "schedule": {
-              "calendar": "monthly",
+              "calendar": "*-*-01 04:30:00",
               "randomized_delay": "30m"
             },
             "files": 5
@@ -356,6 +356,7 @@ in
       OnCalendar = "hourly";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -418,6 +419,7 @@ in
       OnCalendar = "weekly";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -480,6 +482,7 @@ in
       OnCalendar = "daily";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -529,9 +532,10 @@ in
       Description = "Schedule of bakc-prune-cloud-secondary.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -588,9 +592,10 @@ in
       Description = "Schedule of bakc-prune-nas-primary.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -640,9 +645,10 @@ in
       Description = "Schedule of bakc-restore-test-cloud-secondary.service";
     };
     timerConfig = {
-      OnCalendar = "monthly";
+      OnCalendar = "*-*-01 04:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -699,9 +705,10 @@ in
       Description = "Schedule of bakc-restore-test-nas-primary.service";
     };
     timerConfig = {
-      OnCalendar = "monthly";
+      OnCalendar = "*-*-01 04:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -751,9 +758,10 @@ in
       Description = "Schedule of bakc-verify-cloud-secondary.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sat *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -810,9 +818,10 @@ in
       Description = "Schedule of bakc-verify-nas-primary.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sat *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 }

@@ -58,7 +58,7 @@ in
           "init": true,
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           },
@@ -192,6 +192,7 @@ in
       OnCalendar = "daily";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -248,9 +249,10 @@ in
       Description = "Schedule of bakc-prune-nas.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -310,6 +312,7 @@ in
       OnCalendar = "weekly";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 }
