@@ -103,6 +103,7 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 		diags = append(diags, errorAt(r.DeclRange, "Ambiguous repository location",
 			"The repository %q gives %s; a repository is in exactly one place. Keep one.", r.Name, quotedList(given)))
 	}
+	diags = append(diags, lowerSSH(r, out)...)
 
 	// Copies: plans of different repositories and nodes share nothing.
 	out.Prune = prune

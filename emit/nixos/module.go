@@ -45,6 +45,13 @@ func Render(p *plan.Plan) ([]byte, error) {
 
 	top := &attrs{spaced: true}
 	top.set(text(planJSON), "environment", "etc", etcName, "text")
+	if kh := set.KnownHosts; kh != nil {
+		name, ok := strings.CutPrefix(kh.Path, etcPrefix)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("paths.known_hosts: %q is not a file under /etc, where NixOS's environment.etc can put it", kh.Path)
+		}
+		top.set(text(strings.Join(kh.Lines, "\n")+"\n"), "environment", "etc", name, "text")
+	}
 	top.set(list{raw("bakc")}, "environment", "systemPackages")
 	top.set(userAttrs(p), "users", "users", p.User.Name)
 	top.set((&attrs{}).set(raw(strconv.Itoa(p.User.GID)), "gid"), "users", "groups", p.User.Group)
@@ -123,9 +130,18 @@ func service(u *units.Unit) *attrs {
 	a := &attrs{}
 	// A running backup must not be killed by nixos-rebuild switch.
 	a.set(raw("false"), "restartIfChanged")
+	var path list
 	if u.RunsZFS {
 		// zfs(8) matching the kernel module.
-		a.set(list{raw("config.boot.zfs.package")}, "path")
+		path = append(path, raw("config.boot.zfs.package"))
+	}
+	if u.RunsSSH {
+		// restic's ssh for an sftp repository; a service's default
+		// path (coreutils, findutils, grep, sed, systemd) has none.
+		path = append(path, raw("pkgs.openssh"))
+	}
+	if path != nil {
+		a.set(path, "path")
 	}
 	for _, s := range u.Sections {
 		a.set(section(s), strings.ToLower(s.Name[:1])+s.Name[1:]+"Config")

@@ -112,6 +112,10 @@ type repoView struct {
 	KindWords string
 	// MountOptions are the NFS options for mounting by hand.
 	MountOptions string
+	// SFTPOption is, for an sftp repository, restic's -o value that
+	// starts ssh as the runtime does (plan.SSH.Command), for the
+	// restore commands.
+	SFTPOption string
 	Jobs         []string
 	Prune        scheduleView
 	Verify       *scheduleView
@@ -135,6 +139,13 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		rv := repoView{Repository: r, KindWords: kindWords(r)}
 		if r.NFS != nil {
 			rv.MountOptions = strings.Join(manualMountOptions(r.NFS.Options), ",")
+		}
+		if r.Kind == plan.KindSFTP && r.SSH != nil {
+			cmd, err := escape.ResticCommand(r.SSH.Command("ssh"))
+			if err != nil {
+				return nil, fmt.Errorf("runbook: repository %s: %w", r.Name, err)
+			}
+			rv.SFTPOption = escape.ResticOption("sftp.command=" + cmd)
 		}
 		for _, j := range p.Jobs {
 			for _, name := range j.Repositories {

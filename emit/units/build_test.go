@@ -217,7 +217,7 @@ func TestWritablePathsOutermost(t *testing.T) {
 
 func TestMountOptions(t *testing.T) {
 	p := unitstest.Hostile()
-	nfs := p.Repositories[2].NFS
+	nfs := p.Repositories[3].NFS
 	nfs.Options = []string{"_netdev", "nfsvers=4.2"}
 	set, err := units.Build(p)
 	require.NoError(t, err)

@@ -29,6 +29,9 @@ type Set struct {
 	// user with their fixed ids. NixOS declares them with users.users
 	// and users.groups instead.
 	Sysusers []string
+	// KnownHosts is the known_hosts file of the node's sftp
+	// repositories; nil when none declares host keys inline.
+	KnownHosts *KnownHosts
 }
 
 // Unit is one unit file.
@@ -44,6 +47,10 @@ type Unit struct {
 	// RunsZFS says the service runs zfs(8). A plain host has it in
 	// PATH; NixOS adds the kernel's ZFS package to the service's path.
 	RunsZFS bool
+	// RunsSSH says the service's restic starts ssh (an sftp repository).
+	// A plain host has it in PATH; NixOS adds openssh to the service's
+	// path.
+	RunsSSH bool
 }
 
 // Section is one [Section] of a unit file.

@@ -67,6 +67,7 @@ func buildService(p *plan.Plan, t task) Unit {
 		Name:     ServiceName(t.kind, t.name) + ".service",
 		Sections: []Section{u.Section, s.Section},
 		RunsZFS:  t.zfs,
+		RunsSSH:  runsSSH(t),
 	}
 }
 
