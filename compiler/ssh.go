@@ -67,8 +67,12 @@ func lowerSSH(r *schema.Repository, out *plan.Repository) hcl.Diagnostics {
 	s := &plan.SSH{User: user, Host: host, Port: port}
 	var diags hcl.Diagnostics
 	if b.IdentityFile == nil {
+		login := "the user the URL names"
+		if user != "" {
+			login = strconv.Quote(user)
+		}
 		diags = append(diags, errorAt(b.DeclRange, "Missing identity file",
-			"The ssh block has no identity_file: the backup user has no key of its own to log in to %s with. Add identity_file = \"/run/secrets/…\", the private key whose public half is in the server's authorized_keys for %q.", host, user))
+			"The ssh block has no identity_file: the backup user has no key of its own to log in to %s with. Add identity_file = \"/run/secrets/…\", the private key whose public half is in the server's authorized_keys for %s.", host, login))
 	} else if d := checkSSHFile(b.IdentityFile, "ssh identity file", true); d != nil {
 		diags = append(diags, d...)
 	} else {
