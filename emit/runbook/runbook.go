@@ -115,11 +115,11 @@ type repoView struct {
 	// SFTPOption is, for an sftp repository, restic's -o value that
 	// starts ssh as the runtime does (plan.SSH.Command), for the
 	// restore commands.
-	SFTPOption string
-	Jobs         []string
-	Prune        scheduleView
-	Verify       *scheduleView
-	RestoreTest  *scheduleView
+	SFTPOption  string
+	Jobs        []string
+	Prune       scheduleView
+	Verify      *scheduleView
+	RestoreTest *scheduleView
 }
 
 func buildView(p *plan.Plan, opts Options) (*view, error) {
