@@ -174,7 +174,7 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 		Repo:         repo.URL,
 		PasswordFile: repo.PasswordFile,
 		CacheDir:     p.Paths.Cache,
-		Options:      o.ResticOptions,
+		Options:      resticOptions(repo, o),
 		Credential:   cred,
 		ProgressFPS:  progressFPS,
 		Log:          log.With("repository", repo.Name),

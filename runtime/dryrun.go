@@ -42,6 +42,9 @@ func (r *backupRun) dryRun() {
 		if repo.NFS != nil {
 			comment(w, "preflight %s: %s mounted from %s (NFS), touched first to trigger its automount", repo.Name, repo.NFS.Mountpoint, repo.NFS.Source())
 		}
+		if repo.SSH != nil {
+			comment(w, "preflight %s: ssh on PATH, identity %s readable, host keys in %s; one ssh login with restic's sftp.command", repo.Name, repo.SSH.IdentityFile, repo.SSH.KnownHostsFile)
+		}
 		switch {
 		case repo.Kind == plan.KindLocal || repo.Kind == plan.KindNFS:
 			if repo.Init {

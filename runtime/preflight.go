@@ -86,6 +86,9 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 		}
 		rr.restic.Env = env
 	}
+	if cat, err := checkSSH(ctx, repo, o, rr.restic.Credential); err != nil {
+		return fail(cat, err)
+	}
 	if repo.Kind == plan.KindNFS {
 		if repo.NFS == nil {
 			return fail(restic.CategoryStorage, fmt.Errorf("repository %s is of kind nfs but the plan has no NFS mount for it", repo.Name))

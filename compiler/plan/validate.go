@@ -6,6 +6,7 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/holthome/bakc/compiler/calendar"
@@ -69,11 +70,12 @@ var fieldRules = map[string][]rule{
 	"user.uid":   {number(CheckUserID)},
 	"user.gid":   {number(CheckUserID)},
 
-	"paths":       nil,
-	"paths.plan":  {text(CheckAbsPath)},
-	"paths.state": {text(checkRuntimePath)},
-	"paths.cache": {text(checkRuntimePath)},
-	"paths.log":   {text(checkRuntimePath)},
+	"paths":             nil,
+	"paths.plan":        {text(CheckAbsPath)},
+	"paths.state":       {text(checkRuntimePath)},
+	"paths.cache":       {text(checkRuntimePath)},
+	"paths.log":         {text(checkRuntimePath)},
+	"paths.known_hosts": {optional(CheckAbsPath)},
 
 	"monitoring":                 nil,
 	"monitoring.textfile_dir":    {text(checkRuntimePath)},
@@ -95,6 +97,14 @@ var fieldRules = map[string][]rule{
 	"repositories[].nfs.mountpoint":                         {text(CheckAbsPath), text(notRoot)},
 	"repositories[].nfs.options":                            nil,
 	"repositories[].nfs.options[]":                          {text(checkMountOption)},
+	"repositories[].ssh":                                    nil, // sftp only: checkRepositories
+	"repositories[].ssh.user":                               {optional(checkWord)},
+	"repositories[].ssh.host":                               {text(checkAddressToken)},
+	"repositories[].ssh.port":                               {optional(checkPort)},
+	"repositories[].ssh.identity_file":                      {text(checkSecretFile)},
+	"repositories[].ssh.known_hosts_file":                   {text(CheckAbsPath)},
+	"repositories[].ssh.known_hosts":                        nil,
+	"repositories[].ssh.known_hosts[]":                      {text(checkLine)},
 	"repositories[].init":                                   nil,
 	"repositories[].prune":                                  nil,
 	"repositories[].prune.schedule":                         nil,
@@ -562,6 +572,14 @@ func checkRepositories(v *validator, p *Plan) {
 		if r.Kind != KindNFS && r.NFS != nil {
 			v.fail(field+".nfs", fmt.Errorf("is given, but the repository's kind is %q", r.Kind))
 		}
+		switch {
+		case r.Kind == KindSFTP && r.SSH == nil:
+			v.fail(field+".ssh", errors.New("is required for an sftp repository: restic's ssh has no key and no host keys without it"))
+		case r.Kind != KindSFTP && r.SSH != nil:
+			v.fail(field+".ssh", fmt.Errorf("is given, but the repository's kind is %q", r.Kind))
+		case r.SSH != nil && len(r.SSH.KnownHosts) > 0 && r.SSH.KnownHostsFile != p.Paths.KnownHosts:
+			v.fail(field+".ssh.known_hosts_file", fmt.Errorf("%q is not paths.known_hosts %q, where the inline host keys are installed", r.SSH.KnownHostsFile, p.Paths.KnownHosts))
+		}
 	}
 }
 
@@ -643,4 +661,13 @@ func checkMonitoring(v *validator, p *Plan) {
 			return
 		}
 	}
+}
+
+// checkPort accepts a TCP port number, as written in a URL.
+func checkPort(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != s {
+		return fmt.Errorf("%q is not a port number", s)
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ func Build(p *plan.Plan) (*Set, error) {
 	}
 	set.Units = append(set.Units, buildMounts(p)...)
 	slices.SortFunc(set.Units, func(a, b Unit) int { return strings.Compare(a.Name, b.Name) })
+	set.KnownHosts = buildKnownHosts(p)
 	set.Tmpfiles = buildTmpfiles(p)
 	set.Sysusers = buildSysusers(p)
 	return set, nil

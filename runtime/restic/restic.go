@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/holthome/bakc/escape"
 )
 
 // Restic is one restic binary pointed at one repository. The zero value is
@@ -62,7 +64,7 @@ func (r *Restic) GlobalArgs() []string {
 		args = append(args, "--no-cache")
 	}
 	for _, o := range r.Options {
-		args = append(args, "-o", o)
+		args = append(args, "-o", escape.ResticOption(o))
 	}
 	return args
 }
