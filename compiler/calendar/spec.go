@@ -353,9 +353,13 @@ func formatChain(b *strings.Builder, width int, c []component, usec bool) {
 		b.WriteByte('*')
 		return
 	}
-	if usec && len(c) == 1 && c[0].start == 0 && c[0].stop < 0 && c[0].repeat == usecPerSec {
-		b.WriteByte('*')
-		return
+	// chain_is_star: a seconds chain holding "0/1" anywhere (every
+	// whole second) prints as "*", whatever else it lists.
+	for _, x := range c {
+		if usec && x.start == 0 && x.stop < 0 && x.repeat == usecPerSec {
+			b.WriteByte('*')
+			return
+		}
 	}
 	for i, x := range c {
 		if i > 0 {
