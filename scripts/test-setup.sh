@@ -2,7 +2,8 @@
 # Installs and starts everything the tests use, on a fresh Debian machine
 # (as root, or with sudo): restic from Debian (0.14) and restic 0.18.1 built
 # from source (NixOS ships 0.18), zfs-fuse with its daemon running, nix-bin
-# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests.
+# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests,
+# gcc to compare the calendar's port of mktime with the C library's.
 # Safe to run again: it skips what is already there.
 set -eu
 
@@ -16,7 +17,7 @@ need=""
 for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
-	nsenter:util-linux setpriv:util-linux useradd:passwd; do
+	nsenter:util-linux setpriv:util-linux useradd:passwd cc:gcc; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
