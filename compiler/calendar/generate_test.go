@@ -26,7 +26,7 @@ type exprGen struct {
 var genZones = []string{
 	"UTC", "utc", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
 	"America/Havana", "Asia/Kolkata", "Pacific/Chatham", "Asia/Tokyo", "Etc/GMT-14",
-	"America/Santiago", "Europe/London",
+	"America/Santiago", "Europe/London", "Europe/Dublin", "Africa/Casablanca", "Antarctica/Troll", "Pacific/Apia",
 }
 
 // chance is true with probability p.
