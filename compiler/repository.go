@@ -205,6 +205,9 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 	if nfs.Mountpoint != nil {
 		d := checkAbsPath(nfs.Mountpoint, "mountpoint")
 		if !d.HasErrors() {
+			d = checkNFSMountpoint(nfs.Mountpoint)
+		}
+		if !d.HasErrors() {
 			d = checkPlacement(nfs.Mountpoint, plan.PlaceRepository, "mountpoint", "/mnt/nas-backup")
 		}
 		diags = append(diags, d...)
@@ -280,4 +283,17 @@ func checkIdleTimeout(it schema.Text) hcl.Diagnostics {
 	}
 	return hcl.Diagnostics{warningAt(it.Range, "Idle timeout on a repository mount",
 		"%q lets systemd unmount the repository when it looks idle, and it cannot see that a bakc service, in its own mount namespace, is still using it (systemd issues #3410 and #40586): during a long backup systemd tries to unmount the repository again and again. Remove the option (bakc's default mounts on first use and stays mounted), or set it to 0.", it.Value)}
+}
+
+// checkNFSMountpoint applies plan.CheckNFSMountpoint, the rule that
+// Validate and the unit writer apply too, to a clean absolute
+// mountpoint: every consumer of the mountpoint (the mount unit's Where=
+// and name, NixOS's fstab line, RequiresMountsFor=, restic's --repo)
+// must read it as the same path.
+func checkNFSMountpoint(t *schema.Text) hcl.Diagnostics {
+	if err := plan.CheckNFSMountpoint(t.Value); err != nil {
+		return hcl.Diagnostics{errorAt(t.Range, "Invalid mountpoint",
+			"%s. Choose a mountpoint of letters, digits and \"/_.-\", such as \"/mnt/nas-backup\".", capitalize(err.Error()))}
+	}
+	return nil
 }

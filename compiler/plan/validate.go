@@ -94,7 +94,7 @@ var fieldRules = map[string][]rule{
 	"repositories[].nfs.server":                             {text(checkAddressToken)},
 	"repositories[].nfs.dataset":                            {text(CheckDatasetName)},
 	"repositories[].nfs.export":                             {text(CheckAbsPath)},
-	"repositories[].nfs.mountpoint":                         {text(CheckAbsPath), text(notRoot)},
+	"repositories[].nfs.mountpoint":                         {text(CheckNFSMountpoint)},
 	"repositories[].nfs.options":                            nil,
 	"repositories[].nfs.options[]":                          {text(checkMountOption)},
 	"repositories[].ssh":                                    nil, // sftp only: checkRepositories

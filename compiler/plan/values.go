@@ -160,3 +160,30 @@ func quoteAll(list []string) []string {
 	}
 	return out
 }
+
+// CheckNFSMountpoint reports why p cannot be the mountpoint of an NFS
+// repository, or nil. The mountpoint is read by more consumers than any
+// other path of the plan, and must mean the same to each: it is a word
+// of RequiresMountsFor= and ReadWritePaths= (escape.SystemdPath), the
+// whole value of a mount unit's Where= (escape.SystemdString, one line
+// of a unit file: no final backslash, no surrounding space), the source
+// of the mount unit's name, restic's --repo and the runbook's mount
+// command. The compiler, Validate and the unit writer all call this one
+// function, so that what the compiler accepts the units can carry
+// (issue 9, item 5: a mountpoint ending in a backslash passed the path
+// checks and crashed the unit writer).
+func CheckNFSMountpoint(p string) error {
+	if err := CheckAbsPath(p); err != nil {
+		return err
+	}
+	if p == "/" {
+		return fmt.Errorf(`"/" cannot be a mountpoint of a repository`)
+	}
+	if err := escape.CheckSystemdPath(p); err != nil {
+		return fmt.Errorf("%q %w", p, err)
+	}
+	if err := escape.CheckSystemdLine(p); err != nil {
+		return fmt.Errorf("%q cannot be a mount unit's Where=: it %w", p, err)
+	}
+	return nil
+}

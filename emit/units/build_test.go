@@ -322,3 +322,20 @@ func TestMountDependencies(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildRefusesMountpointsWhereCannotCarry: an NFS mountpoint that
+// Where= (one line of a unit file) cannot carry is refused with an
+// error naming it, never a panic in the escaping (issue 9, item 5: a
+// final backslash crashed `bakc compile` and `bakc units`).
+func TestBuildRefusesMountpointsWhereCannotCarry(t *testing.T) {
+	for _, mp := range []string{`/mnt/nas\`, `/mnt/nas `} {
+		t.Run(mp, func(t *testing.T) {
+			p := unitstest.Hostile()
+			p.Repositories[3].NFS.Mountpoint = mp
+			p.Repositories[3].URL = mp
+			_, err := units.Build(p)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "nfs.mountpoint")
+		})
+	}
+}

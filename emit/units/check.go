@@ -48,10 +48,9 @@ func checkPlan(p *plan.Plan) error {
 				c.check(field, fmt.Errorf("is an nfs repository without its mount"))
 				break
 			}
-			c.check(field+": nfs.mountpoint", escape.CheckSystemdPath(r.NFS.Mountpoint))
-			if r.NFS.Mountpoint == "/" {
-				c.check(field+": nfs.mountpoint", fmt.Errorf("cannot be /"))
-			}
+			// The compiler's and Validate's own rule: every
+			// setting the mountpoint reaches can carry it.
+			c.check(field+": nfs.mountpoint", plan.CheckNFSMountpoint(r.NFS.Mountpoint))
 			c.check(field+": nfs source", checkToken(r.NFS.Source()))
 			c.check(field+": nfs.options", checkMountOptions(r.NFS.Options))
 		}
