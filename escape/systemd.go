@@ -1,10 +1,14 @@
 package escape
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dchest/siphash"
 )
 
 // systemd reads a unit file line by line: it strips whitespace around
@@ -354,19 +358,59 @@ func CheckUserName(s string) error {
 }
 
 // SystemdUnitNameFromPath returns the name of the unit for path p with
-// the given suffix (".mount", ".automount"), as `systemd-escape --path
-// --suffix=…` computes it: the mount unit of /mnt/nas-backup is
-// mnt-nas\x2dbackup.mount. systemd requires exactly this name for a
-// mount unit whose Where= is p.
+// the given suffix (".mount", ".automount"), as systemd computes it
+// (unit_name_from_path in src/basic/unit-name.c, 252): the path escaped
+// as `systemd-escape --path` does (the mount unit of /mnt/nas-backup is
+// mnt-nas\x2dbackup.mount) and, when that name would be longer than a
+// unit name may be (255 bytes), hashed as unitNameHashLong does. systemd
+// requires exactly this name for a mount unit whose Where= is p (and
+// its fstab generator names the units of a long mountpoint so); 252's
+// systemd-escape does not hash, so it is no oracle for long paths.
 //
 // p must pass CheckSystemdPath; SystemdUnitNameFromPath panics otherwise.
 func SystemdUnitNameFromPath(p, suffix string) string {
+	name := systemdPathEscape(p) + suffix
+	if len(name) >= unitNameMax {
+		return unitNameHashLong(name)
+	}
+	return name
+}
+
+// unitNameMax is systemd's UNIT_NAME_MAX: a unit name is shorter.
+const unitNameMax = 256
+
+// longUnitNameHashKey is systemd's LONG_UNIT_NAME_HASH_KEY, the fixed
+// SipHash key of unit_name_hash_long: ec f2 37 fb 58 32 4a 32 84 9f 06
+// 9b 0d 21 eb 9a, read as two little-endian halves.
+var longUnitNameHashKey = [16]byte{0xec, 0xf2, 0x37, 0xfb, 0x58, 0x32, 0x4a, 0x32, 0x84, 0x9f, 0x06, 0x9b, 0x0d, 0x21, 0xeb, 0x9a}
+
+// unitNameHashLong is unit_name_hash_long (src/basic/unit-name.c, 252)
+// for a name of at least unitNameMax bytes with a unit type suffix: the
+// name's first bytes, "_", the SipHash-2-4 of the whole name (suffix
+// included) with longUnitNameHashKey as 16 hex digits of its
+// little-endian bytes, and the suffix, 255 bytes in all. The hash is
+// siphash24_string's, which takes the name's final NUL byte too. The name is cut
+// wherever its length says, even inside a \x escape, as systemd cuts it.
+func unitNameHashLong(name string) string {
+	dot := strings.LastIndexByte(name, '.')
+	suffix := name[dot:]
+	h := siphash.Hash(binary.LittleEndian.Uint64(longUnitNameHashKey[:8]), binary.LittleEndian.Uint64(longUnitNameHashKey[8:]), append([]byte(name), 0))
+	var le [8]byte
+	binary.LittleEndian.PutUint64(le[:], h)
+	n := unitNameMax - 1 - (len(suffix) - 1) - 2*len(le) - 2
+	return name[:n] + "_" + hex.EncodeToString(le[:]) + suffix
+}
+
+// systemdPathEscape is unit_name_path_escape: the path without its
+// outer slashes, "/" as "-", and every byte that is not a letter, a
+// digit, ":", "_" or a "." other than the first as \xNN; "/" is "-".
+func systemdPathEscape(p string) string {
 	if err := CheckSystemdPath(p); err != nil {
 		panic(fmt.Sprintf("escape.SystemdUnitNameFromPath(%q): %v; reject it with CheckSystemdPath first", p, err))
 	}
 	p = strings.Trim(p, "/")
 	if p == "" {
-		return "-" + suffix
+		return "-"
 	}
 	var b strings.Builder
 	for i := 0; i < len(p); i++ {
@@ -381,5 +425,5 @@ func SystemdUnitNameFromPath(p, suffix string) string {
 			b.WriteByte(c)
 		}
 	}
-	return b.String() + suffix
+	return b.String()
 }

@@ -345,6 +345,78 @@ func TestSystemdUnitNameFromPathReal(t *testing.T) {
 	}
 }
 
+// longPaths are legal paths whose escaped unit names are 255 bytes and
+// more, so that systemd hashes them: at the limit, just past it, cut
+// inside a \x escape, and the longest path a unit can carry.
+var longPaths = []string{
+	"/" + strings.Repeat("a", 248),                       // a.mount is 255 bytes: not hashed
+	"/" + strings.Repeat("a", 249),                       // 256: hashed
+	"/mnt/" + strings.Repeat("nas-", 60),                 // cut inside \x2d
+	"/mnt/" + strings.Repeat("a", 120) + "/" + strings.Repeat("b c%", 30),
+	"/" + strings.Repeat(strings.Repeat("x", 254)+"/", 15) + strings.Repeat("y", 254), // 4094 bytes
+}
+
+// TestSystemdUnitNameFromPathHashed checks the port of
+// unit_name_hash_long against systemd's own test vector
+// (src/test/test-unit-name.c, 252).
+func TestSystemdUnitNameFromPathHashed(t *testing.T) {
+	a := strings.Repeat("a", 246)
+	require.Equal(t, "waldo"+a[:227]+"_7736d9ed33c2ec55.mount", SystemdUnitNameFromPath("/waldo"+a, ".mount"))
+	for _, p := range longPaths {
+		for _, suffix := range []string{".mount", ".automount"} {
+			name := SystemdUnitNameFromPath(p, suffix)
+			require.LessOrEqual(t, len(name), 255, name)
+			require.NoError(t, CheckSystemdUnitName(name))
+		}
+	}
+}
+
+// TestSystemdUnitNameFromPathLongReal proves the hashed names with
+// systemd itself: 252's systemd-escape does not hash, but the manager
+// refuses a mount or automount unit whose name is not the one it
+// computes from Where= ("Where= setting doesn't match unit name.
+// Refusing."). Each unit of longPaths is loaded with systemd's own
+// parser (systemd --test) and must come back with its Where=; a unit
+// named with a wrong hash is loaded beside them and must be refused, so
+// that the test can fail.
+func TestSystemdUnitNameFromPathLongReal(t *testing.T) {
+	dir := t.TempDir()
+	var wants []string
+	where := map[string]string{}
+	for i, p := range longPaths {
+		mount := SystemdUnitNameFromPath(p, ".mount")
+		auto := SystemdUnitNameFromPath(p, ".automount")
+		write := func(name, body string) {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+			wants = append(wants, name)
+			where[name] = p
+		}
+		write(mount, fmt.Sprintf("[Mount]\nWhat=tmpfs%d\nWhere=%s\nType=tmpfs\n", i, SystemdString(p)))
+		write(auto, fmt.Sprintf("[Automount]\nWhere=%s\n", SystemdString(p)))
+	}
+	right := SystemdUnitNameFromPath(longPaths[1], ".mount")
+	last := right[len(right)-len("0.mount")]
+	bad := right[:len(right)-len("0.mount")] + map[bool]string{true: "1", false: "0"}[last == '0'] + ".mount"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, bad), []byte("[Mount]\nWhat=tmpfs\nWhere="+longPaths[1]+"\nType=tmpfs\n"), 0o644))
+	var target strings.Builder
+	target.WriteString("[Unit]\n")
+	for _, n := range append(wants, bad) {
+		target.WriteString("Wants=" + n + "\n")
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "long.target"), []byte(target.String()), 0o644))
+	dump := testenv.SystemdDump(t, dir, "long.target")
+	for _, n := range wants {
+		got := dump[n]
+		require.NotNil(t, got, "systemd did not load %s", n)
+		if diff := cmp.Diff([]string{where[n]}, got["Where"]); diff != "" {
+			t.Errorf("%s: Where (-want +got):\n%s", n, diff)
+		}
+	}
+	if got := dump[bad]; got != nil && got["Where"] != nil {
+		t.Errorf("systemd loaded %s, named with a wrong hash: the test cannot tell a right name from a wrong one", bad)
+	}
+}
+
 func FuzzSystemdString(f *testing.F) {
 	for _, s := range hostileStrings {
 		f.Add(s)
@@ -420,8 +492,15 @@ func FuzzSystemdUnitNameFromPath(f *testing.F) {
 			return
 		}
 		name := SystemdUnitNameFromPath(p, ".mount")
-		if err := CheckSystemdUnitName(name); err != nil && len(name) <= 255 {
+		if err := CheckSystemdUnitName(name); err != nil {
 			t.Fatalf("SystemdUnitNameFromPath(%q) = %q is not a unit name: %v", p, name, err)
+		}
+		if full := systemdPathEscape(p) + ".mount"; len(full) >= unitNameMax {
+			// Hashed: systemd cannot turn it back into the path.
+			if len(name) != 255 || !strings.HasPrefix(full, strings.TrimSuffix(name, name[len(name)-len("_0123456789abcdef.mount"):])) {
+				t.Fatalf("SystemdUnitNameFromPath(%q) = %q is not the hashed form of %q", p, name, full)
+			}
+			return
 		}
 		got, err := unescapeUnitPath(name, ".mount")
 		if err != nil || got != p {

@@ -30,8 +30,12 @@ repository gives its host keys inline, known_hosts. They are the same
 units, key for key, as those of "bakc compile" for NixOS.
 
 Every file is computed before the first is written: when the configuration
-has errors nothing is written. Each file is replaced atomically. Files of
-an earlier run that this run no longer writes are named in a warning, not
+has errors nothing is written. The files are written all or nothing: a
+folder that does not exist is made beside its place and renamed into it;
+into a folder that exists (it may be /etc/systemd/system) the files are
+first written to a hidden folder inside it, and only when every one of
+them was written is each renamed over its target, atomically. Files of an
+earlier run that this run no longer writes are named in a warning, not
 removed.
 
 Install on the host (see docs/nixos.md for NixOS):
@@ -82,15 +86,14 @@ func runUnits(e *env, opts unitsOptions, file string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(opts.output, 0o755); err != nil {
-		return err
-	}
 	written := map[string]bool{}
-	for _, f := range files {
-		if err := atomicfile.Write(filepath.Join(opts.output, f.Name), f.Data, 0o644); err != nil {
-			return err
-		}
+	out := make([]atomicfile.File, len(files))
+	for i, f := range files {
+		out[i] = atomicfile.File{Name: f.Name, Data: f.Data}
 		written[f.Name] = true
+	}
+	if err := atomicfile.WriteDir(opts.output, out, 0o644); err != nil {
+		return err
 	}
 	warnStaleUnits(e, opts.output, written)
 	return nil
