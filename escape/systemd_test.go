@@ -349,9 +349,9 @@ func TestSystemdUnitNameFromPathReal(t *testing.T) {
 // more, so that systemd hashes them: at the limit, just past it, cut
 // inside a \x escape, and the longest path a unit can carry.
 var longPaths = []string{
-	"/" + strings.Repeat("a", 248),                       // a.mount is 255 bytes: not hashed
-	"/" + strings.Repeat("a", 249),                       // 256: hashed
-	"/mnt/" + strings.Repeat("nas-", 60),                 // cut inside \x2d
+	"/" + strings.Repeat("a", 248),       // a.mount is 255 bytes: not hashed
+	"/" + strings.Repeat("a", 249),       // 256: hashed
+	"/mnt/" + strings.Repeat("nas-", 60), // cut inside \x2d
 	"/mnt/" + strings.Repeat("a", 120) + "/" + strings.Repeat("b c%", 30),
 	"/" + strings.Repeat(strings.Repeat("x", 254)+"/", 15) + strings.Repeat("y", 254), // 4094 bytes
 }
