@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
+	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/schema"
 )
 
@@ -244,6 +245,11 @@ func (f *Fleet) loadHostFiles(fsys fs.FS, hosts []string) hcl.Diagnostics {
 			for i := range next {
 				r := &results[i]
 				r.rel, r.name = hosts[i], f.displayName(hosts[i])
+				if d := checkHostFileName(r); d != nil {
+					// Not read: its nodes' plans could not name it.
+					r.diags = hcl.Diagnostics{d}
+					continue
+				}
 				var file *hcl.File
 				r.src, file, r.diags = readAndParse(fsys, r.rel, r.name)
 				if file != nil {
@@ -326,4 +332,23 @@ func displayRoot(given, rootAbs string) string {
 		return rootAbs
 	}
 	return rel
+}
+
+// checkHostFileName refuses a host file whose name the plan's source
+// cannot carry (plan.CheckSource): a control character such as a
+// newline, or bytes that are not UTF-8. The name is written into the
+// plan and the header of every output; the header escapes it
+// (escape.CommentText), but the plan's JSON cannot hold such bytes and
+// the runtime refuses a plan whose source spans lines.
+func checkHostFileName(r *hostResult) *hcl.Diagnostic {
+	err := plan.CheckSource(r.rel)
+	if err == nil {
+		return nil
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid file name",
+		Detail:   fmt.Sprintf("The host file's name cannot be carried into the plan and the outputs' headers: %s. Rename the file, for example to hosts/<node>.hcl.", err),
+		Subject:  &hcl.Range{Filename: r.name, Start: hcl.InitialPos, End: hcl.InitialPos},
+	}
 }

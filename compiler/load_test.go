@@ -99,3 +99,39 @@ func TestNoFleet(t *testing.T) {
 	_, diags = LoadNodeFile(filepath.Join(dir, "a.hcl"))
 	require.Equal(t, "No fleet found", diags[0].Summary)
 }
+
+// TestHostFileNameCarriedOrRefused: a host file whose name the plan
+// cannot carry (a newline would end the header comment of backup.nix
+// and of every unit file, and the runtime refuses such a plan; bytes
+// that are not UTF-8 do not survive the plan's JSON) is refused with a
+// diagnostic on that file; other odd names are carried (issue 9, item
+// 10).
+func TestHostFileNameCarriedOrRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		file   string
+		refuse bool
+	}{
+		{"newline", "hosts/x\nservices.evil = 1; #.hcl", true},
+		{"carriage return", "hosts/x\r[Service].hcl", true},
+		{"not UTF-8", "hosts/\xff\xfe.hcl", true},
+		{"quotes, dollar, percent, backslash", `hosts/it's "$x" 100% \.hcl`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFleet(t, map[string]string{"bakc.hcl": okRoot, tc.file: okHost("a")})
+			f, diags := LoadFleet(dir)
+			if !tc.refuse {
+				require.Empty(t, diags)
+				require.Equal(t, tc.file, mustPlan(t, dir, "a").Source)
+				return
+			}
+			require.True(t, diags.HasErrors(), "accepted %q", tc.file)
+			require.Len(t, diags, 1)
+			d := diags[0]
+			require.Equal(t, "Invalid file name", d.Summary)
+			require.NotNil(t, d.Subject)
+			require.Equal(t, filepath.Join(dir, tc.file), d.Subject.Filename)
+			require.Empty(t, f.NodeNames())
+		})
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"embed"
 	"fmt"
 	"text/template"
+
+	"github.com/holthome/bakc/escape"
 )
 
 //go:embed *.tmpl
@@ -40,9 +42,10 @@ func Execute(name string, funcs template.FuncMap, data any) ([]byte, error) {
 
 // Header is the first line of every generated file (after the comment
 // marker the emitter adds): where it came from and that it is not to be
-// edited by hand.
+// edited by hand. The file name goes through escape.CommentText, so that
+// no name can end the comment line.
 func Header(source string) string {
-	out, err := Execute("header.tmpl", nil, map[string]string{"Source": source})
+	out, err := Execute("header.tmpl", nil, map[string]string{"Source": escape.CommentText(source)})
 	if err != nil {
 		// header.tmpl is embedded and has one field; this cannot fail at
 		// run time without failing every test first.

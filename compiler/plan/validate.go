@@ -53,7 +53,7 @@ type rule func(v reflect.Value) error
 // rule to apply has an empty row, which says that it was thought about.
 var fieldRules = map[string][]rule{
 	"version": nil, // compared first, before anything else is read
-	"source":  {required, text(checkSource)},
+	"source":  {required, text(CheckSource)},
 
 	"node":                       nil,
 	"node.name":                  {text(name(NameNode))},
@@ -402,9 +402,12 @@ func oneOf(list []string) func(string) error {
 	return func(s string) error { return checkOneOf(s, list) }
 }
 
-// checkSource accepts what the compiler writes: the host file relative
-// to the fleet root, slash-separated, on one line.
-func checkSource(s string) error {
+// CheckSource accepts what the compiler writes: the host file relative
+// to the fleet root, slash-separated, on one line (it is carried in the
+// plan's JSON, which has no form for bytes that are not UTF-8, and named
+// in every output's header). The compiler refuses a host file whose name
+// it does not accept.
+func CheckSource(s string) error {
 	if strings.HasPrefix(s, "/") || s != path.Clean(s) || s == ".." || strings.HasPrefix(s, "../") {
 		return fmt.Errorf("%q is not a file name relative to the fleet's root", s)
 	}

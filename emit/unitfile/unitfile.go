@@ -73,7 +73,7 @@ func Render(p *plan.Plan, program string) ([]File, error) {
 	if kh := set.KnownHosts; kh != nil {
 		// known_hosts takes # comments; ssh reads the rest line by line.
 		files = append(files, File{Name: KnownHostsFile, Data: []byte(header +
-			"# Install as " + kh.Path + " (mode 0644): the host keys of the sftp repositories.\n" +
+			"# Install as " + escape.CommentText(kh.Path) + " (mode 0644): the host keys of the sftp repositories.\n" +
 			strings.Join(kh.Lines, "\n") + "\n")})
 	}
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
