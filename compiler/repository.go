@@ -4,7 +4,6 @@ import (
 	"net/url"
 	"path"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -214,18 +213,19 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 	}
 	options := defaultNFSOptions
 	if nfs.Options != nil {
-		options = nil
+		var items []schema.Text
 		for _, it := range nfs.Options.Items {
 			if !mountOptionRE.MatchString(it.Value) {
 				diags = append(diags, errorAt(it.Range, "Invalid mount option",
 					"%q is not a mount option. Write one option per item, such as \"nfsvers=4.1\" or \"soft\", without commas or spaces.", it.Value))
 				continue
 			}
-			options = append(options, it.Value)
+			items = append(items, it)
 			diags = append(diags, checkIdleTimeout(it)...)
 		}
-		options = dedupe(options)
-		sort.Strings(options)
+		var d hcl.Diagnostics
+		options, d = checkMountOptionOrder(items)
+		diags = append(diags, d...)
 	}
 	id := s.id
 	if id.nas == nil {
@@ -296,4 +296,38 @@ func checkNFSMountpoint(t *schema.Text) hcl.Diagnostics {
 			"%s. Choose a mountpoint of letters, digits and \"/_.-\", such as \"/mnt/nas-backup\".", capitalize(err.Error()))}
 	}
 	return nil
+}
+
+// checkMountOptionOrder keeps the options in the order written (mount
+// reads them left to right and the later of two that set the same thing
+// wins, so sorting them could flip "soft … hard" to "hard … soft"), and
+// refuses every option that contradicts an earlier one
+// (plan.MountOptionConflicts: soft and hard, ro and rw, sync and async,
+// nfsvers=4.1 and vers=4.2 …), so that the order never decides anything.
+// An option given twice is said once, with a warning.
+func checkMountOptionOrder(items []schema.Text) ([]string, hcl.Diagnostics) {
+	values := make([]string, len(items))
+	for i, it := range items {
+		values[i] = it.Value
+	}
+	var diags hcl.Diagnostics
+	drop := map[int]bool{}
+	for _, c := range plan.MountOptionConflicts(values) {
+		first, second := items[c.First], items[c.Second]
+		if c.Duplicate {
+			drop[c.Second] = true
+			diags = append(diags, warningAt(second.Range, "Duplicate mount option",
+				"%q is already given at %s. Remove this one.", second.Value, at(first.Range)))
+			continue
+		}
+		diags = append(diags, errorAt(second.Range, "Contradictory mount options",
+			"%q contradicts %q at %s: mount would take the later one and ignore the other. Keep the one you mean.", second.Value, first.Value, at(first.Range)))
+	}
+	var out []string
+	for i, v := range values {
+		if !drop[i] {
+			out = append(out, v)
+		}
+	}
+	return out, diags
 }

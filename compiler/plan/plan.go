@@ -151,7 +151,10 @@ type NFSMount struct {
 	Export string `json:"export"`
 	// Mountpoint is where the export is mounted on the node.
 	Mountpoint string `json:"mountpoint"`
-	// Options are the mount options, sorted.
+	// Options are the mount options in the order the configuration
+	// writes them (mount reads them left to right), each once and none
+	// contradicting another (plan.MountOptionConflicts). Until issue 9
+	// they were sorted; a sorted list without conflicts means the same.
 	Options []string `json:"options"`
 }
 

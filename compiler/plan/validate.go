@@ -95,7 +95,7 @@ var fieldRules = map[string][]rule{
 	"repositories[].nfs.dataset":                            {text(CheckDatasetName)},
 	"repositories[].nfs.export":                             {text(CheckAbsPath)},
 	"repositories[].nfs.mountpoint":                         {text(CheckNFSMountpoint)},
-	"repositories[].nfs.options":                            nil,
+	"repositories[].nfs.options":                            {list(checkMountOptions)},
 	"repositories[].nfs.options[]":                          {text(checkMountOption)},
 	"repositories[].ssh":                                    nil, // sftp only: checkRepositories
 	"repositories[].ssh.user":                               {optional(checkWord)},
@@ -372,6 +372,17 @@ func optional(check func(string) error) rule {
 			return nil
 		}
 		return check(v.String())
+	}
+}
+
+// list applies check to a list of strings.
+func list(check func([]string) error) rule {
+	return func(v reflect.Value) error {
+		ss := make([]string, v.Len())
+		for i := range ss {
+			ss[i] = v.Index(i).String()
+		}
+		return check(ss)
 	}
 }
 

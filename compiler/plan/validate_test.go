@@ -138,6 +138,13 @@ func TestDecodeRefuses(t *testing.T) {
 			[]string{`node.datasets[0].name: "-r" is not a ZFS dataset name`}},
 		{"an unknown repository kind", edit(func(p *Plan) { p.Repositories[1].Kind = "nfs4" }),
 			[]string{`repositories[1].kind: "nfs4" is not one of`}},
+		{"contradictory mount options", edit(func(p *Plan) { p.Repositories[1].NFS.Options = []string{"soft", "nfsvers=4.2", "hard"} }),
+			[]string{`repositories[1].nfs.options: "hard" contradicts "soft"`}},
+		{"an nfs mountpoint ending in a backslash", edit(func(p *Plan) {
+			p.Repositories[1].NFS.Mountpoint = `/mnt/nas\`
+			p.Repositories[1].URL = `/mnt/nas\`
+		}),
+			[]string{`repositories[1].nfs.mountpoint: "/mnt/nas\\" cannot be a mount unit's Where=`}},
 		{"an nfs repository without its mount", edit(func(p *Plan) { p.Repositories[1].NFS = nil }),
 			[]string{`repositories[1].nfs: is required for an nfs repository`}},
 		{"an nfs URL that is not its mountpoint", edit(func(p *Plan) { p.Repositories[1].URL = "/mnt/elsewhere" }),
