@@ -259,6 +259,13 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 		Mountpoint: nfs.Mountpoint.Value,
 		Options:    append([]string{}, options...),
 	}
+	if err := mount.CheckFstab(); err != nil {
+		// The line NixOS writes relates the NAS's address and mount
+		// root, the node's name, the dataset, the mountpoint and the
+		// options; the mountpoint is the part the node chose.
+		return append(diags, errorAt(nfs.Mountpoint.Range, "NFS mount too long for fstab",
+			"The NFS mount of repository %q cannot be written into /etc/fstab as itself: %s. Choose a shorter mountpoint (or a shorter mount root on the NAS).", r.Name, err))
+	}
 	out.Kind, out.URL, out.NFS = plan.KindNFS, nfs.Mountpoint.Value, mount
 	return diags
 }

@@ -573,6 +573,8 @@ func checkRepositories(v *validator, p *Plan) {
 				v.fail(field+".nfs", errors.New("is required for an nfs repository"))
 			} else if r.URL != r.NFS.Mountpoint {
 				v.fail(field+".url", fmt.Errorf("%q is not the NFS mountpoint %q", r.URL, r.NFS.Mountpoint))
+			} else if err := r.NFS.CheckFstab(); err != nil && !v.failed[field+".nfs.mountpoint"] {
+				v.fail(field+".nfs", err)
 			}
 		case KindLocal:
 			if err := CheckAbsPath(r.URL); err != nil {

@@ -168,7 +168,8 @@ func quoteAll(list []string) []string {
 // whole value of a mount unit's Where= (escape.SystemdString, one line
 // of a unit file: no final backslash, no surrounding space), the source
 // of the mount unit's name, restic's --repo and the runbook's mount
-// command. The compiler, Validate and the unit writer all call this one
+// command, and a field of NixOS's /etc/fstab line (fstab.go). The
+// compiler, Validate and the unit writer all call this one
 // function, so that what the compiler accepts the units can carry
 // (issue 9, item 5: a mountpoint ending in a backslash passed the path
 // checks and crashed the unit writer).
@@ -185,5 +186,7 @@ func CheckNFSMountpoint(p string) error {
 	if err := escape.CheckSystemdLine(p); err != nil {
 		return fmt.Errorf("%q cannot be a mount unit's Where=: it %w", p, err)
 	}
-	return nil
+	// NixOS's fstab line: the readers decode some backslash escapes
+	// (fstab.go; issue 9, item 12).
+	return checkFstabField(p)
 }

@@ -369,8 +369,7 @@ func TestMountsMatchFstabGenerator(t *testing.T) {
 			t.Run(p.Node.Name+"/"+r.Name, func(t *testing.T) {
 				// nixos/modules/tasks/filesystems.nix: fields escaped
 				// with \040 for space and \011 for tab.
-				esc := strings.NewReplacer(" ", `\040`, "\t", `\011`).Replace
-				line := esc(r.NFS.Source()) + " " + esc(r.NFS.Mountpoint) + " nfs " + esc(strings.Join(r.NFS.Options, ",")) + " 0 0\n"
+				line := r.NFS.NixOSFstabLine()
 				dir := t.TempDir()
 				fstab := filepath.Join(dir, "fstab")
 				require.NoError(t, os.WriteFile(fstab, []byte(line), 0o644))

@@ -53,6 +53,7 @@ func checkPlan(p *plan.Plan) error {
 			c.check(field+": nfs.mountpoint", plan.CheckNFSMountpoint(r.NFS.Mountpoint))
 			c.check(field+": nfs source", checkToken(r.NFS.Source()))
 			c.check(field+": nfs.options", checkMountOptions(r.NFS.Options))
+			c.check(field+": nfs", r.NFS.CheckFstab())
 		}
 		if r.SSH != nil {
 			c.checkSSH(field, p, r.SSH)
