@@ -10,6 +10,7 @@ import (
 
 	"github.com/holthome/bakc/compiler/calendar"
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/schema"
 )
 
@@ -140,6 +141,13 @@ func (s *nodeScope) lowerLocation(r *schema.Repository, out *plan.Repository) hc
 	case r.Path != nil:
 		if d := checkAbsPath(r.Path, "repository path"); d.HasErrors() {
 			return d
+		}
+		// The plan's url, whose rule (Validate's) is one line of a
+		// unit file: found by the hostile-string table, a final
+		// backslash was accepted here and refused by the runtime.
+		if err := escape.CheckSystemdLine(r.Path.Value); err != nil {
+			return hcl.Diagnostics{errorAt(r.Path.Range, "Invalid path",
+				"The repository path %q cannot be carried into the plan: it %s. Choose another folder.", r.Path.Value, err)}
 		}
 		if d := checkPlacement(r.Path, plan.PlaceRepository, "repository path", "/srv/restic"); d.HasErrors() {
 			return d

@@ -1,6 +1,7 @@
 package emitfuzz
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -241,6 +242,20 @@ func (f fleet) hostFile() []byte {
 	return file.Bytes()
 }
 
+// rawKey, when set, is written in place of rawMarker into the files'
+// bytes: a value hclwrite cannot carry (bytes that are not UTF-8).
+const (
+	rawKey    = "raw bytes"
+	rawMarker = "RAWMARKER"
+)
+
+func (f fleet) raw(data []byte) []byte {
+	if v, ok := f[rawKey]; ok {
+		return bytes.ReplaceAll(data, []byte(rawMarker), []byte(v))
+	}
+	return data
+}
+
 // write writes the fleet into dir and returns the host file's path;
 // "" when the host file's name cannot be a file name here (a slash, a
 // NUL, too long, or a name the loader would not read as a host file).
@@ -250,12 +265,12 @@ func (f fleet) write(dir string) (string, error) {
 		strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".hcl") || name == "bakc.hcl" {
 		return "", nil
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bakc.hcl"), f.rootFile(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "bakc.hcl"), f.raw(f.rootFile()), 0o644); err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "hosts"), 0o755); err != nil {
 		return "", err
 	}
 	host := filepath.Join(dir, "hosts", name)
-	return host, os.WriteFile(host, f.hostFile(), 0o644)
+	return host, os.WriteFile(host, f.raw(f.hostFile()), 0o644)
 }
