@@ -188,7 +188,7 @@ func TestHostileStrings(t *testing.T) {
 	for _, class := range hostileClasses {
 		f := baseFleet()
 		f["job.name"] = class.value
-			if class.name == "non-UTF-8" {
+		if class.name == "non-UTF-8" {
 			f["job.name"] = rawMarker
 			f[rawKey] = class.value
 		}
