@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/runtime/restic"
 	"github.com/holthome/bakc/runtime/snapshot"
 	"github.com/holthome/bakc/zfs"
@@ -352,14 +353,22 @@ func summaryField(s *restic.Summary, f func(*restic.Summary) uint64) uint64 {
 }
 
 // writeExcludeFile writes the job's exclude patterns, one per line, for
-// restic's --exclude-file (a pattern may hold anything but a newline,
-// which the compiler rejects). It returns "" when there are none.
+// restic's --exclude-file. restic expands $VAR in that file, skips a
+// line starting with "#" and trims white space, so each line goes
+// through escape.ResticExcludeLine: restic reads back the pattern as the
+// plan has it (the plan's validation refused what no line can carry).
+// It returns "" when there are none.
 func (r *backupRun) writeExcludeFile() (string, error) {
 	if len(r.job.Exclude) == 0 {
 		return "", nil
 	}
 	path := excludeFilePath(r.plan, r.job)
-	data := strings.Join(r.job.Exclude, "\n") + "\n"
+	var b strings.Builder
+	for _, pattern := range r.job.Exclude {
+		b.WriteString(escape.ResticExcludeLine(pattern))
+		b.WriteByte('\n')
+	}
+	data := b.String()
 	if err := writeFileAtomic(path, []byte(data), 0o644); err != nil {
 		return "", fmt.Errorf("writing the exclude file: %w", err)
 	}
