@@ -20,6 +20,9 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 		JobTag:    plan.JobTag(j.Name),
 		Snapshot:  plan.SnapshotNone,
 		Resources: def.resources,
+		// A disabled job is checked all the same: it stays in the plan
+		// and the runbook, and must work the day it is enabled again.
+		Disabled: j.Enabled != nil && !j.Enabled.Value,
 	}
 	if j.Description != nil {
 		// The description goes into unit files' Description=.

@@ -109,6 +109,9 @@ func Backup(ctx context.Context, p *plan.Plan, jobName string, o Options) (*Repo
 	if !ok {
 		return nil, fmt.Errorf("the plan has no job %q (jobs: %s)", jobName, strings.Join(jobNames(p), ", "))
 	}
+	if err := RefuseDisabled(job); err != nil {
+		return nil, err
+	}
 	r, err := newBackupRun(ctx, p, job, &o)
 	if err != nil {
 		return nil, err
@@ -119,6 +122,16 @@ func Backup(ctx context.Context, p *plan.Plan, jobName string, o Options) (*Repo
 	}
 	r.run()
 	return &r.report, nil
+}
+
+// RefuseDisabled returns the error for a job the plan keeps disabled
+// (enabled = false), which has no unit and is not run by hand either:
+// nil for any other job.
+func RefuseDisabled(job *plan.Job) error {
+	if !job.Disabled {
+		return nil
+	}
+	return fmt.Errorf("the job %q is disabled (enabled = false in its configuration): it has no unit and no timer, and bakc does not run it. To run it, remove enabled = false and deploy the new plan", job.Name)
 }
 
 func jobNames(p *plan.Plan) []string {

@@ -78,3 +78,22 @@ func TestMaintenanceOnMissingRepositorySaysWhatIsTrue(t *testing.T) {
 		}
 	}
 }
+
+// A disabled job (enabled = false) is refused before anything runs: no
+// lock, no restic, no snapshot, no metrics.
+func TestDisabledJobRefused(t *testing.T) {
+	t.Parallel()
+	testenvRoot(t)
+	f := newFixture(t, restictest.Restics(t)[0])
+	f.job().Disabled = true
+	for _, dry := range []bool{false, true} {
+		o := f.options()
+		o.DryRun = dry
+		rep, err := runtime.Backup(context.Background(), f.plan, f.job().Name, o)
+		require.Nil(t, rep)
+		require.ErrorContains(t, err, `the job "home" is disabled (enabled = false`)
+	}
+	require.Empty(t, f.snapshots("local"))
+	_, err := os.Stat(f.plan.Monitoring.TextfileDir)
+	require.True(t, os.IsNotExist(err), "metrics written for a disabled job")
+}

@@ -115,6 +115,7 @@ var fieldRules = map[string][]rule{
 	"jobs[]":                               nil,
 	"jobs[].name":                          {text(name(NameJob))},
 	"jobs[].description":                   {optional(checkLine)},
+	"jobs[].disabled":                      nil, // any bool
 	"jobs[].paths":                         nil, // or dumps: checkJobs
 	"jobs[].paths[]":                       {text(CheckAbsPath)},
 	"jobs[].exclude":                       nil,

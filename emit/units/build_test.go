@@ -270,3 +270,21 @@ func TestRunDirHoldsTheRuntimesMounts(t *testing.T) {
 		t.Errorf("no tmpfiles rule for %s: %q", units.RunDir, set.Tmpfiles)
 	}
 }
+
+// A disabled job (enabled = false) has no service and no timer; the
+// other jobs and the repositories' tasks keep theirs.
+func TestDisabledJobHasNoUnits(t *testing.T) {
+	p := forge(t)
+	for i := range p.Jobs {
+		if p.Jobs[i].Name == "plex" {
+			p.Jobs[i].Disabled = true
+		}
+	}
+	set, err := units.Build(p)
+	require.NoError(t, err)
+	got := names(set)
+	require.NotContains(t, got, "bakc-backup-plex.service")
+	require.NotContains(t, got, "bakc-backup-plex.timer")
+	require.Contains(t, got, "bakc-backup-system.service")
+	require.Contains(t, got, "bakc-prune-nas-primary.timer")
+}
