@@ -64,7 +64,7 @@ var jobSchema = &hcl.BodySchema{
 
 func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) {
 	j := &Job{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: blockRange(b)}
-	content, diags := b.Body.Content(jobSchema)
+	content, diags := bodyContent(b.Body, jobSchema, "job")
 	a := content.Attributes
 	for _, t := range []struct {
 		dst  **Text
