@@ -78,6 +78,10 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 			"The job %q has no retention block and bakc.hcl's defaults declare none, so restic's forget would have no policy and the repository would grow forever. Add a retention block to the job or to defaults, for example retention { daily = 7  weekly = 4 }.", j.Name))
 	}
 
+	if !diags.HasErrors() {
+		diags = append(diags, checkCadence(j, out)...)
+	}
+
 	out.Tags, d = lowerTags(j)
 	diags = append(diags, d...)
 	out.Tags = append(out.Tags, out.JobTag)
