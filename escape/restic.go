@@ -60,7 +60,7 @@ func CheckResticExcludeLine(pattern string) error {
 		return fmt.Errorf("holds %s at byte %d, which no line of an exclude file (and no file name) can carry", what, i)
 	}
 	if part, ok := invalidResticPart(pattern); ok {
-		return fmt.Errorf("is not a valid restic pattern: the component %q has a [ that is not closed or a \\ at its end", part)
+		return fmt.Errorf("is not a valid restic pattern: the component %q has a character class [ ] that is not closed or is empty, or a \\ at its end", part)
 	}
 	if n := len(resticExcludeLine(pattern)); n > resticMaxLine {
 		return fmt.Errorf("is %d bytes long as a line of the exclude file, and restic reads lines of at most %d bytes", n, resticMaxLine)
@@ -68,18 +68,77 @@ func CheckResticExcludeLine(pattern string) error {
 	return nil
 }
 
-// invalidResticPart returns the first component of pattern that restic
-// refuses, as its ValidatePatterns does: after a leading "!" is cut and
-// the pattern is cleaned, every component must match itself under
-// filepath.Match.
+// invalidResticPart returns the first component of pattern that is
+// not a well-formed filepath.Match pattern, after a leading "!" is cut
+// and the pattern is cleaned, as restic splits it. restic's own check
+// (ValidatePatterns: filepath.Match(part, part)) stops at the first
+// character that does not match itself, so it passes `\0*[`; such a
+// component fails later, when restic matches a path with it. This check
+// reads every component whole.
 func invalidResticPart(pattern string) (string, bool) {
 	p := strings.TrimPrefix(pattern, "!")
 	for _, part := range strings.Split(filepath.Clean(p), "/") {
-		if _, err := filepath.Match(part, part); err != nil {
+		if !wellFormedGlob(part) {
 			return part, true
 		}
 	}
 	return "", false
+}
+
+// wellFormedGlob reports whether filepath.Match can read all of the
+// component p: every \ escapes a character, every [ opens a class of at
+// least one character or range (lo-hi), each an unescaped character
+// other than - and ], or an escaped one, closed by ]. This is Go's own
+// grammar (path/filepath matchChunk and getEsc).
+func wellFormedGlob(p string) bool {
+	// one reads a class character: an escaped one, or any but - and ].
+	one := func(s string) (string, bool) {
+		if s == "" || s[0] == '-' || s[0] == ']' {
+			return s, false
+		}
+		if s[0] == '\\' {
+			s = s[1:]
+			if s == "" {
+				return s, false
+			}
+		}
+		r, n := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && n == 1 {
+			return s, false
+		}
+		return s[n:], true
+	}
+	for s := p; s != ""; {
+		switch s[0] {
+		case '\\':
+			if len(s) < 2 {
+				return false
+			}
+			_, n := utf8.DecodeRuneInString(s[1:])
+			s = s[1+n:]
+		case '[':
+			s = strings.TrimPrefix(s[1:], "^")
+			for n := 0; ; n++ {
+				if n > 0 && s != "" && s[0] == ']' {
+					s = s[1:]
+					break
+				}
+				var ok bool
+				if s, ok = one(s); !ok {
+					return false
+				}
+				if s != "" && s[0] == '-' {
+					if s, ok = one(s[1:]); !ok {
+						return false
+					}
+				}
+			}
+		default:
+			_, n := utf8.DecodeRuneInString(s)
+			s = s[n:]
+		}
+	}
+	return true
 }
 
 // ResticExcludeLine returns pattern as one line (without its "\n") of a

@@ -100,6 +100,11 @@ func TestCheckResticExcludeLine(t *testing.T) {
 		{"not utf-8", "\xff\xfea", "not valid UTF-8"},
 		{"unclosed class", "**/[ab", "not a valid restic pattern"},
 		{"backslash at the end of a component", `a\/b`, "not a valid restic pattern"},
+		{"unclosed class restic's own check passes", `\0*[/ `, "not a valid restic pattern"},
+		{"empty class", "a[]", "not a valid restic pattern"},
+		{"empty negated class", "a[^]", "not a valid restic pattern"},
+		{"range without its end", "[a-]", "not a valid restic pattern"},
+		{"class across a slash", "a[/]b", "not a valid restic pattern"},
 		{"too long", longest + "a", "65536 bytes long"},
 		{"too long once escaped", longest[1:] + "$", "65536 bytes long"},
 	} {
@@ -110,8 +115,10 @@ func TestCheckResticExcludeLine(t *testing.T) {
 			}
 		})
 	}
-	if err := CheckResticExcludeLine(longest); err != nil {
-		t.Errorf("the longest line restic reads is refused: %v", err)
+	for _, ok := range []string{longest, `[\]]`, "[^a-z]x", `[a\-z]`, "**/*.[ch]", `\[x\]`} {
+		if err := CheckResticExcludeLine(ok); err != nil {
+			t.Errorf("CheckResticExcludeLine(%.40q) = %v, want nil", ok, err)
+		}
 	}
 	if back := readResticExcludeFile(t, []byte(longest+"\n")); len(back) != 1 || back[0] != longest {
 		t.Errorf("the longest line is not read back whole")
@@ -126,7 +133,10 @@ func FuzzResticExcludeLine(f *testing.F) {
 		f.Add(s, "lead")
 	}
 	f.Fuzz(func(t *testing.T, pattern, name string) {
-		if CheckResticExcludeLine(pattern) != nil || strings.Contains(name, "/") {
+		// filepath.Match costs the product of the lengths: keep the
+		// fuzzer on short inputs, where the cases are (the line limit has
+		// its own test).
+		if len(pattern) > 256 || len(name) > 256 || CheckResticExcludeLine(pattern) != nil || strings.Contains(name, "/") {
 			return
 		}
 		line := ResticExcludeLine(pattern)
@@ -167,8 +177,11 @@ func assertSameMatches(t *testing.T, want, got string, names []string) {
 			if n == "" || !utf8.ValidString(n) {
 				continue
 			}
-			w, _ := filepath.Match(wp[i], n)
-			g, _ := filepath.Match(gp[i], n)
+			w, werr := filepath.Match(wp[i], n)
+			g, gerr := filepath.Match(gp[i], n)
+			if werr != nil || gerr != nil {
+				t.Fatalf("an accepted pattern fails to match: %q: %v; %q: %v", wp[i], werr, gp[i], gerr)
+			}
 			if w != g {
 				t.Fatalf("restic reads %q for %q: component %q matches %q: %v, want %v", got, want, gp[i], n, g, w)
 			}
