@@ -72,9 +72,9 @@ func (r *backupRun) dryRun() {
 	excludes := ""
 	if len(job.Exclude) > 0 {
 		excludes = excludeFilePath(p, job)
-		comment(w, "write %s:", excludes)
+		comment(w, "write %s (each pattern as restic's exclude file needs it):", excludes)
 		for _, e := range job.Exclude {
-			comment(w, "  %s", e)
+			comment(w, "  %s", escape.ResticExcludeLine(e))
 		}
 	}
 	pol := forgetOptions(p, job)
