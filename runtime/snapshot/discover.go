@@ -97,6 +97,7 @@ func (s *Set) discover(ctx context.Context, job *plan.Job) ([]*view, error) {
 	}
 	// A path sorts before every path below it.
 	sort.Slice(views, func(i, j int) bool { return views[i].target < views[j].target })
+	s.live = planLive(s.livePaths, views, mounts)
 	s.warnHidden(views, mounts, job.Paths)
 	return views, nil
 }
@@ -151,14 +152,15 @@ func within(p, dir string) bool {
 // warnHidden logs every mount below a view that is not itself a view:
 // the snapshot view covers it, so the job reads the snapshot's (empty)
 // folder there instead of what is mounted live. Such a mount is not a
-// dataset of the job; it is not backed up.
+// dataset of the job; it is not backed up. A mount that is shown live
+// again (WithLive) is not hidden.
 func (s *Set) warnHidden(views []*view, mounts []namespace.Mount, paths []string) {
 	isView := map[string]bool{}
 	for _, v := range views {
 		isView[v.target] = true
 	}
 	for _, m := range mounts {
-		if isView[m.Mountpoint] || !relevant(m.Mountpoint, paths) {
+		if isView[m.Mountpoint] || !relevant(m.Mountpoint, paths) || s.isLivePlace(m.Mountpoint) {
 			continue
 		}
 		for _, v := range views {

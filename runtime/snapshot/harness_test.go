@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,6 +37,7 @@ const (
 	shareRootEnv = "BAKC_SNAPSHOT_TEST_SHARE_ROOT"
 	faultEnv     = "BAKC_SNAPSHOT_TEST_FAULT" // op:n, see faultyZFS
 	exposerEnv   = "BAKC_SNAPSHOT_TEST_EXPOSER"
+	liveEnv      = "BAKC_SNAPSHOT_TEST_LIVE" // WithLive's paths, comma-separated
 )
 
 func TestMain(m *testing.M) {
@@ -85,7 +87,11 @@ func runChild(jobJSON string) int {
 		case "take":
 			now, _ := time.Parse(time.RFC3339, f[1])
 			var err error
-			set, err = Take(ctx, z, &job, now, log)
+			var opts []Option
+			if l := os.Getenv(liveEnv); l != "" {
+				opts = append(opts, WithLive(strings.Split(l, ",")...))
+			}
+			set, err = Take(ctx, z, &job, now, log, opts...)
 			if err == nil && os.Getenv(exposerEnv) == "direct-double" {
 				double = &mountDouble{}
 				set.exposer = directMounts{mount: double.mount}
@@ -110,7 +116,17 @@ func runChild(jobJSON string) int {
 		case "views":
 			// Mounts in this namespace made by this package, other than
 			// the clones' own (daemon) mounts below the share folder.
-			reply(nil, strings.Join(ourMounts(namespace.ShareDir()), ","))
+			reply(nil, strings.Join(ourMounts(namespace.ShareDir(), jobPools(&job)), ","))
+		case "mountpoints":
+			// Every mountpoint at or below the path, in mount order.
+			mounts, err := namespace.Mounts()
+			var mps []string
+			for _, m := range mounts {
+				if within(m.Mountpoint, f[1]) {
+					mps = append(mps, m.Mountpoint)
+				}
+			}
+			reply(err, strings.Join(mps, ","))
 		case "double-calls":
 			reply(nil, strings.Join(double.calls, ","))
 		default:
@@ -121,15 +137,16 @@ func runChild(jobJSON string) int {
 }
 
 // ourMounts lists this namespace's mounts whose source is named like
-// this package's snapshots and clones, outside skip (the share folder).
-func ourMounts(skip string) []string {
+// this package's snapshots and clones, in the job's pools (other tests
+// on the machine run too), outside skip (the share folder).
+func ourMounts(skip string, pools []string) []string {
 	mounts, err := namespace.Mounts()
 	if err != nil {
 		return []string{"error:" + err.Error()}
 	}
 	var out []string
 	for _, m := range mounts {
-		if strings.Contains(m.Source, "bakc-") && (skip == "" || !within(m.Mountpoint, skip)) {
+		if strings.Contains(m.Source, "bakc-") && slices.Contains(pools, pool(m.Source)) && (skip == "" || !within(m.Mountpoint, skip)) {
 			out = append(out, m.Source+"@"+m.Mountpoint)
 		}
 	}
@@ -363,7 +380,8 @@ func assertNothingLeft(t *testing.T, f *fixture) {
 	mounts, err := namespace.Mounts()
 	require.NoError(t, err)
 	for _, m := range mounts {
-		if strings.Contains(m.Source, "bakc-") || within(m.Mountpoint, f.shareRoot) {
+		// This fixture's pool only: other tests on the machine run too.
+		if strings.HasPrefix(m.Source, f.pool+"/") && strings.Contains(m.Source, "bakc-") || within(m.Mountpoint, f.shareRoot) {
 			t.Errorf("left mounted on the host: %s at %s", m.Source, m.Mountpoint)
 		}
 	}

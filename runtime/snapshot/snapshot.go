@@ -110,6 +110,10 @@ type Set struct {
 	snapshots []*taken
 	// views are the datasets to show, parents before children.
 	views []*view
+	// livePaths are what WithLive asked for; live, the places Expose
+	// shows live again on top of the views (planLive).
+	livePaths []string
+	live      []*live
 
 	cloneDir string
 	// exposer is chosen on the first Expose (probe); tests set it.
