@@ -174,6 +174,7 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 		Repo:         repo.URL,
 		PasswordFile: repo.PasswordFile,
 		CacheDir:     p.Paths.Cache,
+		TempDir:      resticTempDir(p.Paths.Cache),
 		Options:      o.ResticOptions,
 		Credential:   cred,
 		ProgressFPS:  progressFPS,

@@ -95,11 +95,12 @@ func TestEnvironDropsRepositoryAndPassword(t *testing.T) {
 	t.Setenv("RESTIC_REPOSITORY", "/elsewhere")
 	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
 	t.Setenv("KEEP_ME", "1")
-	r := &Restic{ProgressFPS: 2, Env: []string{"AWS_ACCESS_KEY_ID=x", "RESTIC_PROGRESS_FPS=0.5"}}
+	t.Setenv("TMPDIR", "/tmp/of-bakc")
+	r := &Restic{ProgressFPS: 2, TempDir: "/var/cache/bakc/tmp", Env: []string{"AWS_ACCESS_KEY_ID=x", "RESTIC_PROGRESS_FPS=0.5"}}
 	env := r.environ()
 	got := map[string][]string{}
 	for _, kv := range env {
-		for _, name := range []string{"RESTIC_PASSWORD=", "RESTIC_REPOSITORY=", "NOTIFY_SOCKET=", "KEEP_ME=", "AWS_ACCESS_KEY_ID=", "RESTIC_PROGRESS_FPS="} {
+		for _, name := range []string{"RESTIC_PASSWORD=", "RESTIC_REPOSITORY=", "NOTIFY_SOCKET=", "KEEP_ME=", "AWS_ACCESS_KEY_ID=", "RESTIC_PROGRESS_FPS=", "TMPDIR="} {
 			if len(kv) >= len(name) && kv[:len(name)] == name {
 				got[name] = append(got[name], kv[len(name):])
 			}
@@ -109,6 +110,7 @@ func TestEnvironDropsRepositoryAndPassword(t *testing.T) {
 		"KEEP_ME=":             {"1"},
 		"AWS_ACCESS_KEY_ID=":   {"x"},
 		"RESTIC_PROGRESS_FPS=": {"2", "0.5"}, // the environment file's comes last and wins
+		"TMPDIR=":              {"/tmp/of-bakc", "/var/cache/bakc/tmp"}, // TempDir comes later and wins
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)

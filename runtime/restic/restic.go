@@ -29,6 +29,10 @@ type Restic struct {
 	PasswordFile string
 	// CacheDir is given as --cache-dir; empty means --no-cache.
 	CacheDir string
+	// TempDir is given as TMPDIR: where restic writes its temporary pack
+	// files (and unlinks them at once). Empty leaves bakc's own TMPDIR.
+	// The repository's environment file (Env) may still set another.
+	TempDir string
 	// Options are extended options given as `-o key=value` to every call
 	// (for example sftp.command), in order.
 	Options []string
@@ -87,7 +91,8 @@ var inheritedEnvDropped = []string{
 }
 
 // environ is restic's environment: bakc's own without the variables
-// above, then the progress rate, then the repository's Env (which wins).
+// above, then the progress rate and TMPDIR, then the repository's Env
+// (which wins: exec keeps the last value of a name).
 func (r *Restic) environ() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -105,6 +110,9 @@ func (r *Restic) environ() []string {
 	}
 	if r.ProgressFPS > 0 {
 		env = append(env, "RESTIC_PROGRESS_FPS="+formatFPS(r.ProgressFPS))
+	}
+	if r.TempDir != "" {
+		env = append(env, "TMPDIR="+r.TempDir)
 	}
 	return append(env, r.Env...)
 }
