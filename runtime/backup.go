@@ -223,6 +223,15 @@ func (r *backupRun) phases() {
 		}
 	}
 
+	// Written before the snapshot is shown over the paths, which may hold
+	// the state folder (docs/snapshots.md, "The runtime's own files").
+	excludes, err := r.writeExcludeFile()
+	if err != nil {
+		r.fail(failure(PhasePreflight, "", restic.CategoryUnknown, err))
+		return
+	}
+	defer removeQuietly(excludes)
+
 	if r.job.Snapshot == plan.SnapshotZFS {
 		r.prog.phase("taking ZFS snapshots")
 		err := r.takeSnapshot()
@@ -232,13 +241,6 @@ func (r *backupRun) phases() {
 			return
 		}
 	}
-
-	excludes, err := r.writeExcludeFile()
-	if err != nil {
-		r.fail(failure(PhasePreflight, "", restic.CategoryUnknown, err))
-		return
-	}
-	defer removeQuietly(excludes)
 
 	for _, rr := range r.repos {
 		if !rr.ready {
@@ -352,15 +354,17 @@ func summaryField(s *restic.Summary, f func(*restic.Summary) uint64) uint64 {
 	return f(s)
 }
 
-// writeExcludeFile writes the job's exclude patterns, one per line, for
-// restic's --exclude-file (a pattern may hold anything but a newline,
-// which the compiler rejects). It returns "" when there are none.
+// writeExcludeFile writes the job's exclude patterns and the runtime's
+// own folders it leaves out (excludeLines), one per line, for restic's
+// --exclude-file (a pattern may hold anything but a newline, which the
+// compiler rejects). It returns "" when there are none.
 func (r *backupRun) writeExcludeFile() (string, error) {
-	if len(r.job.Exclude) == 0 {
+	lines := excludeLines(r.plan, r.job)
+	if len(lines) == 0 {
 		return "", nil
 	}
 	path := excludeFilePath(r.plan, r.job)
-	data := strings.Join(r.job.Exclude, "\n") + "\n"
+	data := strings.Join(lines, "\n") + "\n"
 	if err := writeFileAtomic(path, []byte(data), 0o644); err != nil {
 		return "", fmt.Errorf("writing the exclude file: %w", err)
 	}

@@ -9,11 +9,12 @@ import (
 
 // takeSnapshot freezes the job's datasets and shows the snapshots at
 // their original paths in this run's private mount namespace, so that
-// restic reads one point in time and records /home, not a clone's path.
+// restic reads one point in time and records /home, not a clone's path;
+// the paths the run and restic use below them stay live (livePaths).
 // The Set is kept even when this fails half-way: releaseSnapshot undoes
 // whatever was made.
 func (r *backupRun) takeSnapshot() error {
-	set, err := snapshot.Take(r.ctx, r.zfs(), r.job, r.start, r.base)
+	set, err := snapshot.Take(r.ctx, r.zfs(), r.job, r.start, r.base, snapshot.WithLive(r.livePaths()...))
 	if err != nil {
 		return err
 	}
