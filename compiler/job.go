@@ -60,6 +60,7 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	reposBad := d.HasErrors()
 	diags = append(diags, s.checkOwnRepository(paths, excludes, out.Repositories)...)
+	diags = append(diags, s.checkRuntimeFolders(paths)...)
 
 	out.Schedule, d = lowerSchedule(j.Schedule, j.RandomizedDelay, def.schedule, def.randomizedDelay, "schedule")
 	diags = append(diags, d...)
@@ -266,6 +267,29 @@ func (s *nodeScope) checkOwnRepository(paths []schema.Text, exclude excludeList,
 			if isUnder(r.URL, p.Value) && exclude.excludedBy(r.URL) == "" {
 				diags = append(diags, warningAt(p.Range, "Job backs up its repository",
 					"The job path %q contains %q, where the repository %q is, so every backup would store the repository again. Add %q to the job's exclude.", p.Value, r.URL, name, r.URL))
+			}
+		}
+	}
+	return diags
+}
+
+// checkRuntimeFolders warns about a job path that is bakc's state folder
+// or restic's cache, or inside one. A job that merely covers them (luna
+// backs up /var/lib, and the state is /var/lib/bakc) is fine: the runtime
+// leaves both folders out of its backups and shows them live inside a
+// snapshot's views (docs/snapshots.md). Asked for by name, they are
+// backed up, but hold nothing worth keeping.
+func (s *nodeScope) checkRuntimeFolders(paths []schema.Text) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, p := range paths {
+		for _, f := range []struct{ dir, what string }{
+			{s.paths.State, "bakc's state folder (locks, run state)"},
+			{s.paths.Cache, "restic's cache folder (a copy of the repositories' metadata)"},
+		} {
+			if f.dir != "" && isUnder(p.Value, f.dir) {
+				diags = append(diags, warningAt(p.Range, "Job backs up bakc's own folder",
+					"The job path %q is in %s %q, which the runtime rewrites on every run and leaves out of every other backup: restoring it would bring back stale state or nothing of use. Back up the data around it instead, or remove the path.", p.Value, f.what, f.dir))
+				break
 			}
 		}
 	}
