@@ -74,6 +74,10 @@ func (r *backupRun) dryRun() {
 		}
 		comment(w, "show each snapshot read-only at its dataset's mountpoint (%s), children below it", strings.Join(datasetMountpoints(job.Datasets), ", "))
 		comment(w, "show again, live and on top of the views, what the run and restic use below them (docs/snapshots.md)")
+		comment(w, "if `restic features` lists %s (restic >= 0.17): RESTIC_FEATURES=%s for restic backup", restic.FeatureDeviceIDForHardlinks, restic.FeatureDeviceIDForHardlinks)
+	}
+	if dir := resticTempDir(p.Paths.Cache); dir != "" {
+		comment(w, "restic runs with TMPDIR=%s", dir)
 	}
 	pol := forgetOptions(p, job)
 	for _, rr := range r.repos {

@@ -1,6 +1,7 @@
 package restic
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +115,54 @@ func TestEnvironDropsRepositoryAndPassword(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseFeatures(t *testing.T) {
+	out := `All Feature Flags:
+Name                        Type    Default  Description
+------------------------------------------------------------------------------------------
+backend-error-redesign      beta    true     enforce timeouts for stuck HTTP requests and use new backend error handling design.
+deprecate-legacy-index      stable  true     disable support for index format used by restic 0.1.0.
+device-id-for-hardlinks     alpha   false    store deviceID only for hardlinks to reduce metadata changes
+------------------------------------------------------------------------------------------
+`
+	want := map[string]string{"backend-error-redesign": "beta", "deprecate-legacy-index": "stable", "device-id-for-hardlinks": "alpha"}
+	if diff := cmp.Diff(want, parseFeatures(out)); diff != "" {
+		t.Errorf("parseFeatures (-want +got):\n%s", diff)
+	}
+	if got := parseFeatures("unknown command \"features\" for \"restic\"\n"); len(got) != 0 {
+		t.Errorf("parseFeatures of an error = %v, want none", got)
+	}
+}
+
+// The feature flags bakc switches on come first in RESTIC_FEATURES, the
+// ones of bakc's own environment after them (restic keeps the last value
+// of a flag), and the repository's environment file replaces it whole.
+func TestEnvironFeatures(t *testing.T) {
+	get := func(env []string) []string {
+		var vals []string
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "RESTIC_FEATURES="); ok {
+				vals = append(vals, v)
+			}
+		}
+		return vals
+	}
+	t.Setenv("RESTIC_FEATURES", "")
+	r := &Restic{Features: []string{"device-id-for-hardlinks"}}
+	if diff := cmp.Diff([]string{"device-id-for-hardlinks"}, get(r.environ())); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	t.Setenv("RESTIC_FEATURES", "device-id-for-hardlinks=false,s3-restore")
+	if diff := cmp.Diff([]string{"device-id-for-hardlinks,device-id-for-hardlinks=false,s3-restore"}, get(r.environ())); diff != "" {
+		t.Errorf("with bakc's own (-want +got):\n%s", diff)
+	}
+	r.Env = []string{"RESTIC_FEATURES=x"}
+	if diff := cmp.Diff([]string{"device-id-for-hardlinks,device-id-for-hardlinks=false,s3-restore", "x"}, get(r.environ())); diff != "" {
+		t.Errorf("with the environment file's, which comes last (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"device-id-for-hardlinks=false,s3-restore"}, get((&Restic{}).environ())); diff != "" {
+		t.Errorf("without flags of bakc's, its own pass (-want +got):\n%s", diff)
 	}
 }
