@@ -110,7 +110,7 @@ func TestEnvironDropsRepositoryAndPassword(t *testing.T) {
 	want := map[string][]string{
 		"KEEP_ME=":             {"1"},
 		"AWS_ACCESS_KEY_ID=":   {"x"},
-		"RESTIC_PROGRESS_FPS=": {"2", "0.5"}, // the environment file's comes last and wins
+		"RESTIC_PROGRESS_FPS=": {"2", "0.5"},                            // the environment file's comes last and wins
 		"TMPDIR=":              {"/tmp/of-bakc", "/var/cache/bakc/tmp"}, // TempDir comes later and wins
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

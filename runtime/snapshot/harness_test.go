@@ -38,6 +38,9 @@ const (
 	faultEnv     = "BAKC_SNAPSHOT_TEST_FAULT" // op:n, see faultyZFS
 	exposerEnv   = "BAKC_SNAPSHOT_TEST_EXPOSER"
 	liveEnv      = "BAKC_SNAPSHOT_TEST_LIVE" // WithLive's paths, comma-separated
+	// createAfterEnv names a dataset to create right after the first
+	// zfs snapshot: someone else's dataset, made at that moment.
+	createAfterEnv = "BAKC_SNAPSHOT_TEST_CREATE_AFTER"
 )
 
 func TestMain(m *testing.M) {
@@ -64,8 +67,10 @@ func runChild(jobJSON string) int {
 		return 98
 	}
 	var z ZFS = zfs.New(log)
-	if f := os.Getenv(faultEnv); f != "" {
-		z = newFaultyZFS(z, f)
+	if f := os.Getenv(faultEnv); f != "" || os.Getenv(createAfterEnv) != "" {
+		fz := newFaultyZFS(z, f)
+		fz.createAfter = os.Getenv(createAfterEnv)
+		z = fz
 	}
 	var set *Set
 	var double *mountDouble
@@ -162,6 +167,8 @@ type faultyZFS struct {
 	op    string
 	n     int
 	calls map[string]int
+	// createAfter is a dataset created after the first snapshot.
+	createAfter string
 }
 
 func newFaultyZFS(z ZFS, spec string) *faultyZFS {
@@ -181,7 +188,14 @@ func (f *faultyZFS) Snapshot(ctx context.Context, name string, recursive bool) e
 	if f.hit("snapshot") {
 		return errInjected
 	}
-	return f.ZFS.Snapshot(ctx, name, recursive)
+	err := f.ZFS.Snapshot(ctx, name, recursive)
+	if err == nil && f.createAfter != "" {
+		if out, cerr := exec.Command("zfs", "create", f.createAfter).CombinedOutput(); cerr != nil {
+			return fmt.Errorf("test: creating %s after the snapshot: %v: %s", f.createAfter, cerr, out)
+		}
+		f.createAfter = ""
+	}
+	return err
 }
 
 func (f *faultyZFS) Clone(ctx context.Context, snapshot, clone string, props map[string]string) error {

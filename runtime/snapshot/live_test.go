@@ -100,7 +100,7 @@ func TestPlanLive(t *testing.T) {
 		{ID: 1, Parent: 0, Mountpoint: "/"},
 		{ID: 2, Parent: 1, Mountpoint: p("lib"), Source: "tank/lib"},
 		{ID: 3, Parent: 2, Mountpoint: p("lib/child"), Source: "tank/lib/child"},
-		{ID: 4, Parent: 2, Mountpoint: p("lib/rw"), Source: "tmpfs"},     // hidden by the view
+		{ID: 4, Parent: 2, Mountpoint: p("lib/rw"), Source: "tmpfs"},      // hidden by the view
 		{ID: 5, Parent: 4, Mountpoint: p("lib/rw/deep"), Source: "tmpfs"}, // below a hidden one
 	}
 	got := planLive([]string{
