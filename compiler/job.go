@@ -350,6 +350,12 @@ func (s *nodeScope) snapshotDatasets(j *schema.Job, paths []schema.Text) ([]plan
 				j.Name, p.Value, quotedList(mountpoints(s.datasets))))
 			continue
 		}
+		if holder != nil && holder.Mountpoint == "/" {
+			diags = append(diags, errorAt(p.Range, "Snapshot of the root dataset",
+				"The job path %q lies on %q, the dataset mounted at /. bakc shows a snapshot at the original paths by mounting it over the dataset's mountpoint, and a mount over / is not seen by the processes of the run (they keep the live root): restic would read the live files while the job says it reads a snapshot. Declare the folders to back up as datasets of their own (for example \"/home\" = \"rpool/home\"), or set snapshot = \"none\" for this job.",
+				p.Value, holder.Name))
+			continue
+		}
 		if holder != nil {
 			picked[holder.Mountpoint] = *holder
 		}

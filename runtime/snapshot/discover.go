@@ -96,9 +96,26 @@ func (s *Set) discover(ctx context.Context, job *plan.Job) ([]*view, error) {
 	}
 	// A path sorts before every path below it.
 	sort.Slice(views, func(i, j int) bool { return views[i].target < views[j].target })
+	if err := checkTargets(views); err != nil {
+		return nil, err
+	}
 	s.live = planLive(s.livePaths, views, mounts)
 	s.warnHidden(views, mounts, job.Paths)
 	return views, nil
+}
+
+// checkTargets refuses a view over /: the run's processes keep the live
+// root (a lookup starts at the process's root, not at what is mounted on
+// top of it), so restic would read the live files while the job says it
+// reads a snapshot. The compiler rejects such a job ("Snapshot of the
+// root dataset"); this catches a plan written by hand.
+func checkTargets(views []*view) error {
+	for _, v := range views {
+		if v.target == "/" {
+			return fmt.Errorf("dataset %s is mounted at /, and a snapshot shown over / would not be seen by restic (it keeps the live root): back up the folders from datasets of their own, or use snapshot = \"none\"", v.dataset)
+		}
+	}
+	return nil
 }
 
 // inSnapshot reports whether a dataset below a recursive snapshot's root
