@@ -3,7 +3,6 @@ package runtime
 import (
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/escape"
@@ -64,46 +63,16 @@ func (r *backupRun) livePaths() []string {
 	return paths
 }
 
-// ownExcluded are the runtime's own folders that no backup holds: the
-// state folder (locks, run state, the exclude file: restoring an old
-// copy would only make the metrics lie about the last success) and
-// restic's cache (a copy of the repository's own metadata, marked with a
-// CACHEDIR.TAG, often gigabytes). Each is left out of a job whose path
-// covers it; a job path that is the folder itself or inside it is backed
-// up as asked (the compiler warns about it).
-//
-// The log and the metrics folder are backed up like any other folder a
-// job covers: the error log is history, and node_exporter's textfile
-// folder is shared with other collectors.
-func ownExcluded(p *plan.Plan, job *plan.Job) []string {
-	var out []string
-	for _, dir := range []string{p.Paths.State, p.Paths.Cache} {
-		if dir == "" || escape.CheckResticExcludePath(dir) != nil {
-			continue
-		}
-		for _, jp := range job.Paths {
-			if dir != jp && isWithin(dir, jp) {
-				out = append(out, dir)
-				break
-			}
-		}
-	}
-	return out
-}
-
 // excludeLines are the lines of a job's exclude file: its patterns, then
-// the runtime's own folders it leaves out (ownExcluded), escaped so that
-// restic matches exactly those paths.
+// the runtime's own folders it leaves out (plan.OwnFoldersLeftOut),
+// escaped so that restic matches exactly those paths. A folder that no
+// line can carry (the compiler rejects such paths) is left in.
 func excludeLines(p *plan.Plan, job *plan.Job) []string {
 	lines := append([]string(nil), job.Exclude...)
-	for _, dir := range ownExcluded(p, job) {
-		lines = append(lines, escape.ResticExcludePath(dir))
+	for _, dir := range p.OwnFoldersLeftOut(job) {
+		if escape.CheckResticExcludePath(dir) == nil {
+			lines = append(lines, escape.ResticExcludePath(dir))
+		}
 	}
 	return lines
-}
-
-// isWithin reports whether path p is dir or below it; both clean and
-// absolute.
-func isWithin(p, dir string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }

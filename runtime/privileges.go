@@ -28,7 +28,7 @@ func resticCredential(p *plan.Plan, euid int) *syscall.Credential {
 // cache folder, or "" (restic's TMPDIR is then bakc's) without a cache.
 //
 // Not /tmp: the cache folder is the runtime's own, writable by the
-// backup user in every unit, left out of every backup (ownExcluded) and
+// backup user in every unit, left out of every backup (plan.OwnFoldersLeftOut) and
 // shown live inside a ZFS snapshot job's views (livePaths), so restic's
 // temporary pack files never land under a read-only view nor in a
 // backup while restic writes them (restic 0.14 reported its own vanished
