@@ -108,6 +108,9 @@ func Backup(ctx context.Context, p *plan.Plan, jobName string, o Options) (*Repo
 	if !ok {
 		return nil, fmt.Errorf("the plan has no job %q (jobs: %s)", jobName, strings.Join(jobNames(p), ", "))
 	}
+	if err := RefuseDisabled(job); err != nil {
+		return nil, err
+	}
 	r, err := newBackupRun(ctx, p, job, &o)
 	if err != nil {
 		return nil, err
@@ -118,6 +121,16 @@ func Backup(ctx context.Context, p *plan.Plan, jobName string, o Options) (*Repo
 	}
 	r.run()
 	return &r.report, nil
+}
+
+// RefuseDisabled returns the error for a job the plan keeps disabled
+// (enabled = false), which has no unit and is not run by hand either:
+// nil for any other job.
+func RefuseDisabled(job *plan.Job) error {
+	if !job.Disabled {
+		return nil
+	}
+	return fmt.Errorf("the job %q is disabled (enabled = false in its configuration): it has no unit and no timer, and bakc does not run it. To run it, remove enabled = false and deploy the new plan", job.Name)
 }
 
 func jobNames(p *plan.Plan) []string {
@@ -174,6 +187,7 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 		Repo:         repo.URL,
 		PasswordFile: repo.PasswordFile,
 		CacheDir:     p.Paths.Cache,
+		TempDir:      resticTempDir(p.Paths.Cache),
 		Options:      resticOptions(repo, o),
 		Credential:   cred,
 		ProgressFPS:  progressFPS,
@@ -222,6 +236,15 @@ func (r *backupRun) phases() {
 		}
 	}
 
+	// Written before the snapshot is shown over the paths, which may hold
+	// the state folder (docs/snapshots.md, "The runtime's own files").
+	excludes, err := r.writeExcludeFile()
+	if err != nil {
+		r.fail(failure(PhasePreflight, "", restic.CategoryUnknown, err))
+		return
+	}
+	defer removeQuietly(excludes)
+
 	if r.job.Snapshot == plan.SnapshotZFS {
 		r.prog.phase("taking ZFS snapshots")
 		err := r.takeSnapshot()
@@ -231,13 +254,6 @@ func (r *backupRun) phases() {
 			return
 		}
 	}
-
-	excludes, err := r.writeExcludeFile()
-	if err != nil {
-		r.fail(failure(PhasePreflight, "", restic.CategoryUnknown, err))
-		return
-	}
-	defer removeQuietly(excludes)
 
 	for _, rr := range r.repos {
 		if !rr.ready {
@@ -351,15 +367,17 @@ func summaryField(s *restic.Summary, f func(*restic.Summary) uint64) uint64 {
 	return f(s)
 }
 
-// writeExcludeFile writes the job's exclude patterns, one per line, for
-// restic's --exclude-file (a pattern may hold anything but a newline,
-// which the compiler rejects). It returns "" when there are none.
+// writeExcludeFile writes the job's exclude patterns and the runtime's
+// own folders it leaves out (excludeLines), one per line, for restic's
+// --exclude-file, each as restic's reading of that file needs it. It
+// returns "" when there are none.
 func (r *backupRun) writeExcludeFile() (string, error) {
-	if len(r.job.Exclude) == 0 {
+	lines := excludeLines(r.plan, r.job)
+	if len(lines) == 0 {
 		return "", nil
 	}
 	path := excludeFilePath(r.plan, r.job)
-	data := strings.Join(r.job.Exclude, "\n") + "\n"
+	data := strings.Join(lines, "\n") + "\n"
 	if err := writeFileAtomic(path, []byte(data), 0o644); err != nil {
 		return "", fmt.Errorf("writing the exclude file: %w", err)
 	}

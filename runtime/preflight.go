@@ -168,6 +168,11 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 			return fail(restic.CategoryUnknown, err)
 		}
 	}
+	if !mayInit && repo.Init {
+		return fail(restic.CategoryStorage, fmt.Errorf(
+			"there is no restic repository at %s, and only a backup creates one (init = true), not verify, prune or a restore test: if the disk or share is simply not there, mount it; if the repository is new, run a backup first",
+			repo.URL))
+	}
 	if !mayInit {
 		return fail(restic.CategoryStorage, fmt.Errorf(
 			"there is no restic repository at %s, and the plan does not allow creating one (init = false): if the disk or share is simply not there, mount it; if the repository is new, set init = true or run restic init",
@@ -175,7 +180,8 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 	}
 	log.Info("initialising the repository, as the plan allows", "repository", repo.Name, "url", repo.URL)
 	if err := rr.restic.Init(ctx); err != nil {
-		return fail(restic.CategoryUnknown, fmt.Errorf("restic init: %w", err))
+		// err is restic's own: "restic init: exit code 1: …".
+		return fail(restic.CategoryUnknown, err)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ var nfsSchema = &hcl.BodySchema{
 
 func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl.Diagnostics) {
 	r := &Repository{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: blockRange(b)}
-	content, diags := b.Body.Content(repositorySchema)
+	content, diags := bodyContent(b.Body, repositorySchema, "repository")
 	a := content.Attributes
 	for _, t := range []struct {
 		dst  **Text

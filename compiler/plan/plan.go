@@ -263,6 +263,11 @@ type Job struct {
 	Name string `json:"name"`
 	// Description is free text for unit descriptions and the runbook.
 	Description string `json:"description,omitempty"`
+	// Disabled is a job the configuration keeps with enabled = false: it
+	// is in the plan for the runbook (its snapshots and how to restore
+	// them), gets no unit and no timer, and the runtime refuses to run
+	// it.
+	Disabled bool `json:"disabled,omitempty"`
 	// Paths are absolute, clean and sorted; none is inside another.
 	// Empty for a job that only dumps (Dumps).
 	Paths []string `json:"paths"`

@@ -125,6 +125,7 @@ var fieldRules = map[string][]rule{
 	"jobs[]":                               nil,
 	"jobs[].name":                          {text(name(NameJob))},
 	"jobs[].description":                   {optional(checkLine)},
+	"jobs[].disabled":                      nil, // any bool
 	"jobs[].paths":                         nil, // or dumps: checkJobs
 	"jobs[].paths[]":                       {text(CheckAbsPath)},
 	"jobs[].exclude":                       nil,
@@ -494,11 +495,12 @@ func checkMountOption(s string) error {
 	return nil
 }
 
-// checkExclude accepts an exclude pattern: the runtime writes one per
-// line into restic's exclude file, so a line break would add a pattern.
+// checkExclude accepts an exclude pattern that the runtime can write as
+// one line of restic's exclude file (escape.ResticExcludeLine): no line
+// break, a valid restic pattern, not too long.
 func checkExclude(s string) error {
-	if strings.ContainsAny(s, "\n\r\x00") {
-		return fmt.Errorf("%q holds a line break or NUL", s)
+	if err := escape.CheckResticExcludeLine(s); err != nil {
+		return fmt.Errorf("%.80q %w", s, err)
 	}
 	return nil
 }

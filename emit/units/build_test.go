@@ -339,3 +339,21 @@ func TestBuildRefusesMountpointsWhereCannotCarry(t *testing.T) {
 		})
 	}
 }
+
+// A disabled job (enabled = false) has no service and no timer; the
+// other jobs and the repositories' tasks keep theirs.
+func TestDisabledJobHasNoUnits(t *testing.T) {
+	p := forge(t)
+	for i := range p.Jobs {
+		if p.Jobs[i].Name == "plex" {
+			p.Jobs[i].Disabled = true
+		}
+	}
+	set, err := units.Build(p)
+	require.NoError(t, err)
+	got := names(set)
+	require.NotContains(t, got, "bakc-backup-plex.service")
+	require.NotContains(t, got, "bakc-backup-plex.timer")
+	require.Contains(t, got, "bakc-backup-system.service")
+	require.Contains(t, got, "bakc-prune-nas-primary.timer")
+}

@@ -50,6 +50,16 @@ node "forge" {
     description = "PostgreSQL, dumped with pg_dumpall straight into restic"
     schedule    = "hourly"
 
+    # Hourly runs need an hourly retention: with the defaults' (daily and
+    # longer) restic would keep one dump a day.
+    retention {
+      hourly  = 24
+      daily   = 14
+      weekly  = 8
+      monthly = 6
+      yearly  = 2
+    }
+
     # Streamed into restic's stdin as the postgres user: no dump file,
     # no files of the database folder read while it changes.
     dump "postgres" {

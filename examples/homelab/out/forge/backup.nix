@@ -131,6 +131,7 @@ in
             "randomized_delay": "30m"
           },
           "retention": {
+            "hourly": 24,
             "daily": 14,
             "weekly": 8,
             "monthly": 6,
