@@ -132,8 +132,11 @@ func trimPrefixes(vs []string, prefix string) []string {
 //   - runbook sh: the runbook's restore commands run by sh with stand-in
 //     programs that record their arguments.
 //
-// restic's exclude reading is a column still to come: escape's
-// ResticExcludeLine is on the excludes branch, not yet on main. The NAS
+//   - restic: an exclude pattern, written into the exclude file as the
+//     runtime writes it, read by restic 0.14 and 0.18.1 during a real
+//     backup that must leave out exactly the file the pattern names.
+//
+// The NAS
 // script (sh) carries ZFS property values and key comments, proven with
 // real zfs-fuse in emit/nas TestHostileValuesNeverRun.
 func TestHostileStrings(t *testing.T) {
@@ -175,6 +178,13 @@ func TestHostileStrings(t *testing.T) {
 				}
 				if field.runbook != "" {
 					got["runbook sh"] = runbookArgs(t, sh, c.plan, field.runbook)
+				}
+				if field.slot == "job.exclude[0]" {
+					for version, res := range resticExcludes(t, field.plan(back), class.value) {
+						if res != "excluded" {
+							t.Errorf("restic %s, exclude %q: %s", version, value, res)
+						}
+					}
 				}
 				for consumer, vals := range got {
 					if !slices.ContainsFunc(vals, func(s string) bool { return readsAs(s, value) }) {
