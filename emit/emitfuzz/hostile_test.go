@@ -126,9 +126,12 @@ func trimPrefixes(vs []string, prefix string) []string {
 // the field reads back the original value:
 //
 //   - plan: the runtime's reader (plan.Decode, strict and validating);
+//
 //   - nix: backup.nix evaluated by nix-instantiate, the plan it installs
 //     (environment.etc) decoded again;
+//
 //   - systemd: the units loaded by systemd's own parser (systemd --test);
+//
 //   - runbook sh: the runbook's restore commands run by sh with stand-in
 //     programs that record their arguments.
 //
