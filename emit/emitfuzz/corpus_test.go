@@ -46,7 +46,7 @@ func readCorpus(t *testing.T) []corpusEntry {
 				require.NoError(t, err, "%s: %s", file, l)
 				vals = append(vals, s)
 			case "byte":
-				r, _, _, err := strconv.UnquoteChar(strings.Trim(lit, "'"), '\'')
+				r, _, _, err := strconv.UnquoteChar(lit[1:len(lit)-1], '\'')
 				require.NoError(t, err, "%s: %s", file, l)
 				vals = append(vals, uint8(r))
 			case "uint8":
