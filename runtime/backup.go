@@ -85,6 +85,8 @@ type backupRun struct {
 type repoRun struct {
 	repo   *plan.Repository
 	restic *restic.Restic
+	// guard is the repository's lock on this node (repolock.go).
+	guard *repoGuard
 	// ready is true when the repository passed its preflight.
 	ready  bool
 	result RepositoryResult
@@ -150,6 +152,7 @@ func newBackupRun(ctx context.Context, p *plan.Plan, job *plan.Job, o *Options) 
 		r.repos = append(r.repos, &repoRun{
 			repo:   repo,
 			restic: r.resticFor(repo),
+			guard:  newRepoGuard(p.Paths.State, repo.Name, o, r.cred, r.log.With("repository", repo.Name)),
 			result: RepositoryResult{Name: name, Outcome: OutcomeFailed, ResticExitCode: -1},
 		})
 	}
@@ -252,6 +255,11 @@ func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 	start := time.Now()
 	defer func() { rr.result.Duration = time.Since(start) }()
 	r.prog.phase("backing up to " + rr.repo.Name)
+	lock, err := rr.lock(r.ctx, lockShared)
+	if err != nil {
+		r.fail(failure(PhaseLock, rr.repo.Name, restic.CategoryLock, err))
+		return
+	}
 	summary, err := rr.restic.Backup(r.ctx, restic.BackupOptions{
 		Paths:       r.job.Paths,
 		ExcludeFile: excludes,
@@ -259,6 +267,7 @@ func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 		Host:        r.plan.Node.Name,
 		Time:        r.snapshotTime(),
 	}, r.prog.status(rr.repo.Name))
+	lock.release()
 	r.prog.clear()
 	rr.result.Summary = summary
 	if err != nil {

@@ -72,13 +72,14 @@ func (r *backupRun) dryRun() {
 	}
 	pol := forgetOptions(p, job)
 	for _, rr := range r.repos {
+		comment(w, "%s: lock %s (shared), waiting up to %v; restic >= 0.16 gets what is left as --retry-lock", rr.repo.Name, rr.guard.path, rr.guard.wait)
 		printCommand(w, rr.restic.Argv(restic.BackupArgs(restic.BackupOptions{
 			Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.snapshotTime(),
 		})))
 		if pol.Policy.Empty() {
 			comment(w, "no retention: forget does not run")
 		} else {
-			comment(w, "after a complete backup only:")
+			comment(w, "after a complete backup only, with the same lock exclusive:")
 			printCommand(w, rr.restic.Argv(restic.ForgetArgs(pol)))
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Restic is one restic binary pointed at one repository. The zero value is
@@ -50,6 +51,11 @@ type Restic struct {
 	// Log receives one line per restic start and end, and restic's stderr
 	// line by line. Nil logs nothing.
 	Log *slog.Logger
+	// RetryLock, when positive, is given as --retry-lock: restic waits
+	// that long for a lock held by another process before it gives up.
+	// Only restic ≥ 0.16 knows the flag (Version.HasRetryLock); the
+	// runtime sets it from the time left of its own lock wait.
+	RetryLock time.Duration
 }
 
 // GlobalArgs are the arguments every restic call starts with: repository,
@@ -63,6 +69,9 @@ func (r *Restic) GlobalArgs() []string {
 	}
 	for _, o := range r.Options {
 		args = append(args, "-o", o)
+	}
+	if r.RetryLock > 0 {
+		args = append(args, "--retry-lock", formatDuration(r.RetryLock))
 	}
 	return args
 }
@@ -110,3 +119,13 @@ func (r *Restic) environ() []string {
 }
 
 func formatFPS(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// formatDuration is d in whole seconds (at least one) as Go's
+// time.ParseDuration, which restic's duration flags use, reads it: "1h2m3s".
+func formatDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < time.Second {
+		d = time.Second
+	}
+	return d.String()
+}
