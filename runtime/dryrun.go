@@ -41,14 +41,14 @@ func (r *backupRun) dryRun() {
 		switch {
 		case repo.Kind == plan.KindLocal || repo.Kind == plan.KindNFS:
 			if repo.Init {
-				comment(w, "preflight %s: if %s/config is missing:", repo.Name, repo.URL)
+				comment(w, "preflight %s: if %s/config is missing, and still is under the repository lock (exclusive):", repo.Name, repo.URL)
 				printCommand(w, rr.restic.Argv(restic.InitArgs()))
 			} else {
 				comment(w, "preflight %s: %s/config exists (init = false: a missing repository fails the run)", repo.Name, repo.URL)
 			}
 		case repo.Init:
 			printCommand(w, rr.restic.Argv(restic.CatConfigArgs()))
-			comment(w, "preflight %s: if that finds no repository:", repo.Name)
+			comment(w, "preflight %s: if that finds no repository, and again under the repository lock (exclusive):", repo.Name)
 			printCommand(w, rr.restic.Argv(restic.InitArgs()))
 		}
 	}

@@ -129,37 +129,38 @@ func checkSecretFile(what, path string) error {
 // costs nothing. A URL repository is checked with `restic cat config`
 // only when it may be created (opening it costs restic's key derivation,
 // half a second); otherwise restic itself reports a missing repository.
+//
+// Initialisation is serialised per repository: a repository found missing
+// is looked at again under the repository's lock, held exclusively when
+// this run may create it, and created only if it is still missing. Two
+// first runs at once (a new node's timers firing together) would
+// otherwise each run restic init, leaving several keys with different
+// master keys and one config that only one of them opens. The look
+// without the lock is only a shortcut: restic init writes the key first
+// and the config last, so a config seen means a finished init.
 func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayInit bool) *Failure {
 	repo := rr.repo
 	fail := func(cat restic.Category, err error) *Failure {
 		f := failure(PhasePreflight, repo.Name, cat, err)
 		return &f
 	}
-	switch repo.Kind {
-	case plan.KindLocal, plan.KindNFS:
-		_, err := os.Stat(filepath.Join(repo.URL, "config"))
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, os.ErrPermission):
-			// NFS with root_squash: root may not look inside; restic,
-			// as the backup user, will tell.
-			log.Debug("cannot look for the repository's config file; restic will", "repository", repo.Name, "error", err)
-			return nil
-		case !errors.Is(err, os.ErrNotExist):
-			return fail(restic.CategoryStorage, fmt.Errorf("repository %s: %w", repo.URL, err))
+	if exists, f := repositoryExists(ctx, log, rr, mayInit); f != nil || exists {
+		return f
+	}
+	mode := lockShared
+	if mayInit {
+		mode = lockExclusive
+	}
+	lock, err := rr.lock(ctx, mode)
+	if err != nil {
+		return fail(restic.CategoryLock, err)
+	}
+	defer lock.release()
+	if exists, f := repositoryExists(ctx, log, rr, mayInit); f != nil || exists {
+		if exists {
+			log.Info("the repository was initialised by another run meanwhile", "repository", repo.Name)
 		}
-	default:
-		if !mayInit {
-			return nil
-		}
-		err := rr.restic.CatConfig(ctx)
-		if err == nil {
-			return nil
-		}
-		if re := restic.AsError(err); re == nil || re.Category() != restic.CategoryStorage {
-			return fail(restic.CategoryUnknown, err)
-		}
+		return f
 	}
 	if !mayInit {
 		return fail(restic.CategoryStorage, fmt.Errorf(
@@ -171,4 +172,43 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 		return fail(restic.CategoryUnknown, fmt.Errorf("restic init: %w", err))
 	}
 	return nil
+}
+
+// repositoryExists looks for the repository as ensureInitialised says:
+// true when it is there (or when bakc leaves it to restic to tell), false
+// when it is missing.
+func repositoryExists(ctx context.Context, log *slog.Logger, rr *repoRun, mayInit bool) (bool, *Failure) {
+	repo := rr.repo
+	fail := func(cat restic.Category, err error) *Failure {
+		f := failure(PhasePreflight, repo.Name, cat, err)
+		return &f
+	}
+	switch repo.Kind {
+	case plan.KindLocal, plan.KindNFS:
+		_, err := os.Stat(filepath.Join(repo.URL, "config"))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, os.ErrPermission):
+			// NFS with root_squash: root may not look inside; restic,
+			// as the backup user, will tell.
+			log.Debug("cannot look for the repository's config file; restic will", "repository", repo.Name, "error", err)
+			return true, nil
+		case !errors.Is(err, os.ErrNotExist):
+			return false, fail(restic.CategoryStorage, fmt.Errorf("repository %s: %w", repo.URL, err))
+		}
+		return false, nil
+	default:
+		if !mayInit {
+			return true, nil
+		}
+		err := rr.restic.CatConfig(ctx)
+		if err == nil {
+			return true, nil
+		}
+		if re := restic.AsError(err); re == nil || re.Category() != restic.CategoryStorage {
+			return false, fail(restic.CategoryUnknown, err)
+		}
+		return false, nil
+	}
 }
