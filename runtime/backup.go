@@ -152,7 +152,7 @@ func newBackupRun(ctx context.Context, p *plan.Plan, job *plan.Job, o *Options) 
 		r.repos = append(r.repos, &repoRun{
 			repo:   repo,
 			restic: r.resticFor(repo),
-			guard:  newRepoGuard(p.Paths.State, repo.Name, o, r.cred, r.log.With("repository", repo.Name)),
+			guard:  newRepoGuard(p, repo.Name, o, r.cred, r.log.With("repository", repo.Name)),
 			result: RepositoryResult{Name: name, Outcome: OutcomeFailed, ResticExitCode: -1},
 		})
 	}
@@ -167,7 +167,7 @@ func (r *backupRun) resticFor(repo *plan.Repository) *restic.Restic {
 
 // newRestic is restic pointed at repo, as every task starts it.
 func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Credential, log *slog.Logger) *restic.Restic {
-	return &restic.Restic{
+	rs := &restic.Restic{
 		Binary:       o.restic(),
 		Repo:         repo.URL,
 		PasswordFile: repo.PasswordFile,
@@ -177,6 +177,8 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 		ProgressFPS:  progressFPS,
 		Log:          log.With("repository", repo.Name),
 	}
+	rs.Advice = unlockAdvice(p.User, repo, rs) // stalelock.go
+	return rs
 }
 
 // run takes the job's lock, goes through the phases, and ends in finish

@@ -106,6 +106,11 @@ func comment(w io.Writer, format string, args ...any) {
 // printCommand prints argv as one shell line, every word quoted so that
 // the line, pasted into a shell, runs exactly argv.
 func printCommand(w io.Writer, argv []string) {
+	fmt.Fprintln(w, shellLine(argv))
+}
+
+// shellLine is argv as one shell line, every word quoted.
+func shellLine(argv []string) string {
 	words := make([]string, len(argv))
 	for i, a := range argv {
 		if escape.CheckShellWord(a) != nil {
@@ -116,7 +121,7 @@ func printCommand(w io.Writer, argv []string) {
 		}
 		words[i] = escape.ShellQuote(a)
 	}
-	fmt.Fprintln(w, strings.Join(words, " "))
+	return strings.Join(words, " ")
 }
 
 // topDatasets are the datasets snapshotted recursively: those not below

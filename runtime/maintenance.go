@@ -104,7 +104,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	}
 	log := o.log().With("task", t.name, "repository", repo.Name)
 	cred := resticCredential(p, euid)
-	rr := &repoRun{repo: repo, restic: newRestic(p, repo, o, cred, log), guard: newRepoGuard(p.Paths.State, repo.Name, o, cred, log)}
+	rr := &repoRun{repo: repo, restic: newRestic(p, repo, o, cred, log), guard: newRepoGuard(p, repo.Name, o, cred, log)}
 	rep := &TaskReport{Node: p.Node.Name, Task: t.name, Repository: repo.Name, Start: o.now(), ResticExitCode: -1}
 
 	if o.DryRun {

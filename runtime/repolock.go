@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime/restic"
 )
 
@@ -79,15 +80,21 @@ type repoGuard struct {
 	// the lock folder and file, so that the backup user's own services
 	// can open them too.
 	owner *syscall.Credential
+	// user is the plan's backup user, for the unlock command of a stale
+	// restic lock (stalelock.go).
+	user plan.User
+	// locksChecked is set once restic's locks in the repository were
+	// looked at for stale ones (stalelock.go): once per run.
+	locksChecked bool
 }
 
 // newRepoGuard is the guard of repo with the run's options.
-func newRepoGuard(stateDir, repo string, o *Options, owner *syscall.Credential, log *slog.Logger) *repoGuard {
+func newRepoGuard(p *plan.Plan, repo string, o *Options, owner *syscall.Credential, log *slog.Logger) *repoGuard {
 	wait := o.LockWait
 	if wait == 0 {
 		wait = DefaultLockWait
 	}
-	return &repoGuard{repo: repo, path: RepositoryLockPath(stateDir, repo), wait: wait, log: log, owner: owner}
+	return &repoGuard{repo: repo, path: RepositoryLockPath(p.Paths.State, repo), wait: wait, log: log, owner: owner, user: p.User}
 }
 
 // repoLock is a held repository lock.
@@ -317,6 +324,7 @@ func (rr *repoRun) lock(ctx context.Context, mode lockMode) (*repoLock, error) {
 		return nil, err
 	}
 	l.rs = rr.restic
+	rr.removeStaleLocks(ctx)
 	if v, err := restic.DetectVersion(ctx, rr.restic.Binary); err != nil {
 		rr.guard.log.Warn("cannot tell restic's version; it gets no --retry-lock", "error", err)
 	} else if v.HasRetryLock() {

@@ -147,11 +147,13 @@ func Classify(exitCode int, stderr string) Category {
 // wrong: the exit_error message of restic ≥ 0.17 in --json mode, else the
 // last "Fatal:" line, else the first line a stderr pattern recognises
 // (restic 0.14's lock message comes before its hints), else the last
-// non-empty line.
+// non-empty line. A lock message keeps the lines restic prints after it
+// about the lock (its age, its storage ID, the unlock advice): they say
+// whether the lock is stale and what to do.
 func message(stderr string) string {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	var fatal, known, last string
-	for _, line := range lines {
+	for i, line := range lines {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -179,6 +181,9 @@ func message(stderr string) string {
 		}
 		if known == "" && Classify(ExitFatal, line) != CategoryUnknown {
 			known = line
+			if Classify(ExitFatal, line) == CategoryLock {
+				known = strings.Join(append([]string{line}, lockDetails(lines[i+1:])...), "; ")
+			}
 		}
 		last = line
 	}
@@ -189,6 +194,27 @@ func message(stderr string) string {
 		return known
 	}
 	return last
+}
+
+// lockDetailPrefixes start the lines restic (0.14 to 0.18) prints after
+// "repository is already locked …".
+var lockDetailPrefixes = []string{"lock was created at", "storage ID", "the `unlock"}
+
+// lockDetails are the lines about a lock that follow its message.
+func lockDetails(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		known := false
+		for _, p := range lockDetailPrefixes {
+			known = known || strings.HasPrefix(l, p)
+		}
+		if !known {
+			break
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // oneLine joins a multi-line message with "; " so that it fits a log line.

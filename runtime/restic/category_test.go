@@ -54,6 +54,12 @@ func TestMessage(t *testing.T) {
 			"Fatal: unable to open config file: stat /r/config: no such file or directory"},
 		{"0.18 error object", `{"message_type":"error","error":{"message":"open /x: permission denied"},"during":"archival","item":"/x"}`,
 			"/x: open /x: permission denied"},
+		{"0.14 lock: restic's age of the lock and its advice are kept",
+			"unable to create lock in backend: repository is already locked exclusively by PID 23116 on vm by root (UID 0, GID 0)\nlock was created at 2026-11-30 00:10:43 (14.083901324s ago)\nstorage ID 7abebf26\nthe `unlock` command can be used to remove stale locks\n",
+			"unable to create lock in backend: repository is already locked exclusively by PID 23116 on vm by root (UID 0, GID 0); lock was created at 2026-11-30 00:10:43 (14.083901324s ago); storage ID 7abebf26; the `unlock` command can be used to remove stale locks"},
+		{"0.18 forget lock, after its retry line",
+			"repo already locked, waiting up to 0s for the lock\nunable to create lock in backend: repository is already locked by PID 26151 on vm by bakc (UID 2049, GID 2049)\nlock was created at 2026-11-30 00:15:58 (1.2s ago)\nstorage ID 0c2e4f1a\nthe `unlock` command can be used to remove stale locks\n",
+			"unable to create lock in backend: repository is already locked by PID 26151 on vm by bakc (UID 2049, GID 2049); lock was created at 2026-11-30 00:15:58 (1.2s ago); storage ID 0c2e4f1a; the `unlock` command can be used to remove stale locks"},
 		{"last line otherwise", "a\nb\n\n", "b"},
 		{"empty", "", ""},
 	}

@@ -143,7 +143,13 @@ func (r *Restic) run(ctx context.Context, sub []string, consume func(io.Reader))
 	if msg == "" && waitErr != nil {
 		msg = waitErr.Error()
 	}
-	return &Error{Subcommand: sub[0], ExitCode: code, Stderr: text, Message: msg, Err: waitErr}
+	e := &Error{Subcommand: sub[0], ExitCode: code, Stderr: text, Message: msg, Err: waitErr}
+	if r.Advice != nil {
+		if a := r.Advice(e); a != "" {
+			e.Message += "; " + a
+		}
+	}
+	return e
 }
 
 // exitCode is the process's exit code, 128+n for death by signal n (as a

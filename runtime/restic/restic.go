@@ -56,6 +56,10 @@ type Restic struct {
 	// Only restic ≥ 0.16 knows the flag (Version.HasRetryLock); the
 	// runtime sets it from the time left of its own lock wait.
 	RetryLock time.Duration
+	// Advice, when set, may give a sentence to add to a failure's
+	// message: what to do about it with this repository's settings (the
+	// runtime gives the unlock command for a lock failure).
+	Advice func(*Error) string
 }
 
 // GlobalArgs are the arguments every restic call starts with: repository,
