@@ -77,6 +77,8 @@ type backupRun struct {
 	// locked is true once the job's lock is held: only then may the run
 	// write the job's state and metrics.
 	locked bool
+	// record is the run's durable record of its start (runstate.go).
+	record *runRecorder
 
 	report Report
 }
@@ -194,6 +196,7 @@ func (r *backupRun) run() {
 	}
 	defer lock.Release()
 	r.locked = true
+	r.recordStart()
 	r.phases()
 	r.finish()
 }
@@ -215,6 +218,7 @@ func (r *backupRun) phases() {
 	}
 
 	if h := r.job.Hooks.PreBackup; h != "" {
+		r.record.phase(PhasePreHook, "")
 		r.prog.phase("pre_backup hook")
 		if err := r.hook(r.ctx, PhasePreHook, h, nil); err != nil {
 			r.fail(failure(PhasePreHook, "", restic.CategorySource, err))
@@ -223,6 +227,7 @@ func (r *backupRun) phases() {
 	}
 
 	if r.job.Snapshot == plan.SnapshotZFS {
+		r.record.phase(PhaseSnapshot, "")
 		r.prog.phase("taking ZFS snapshots")
 		err := r.takeSnapshot()
 		defer r.releaseSnapshot()
@@ -257,6 +262,7 @@ func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 	start := time.Now()
 	defer func() { rr.result.Duration = time.Since(start) }()
 	r.prog.phase("backing up to " + rr.repo.Name)
+	r.record.phase(PhaseBackup, rr.repo.Name)
 	lock, err := rr.lock(r.ctx, lockShared)
 	if err != nil {
 		r.fail(failure(PhaseLock, rr.repo.Name, restic.CategoryLock, err))
@@ -438,6 +444,7 @@ func (r *backupRun) finish() {
 	r.log.Log(ctx, level, "backup run ends", "exit_code", r.report.ExitCode, "failures", len(r.report.Failures),
 		"seconds", r.report.Duration.Seconds(), "peak_rss_kib", peakRSSKiB())
 	r.prog.phase(fmt.Sprintf("done, exit code %d", r.report.ExitCode))
+	r.record.end()
 }
 
 // finishTimeout bounds the hooks and reports of a run being stopped.

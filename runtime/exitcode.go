@@ -22,6 +22,12 @@ const (
 	ExitInterrupted     = 8 // stopped by SIGTERM or SIGINT; cleaned up
 )
 
+// ExitKilled is not an exit code of bakc's own: it is the exit code the
+// metrics give a run that was killed before it could report (SIGKILL, a
+// power loss), as the next run reports it; 137 is how a shell reports a
+// process killed by SIGKILL.
+const ExitKilled = 128 + 9
+
 // ExitCodeHelp documents the codes for `bakc run --help` and the docs.
 const ExitCodeHelp = `Exit codes:
   0  success

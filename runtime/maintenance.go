@@ -135,6 +135,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	// The lock is held until the report is written.
 	var lock *Lock
 	defer func() { lock.Release() }()
+	var record *runRecorder
 	func() {
 		log.Info(t.name + " starts")
 		var err error
@@ -143,6 +144,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 			fail(failure(PhaseLock, repo.Name, restic.CategoryLock, err))
 			return
 		}
+		record = recordTaskStart(p, t, repo.Name, rep.Start, cred, o, log)
 		if err := prepareCacheDir(p.Paths.Cache, cred); err != nil {
 			fail(failure(PhasePreflight, repo.Name, restic.CategoryPermission, err))
 			return
@@ -158,6 +160,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 			return
 		}
 		defer rlock.release()
+		record.phase(t.phase, repo.Name)
 		err = t.run(ctx, rr.restic, repo, log)
 		if re := restic.AsError(err); re != nil {
 			rep.ResticExitCode = re.ExitCode
@@ -197,6 +200,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		level = slog.LevelError
 	}
 	log.Log(context.WithoutCancel(ctx), level, t.name+" ends", "exit_code", rep.ExitCode, "seconds", rep.Duration.Seconds(), "peak_rss_kib", peakRSSKiB())
+	record.end()
 	return rep, nil
 }
 

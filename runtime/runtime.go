@@ -22,7 +22,10 @@
 //
 // Every restic operation on a repository holds the repository's lock on
 // this node, shared (backup, ls, dump) or exclusive (forget, prune, check,
-// init), waiting a bounded time for other runs (repolock.go).
+// init), waiting a bounded time for other runs (repolock.go), and first
+// removes the stale restic locks of this host's killed restics
+// (stalelock.go). Every run records its start durably, so that the next
+// one reports a run that was killed (runstate.go).
 //
 // The exit code says which phase failed first (exitcode.go). Prune and
 // verify are runs of their own per repository (maintenance.go).

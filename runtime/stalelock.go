@@ -85,6 +85,9 @@ func (rr *repoRun) removeStaleLocks(ctx context.Context) {
 			g.log.Warn("cannot read a restic lock; restic locks left as they are", "lock", shortID8(id), "error", err)
 			return
 		}
+		if l.Hostname == host {
+			awaitReaped(ctx, l.PID)
+		}
 		own := ownStale(l, host)
 		takes := resticTakesStale(l, host, resticUID)
 		switch {
@@ -140,13 +143,39 @@ func (rr *repoRun) lockIDs(ctx context.Context) ([]string, error) {
 	return rr.restic.ListLocks(ctx)
 }
 
+// zombieWait bounds the wait for a killed process to be reaped.
+const zombieWait = 10 * time.Second
+
+// awaitReaped waits a moment while pid is a zombie: a restic killed
+// together with its bakc is reparented, and stays a zombie until its new
+// parent reaps it (systemd at once, other inits later). A zombie answers
+// restic's signal, so restic unlock would take its lock for live.
+func awaitReaped(ctx context.Context, pid int) {
+	deadline := time.Now().Add(zombieWait)
+	for isZombie(pid) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// isZombie reports whether pid is a process that has ended but was not
+// reaped yet (state Z in /proc/PID/stat).
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
 // ownStale reports whether a lock was made on this host by a process
 // that is gone: no such PID, or a PID taken since by a later process.
 func ownStale(l *restic.LockInfo, host string) bool {
 	if l.Hostname != host || l.PID <= 0 {
 		return false
 	}
-	if err := unix.Kill(l.PID, 0); errors.Is(err, unix.ESRCH) {
+	if err := unix.Kill(l.PID, 0); errors.Is(err, unix.ESRCH) || isZombie(l.PID) {
 		return true
 	}
 	start, ok := processStart(l.PID)

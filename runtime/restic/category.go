@@ -44,6 +44,11 @@ const (
 	// CategoryResource means the run was interrupted (SIGTERM: the unit's timeout or a
 	// shutdown) or ran out of memory, time or file handles.
 	CategoryResource Category = "resource"
+	// CategoryInterrupted means a run was killed before it could report
+	// (SIGKILL: the OOM killer or the unit's stop timeout; a power loss or
+	// crash): the next run of the task found its start without an end and
+	// reports it. restic never gives it; bakc does.
+	CategoryInterrupted Category = "interrupted"
 	// CategoryUnknown means none of the above could be recognised.
 	CategoryUnknown Category = "unknown"
 )
