@@ -71,3 +71,26 @@ func TestMessage(t *testing.T) {
 		})
 	}
 }
+
+// fullRE stops restic at a write that failed for a full repository, as
+// restic 0.14 and 0.18 print it, and not at a file that merely has such
+// a name.
+func TestFullRE(t *testing.T) {
+	tests := []struct {
+		line string
+		want bool
+	}{
+		{"Save(<data/c58db4361c>) returned error, retrying after 1.4s: write /r/data/c5/c58d-tmp-2596728871: disk quota exceeded", true},
+		{"Save(<data/906e271dbb>) returned error, retrying after 720ms: open /r/data/90/906e-tmp-2892320354: disk quota exceeded", true},
+		{"Fatal: unable to save snapshot: open /r/snapshots/x: no space left on device", true},
+		{`{"message_type":"error","error":{"message":"write /r/data/x: No space left on device"},"during":"archival","item":""}`, true},
+		{`{"message_type":"error","error":{"message":"open /home/u/disk quota exceeded.txt: permission denied"},"item":"/home/u/disk quota exceeded.txt"}`, false},
+		{"error: lstat /src/no space left on device: no such file or directory", false},
+		{"Save(<data/060858fa17>) operation successful after 1 retries", false},
+	}
+	for _, tt := range tests {
+		if got := fullRE.MatchString(tt.line); got != tt.want {
+			t.Errorf("fullRE.Match(%q) = %v, want %v", tt.line, got, tt.want)
+		}
+	}
+}
