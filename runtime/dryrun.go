@@ -38,6 +38,11 @@ func (r *backupRun) dryRun() {
 		if repo.NFS != nil {
 			comment(w, "preflight %s: %s mounted from %s (NFS), touched first to trigger its automount", repo.Name, repo.NFS.Mountpoint, repo.NFS.Source())
 		}
+		if repo.Mountpoint != "" && repo.Mountpoint != "/" {
+			comment(w, "preflight %s: %s is a mount point (the repository's disk), touched first to trigger its automount", repo.Name, repo.Mountpoint)
+		} else if repo.Kind == plan.KindLocal && repo.Mountpoint == "" && repo.Init {
+			comment(w, "preflight %s: never created on the root file system (the plan gives no mountpoint)", repo.Name)
+		}
 		switch {
 		case repo.Kind == plan.KindLocal || repo.Kind == plan.KindNFS:
 			if repo.Init {

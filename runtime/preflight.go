@@ -90,6 +90,12 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 			return fail(mountCategory(err), err)
 		}
 	}
+	if repo.Kind == plan.KindLocal {
+		// The disk the plan says the repository is on (localdisk.go).
+		if err := checkLocalDisk(ctx, repo); err != nil {
+			return fail(mountCategory(err), err)
+		}
+	}
 	return ensureInitialised(ctx, log, rr, mayInit && repo.Init)
 }
 
@@ -166,6 +172,10 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 		return fail(restic.CategoryStorage, fmt.Errorf(
 			"there is no restic repository at %s, and the plan does not allow creating one (init = false): if the disk or share is simply not there, mount it; if the repository is new, set init = true or run restic init",
 			repo.URL))
+	}
+	// Never on the root file system by mistake (localdisk.go).
+	if err := checkInitTarget(repo); err != nil {
+		return fail(restic.CategoryStorage, err)
 	}
 	log.Info("initialising the repository, as the plan allows", "repository", repo.Name, "url", repo.URL)
 	if err := rr.restic.Init(ctx); err != nil {
