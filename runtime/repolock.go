@@ -209,13 +209,10 @@ func (g *repoGuard) open() (*os.File, error) {
 // is the backup user, it is given to that user: the backup user's own
 // services (verify, prune, the other jobs) make their lock files there.
 func makeLockDir(dir string, owner *syscall.Credential) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("lock folder: %w", err)
 	}
-	giveTo(dir, owner)
+	giveTo(dir, owner) // also one an earlier root run (or job lock) made
 	return nil
 }
 
