@@ -127,8 +127,20 @@ func checkPlanInvariants(t *testing.T, p *plan.Plan) {
 	for _, j := range p.Jobs {
 		line("description", j.Description)
 		line("calendar", j.Schedule.Calendar)
-		require.NotEmpty(t, j.Paths)
+		require.True(t, len(j.Paths) > 0 || len(j.Dumps) > 0, "a job backs up paths or dumps")
+		require.NotNil(t, j.Paths, "paths is [] for a job that only dumps, never null")
 		require.NotEmpty(t, j.Repositories)
+		for _, d := range j.Dumps {
+			require.NotEmpty(t, d.Command)
+			require.Equal(t, "/"+d.Filename, d.SnapshotPath())
+			require.Equal(t, path.Clean(d.Filename), d.Filename)
+			require.False(t, strings.Contains(d.Tag, ","), "dump tag %q", d.Tag)
+		}
+		for _, n := range j.StepNeeds() {
+			for _, w := range append(append([]string{}, n.Writes...), n.Path...) {
+				require.NoError(t, escape.CheckSystemdPath(w))
+			}
+		}
 		for _, q := range j.Paths {
 			require.NoError(t, escape.CheckSystemdPath(q))
 			require.Equal(t, path.Clean(q), q)

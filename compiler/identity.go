@@ -34,7 +34,7 @@ func (f *Fleet) resolveIdentity(name string) *nodeIdentity {
 	id := &nodeIdentity{node: node}
 	f.identities[name] = id
 	def := f.resolveDefaults()
-	diags := checkName(node.Name, node.NameRange, "node")
+	diags := checkName(node.Name, node.NameRange, plan.NameNode)
 	if node.Address != nil {
 		if d := checkAddress(node.Address, "node address"); d.HasErrors() {
 			diags = append(diags, d...)

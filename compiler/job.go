@@ -11,20 +11,13 @@ import (
 	"github.com/holthome/bakc/schema"
 )
 
-// jobTagPrefix starts the tag that names a job; forget is scoped by it,
-// so a user tag may not start with it.
-const jobTagPrefix = "job:"
-
-// snapshotModes are the values of a job's snapshot attribute.
-var snapshotModes = []string{plan.SnapshotNone, plan.SnapshotZFS}
-
 // lowerJob checks one job and lowers it.
 func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 	def := s.def
-	diags := checkName(j.Name, j.NameRange, "job")
+	diags := checkName(j.Name, j.NameRange, plan.NameJob)
 	out := &plan.Job{
 		Name:      j.Name,
-		JobTag:    jobTagPrefix + j.Name,
+		JobTag:    plan.JobTag(j.Name),
 		Snapshot:  plan.SnapshotNone,
 		Resources: def.resources,
 	}
@@ -40,6 +33,7 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 
 	paths, d := checkJobPaths(j)
 	diags = append(diags, d...)
+	// Never null in the plan: a job that only dumps has [].
 	out.Paths = make([]string, len(paths))
 	for i, p := range paths {
 		out.Paths[i] = p.Value
@@ -64,6 +58,7 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 
 	out.Repositories, d = s.jobRepositories(j)
 	diags = append(diags, d...)
+	reposBad := d.HasErrors()
 	diags = append(diags, s.checkOwnRepository(paths, excludes, out.Repositories)...)
 
 	out.Schedule, d = lowerSchedule(j.Schedule, j.RandomizedDelay, def.schedule, def.randomizedDelay, "schedule")
@@ -95,17 +90,34 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 		default:
 			diags = append(diags, errorAt(j.Snapshot.Range, "Invalid snapshot mode",
 				"%q is not a snapshot mode. Write \"zfs\" to back up from a ZFS snapshot of the job's datasets, or \"none\" to read the live files.%s",
-				j.Snapshot.Value, didYouMean(j.Snapshot.Value, snapshotModes)))
+				j.Snapshot.Value, didYouMean(j.Snapshot.Value, plan.SnapshotModes)))
 		}
 	}
 
-	for _, h := range []struct {
-		v   *schema.Text
-		dst *string
-	}{{j.PreBackup, &out.Hooks.PreBackup}, {j.PostBackup, &out.Hooks.PostBackup}, {j.OnFailure, &out.Hooks.OnFailure}} {
-		if h.v != nil {
-			*h.dst = h.v.Value
+	steps, d := lowerHooks(j, out)
+	diags = append(diags, d...)
+	dumps, d := lowerDumps(j, out)
+	diags = append(diags, d...)
+	steps = append(steps, dumps...)
+	if j.Paths == nil && len(j.Dumps) == 0 {
+		diags = append(diags, errorAt(j.DeclRange, "Job without paths",
+			"The job %q has neither paths nor a dump block, so it would back up nothing. Add paths = [\"/folder\", …], or a dump block.", j.Name))
+	}
+	if len(paths) == 0 && len(j.Dumps) > 0 {
+		// A job that only dumps reads no files: no excludes, no snapshot.
+		out.Exclude = nil
+		if j.Exclude != nil {
+			diags = append(diags, warningAt(j.Exclude.Range, "Exclude without paths",
+				"The job %q has no paths, only dumps, so its exclude patterns match nothing. Remove them.", j.Name))
 		}
+		if out.Snapshot == plan.SnapshotZFS {
+			diags = append(diags, errorAt(j.Snapshot.Range, "Snapshot without paths",
+				"The job %q has no paths, only dumps, which stream into restic and read no files, so there is nothing to snapshot. Remove snapshot = \"zfs\", or add the paths it should snapshot.", j.Name))
+		}
+	}
+	if !reposBad {
+		// What the hooks may write depends on the repositories.
+		diags = append(diags, s.checkSteps(out, steps)...)
 	}
 	out.Resources, d = applyResources(def.resources, j.Resources)
 	diags = append(diags, d...)
@@ -270,12 +282,15 @@ func lowerTags(j *schema.Job) ([]string, hcl.Diagnostics) {
 	var tags []string
 	for _, it := range j.Tags.Items {
 		switch {
-		case it.Value == "" || strings.TrimSpace(it.Value) != it.Value || strings.Contains(it.Value, ","):
+		case plan.CheckTag(it.Value) != nil:
 			diags = append(diags, errorAt(it.Range, "Invalid tag",
 				"The tag %q cannot be used: restic splits tags at commas, and a tag must not be empty or start or end with a space. Write a tag such as \"media\".", it.Value))
-		case strings.HasPrefix(it.Value, jobTagPrefix):
+		case strings.HasPrefix(it.Value, plan.DumpTagPrefix):
 			diags = append(diags, errorAt(it.Range, "Reserved tag",
-				"Tags starting with %q are bakc's: the tag %q names the job, and forget is scoped by it. Choose a tag without that prefix.", jobTagPrefix, jobTagPrefix+j.Name))
+				"Tags starting with %q are bakc's: a dump's snapshots carry %q, and the runbook finds them by it. Choose a tag without that prefix.", plan.DumpTagPrefix, plan.DumpTagPrefix+"<dump>"))
+		case strings.HasPrefix(it.Value, plan.JobTagPrefix):
+			diags = append(diags, errorAt(it.Range, "Reserved tag",
+				"Tags starting with %q are bakc's: the tag %q names the job, and forget is scoped by it. Choose a tag without that prefix.", plan.JobTagPrefix, plan.JobTag(j.Name)))
 		default:
 			tags = append(tags, it.Value)
 		}

@@ -90,7 +90,7 @@ func (f *Fleet) resolveNAS(name string) *nasDecl {
 	}
 	n := &nasDecl{decl: decl, nas: plan.NAS{Name: decl.Name}}
 	f.nasDecls[name] = n
-	diags := checkName(decl.Name, decl.NameRange, "NAS")
+	diags := checkName(decl.Name, decl.NameRange, plan.NameNAS)
 	if decl.Address != nil {
 		diags = append(diags, checkAddress(decl.Address, "NAS address")...)
 		n.nas.Address = decl.Address.Value
@@ -140,7 +140,7 @@ func (f *Fleet) resolveNAS(name string) *nasDecl {
 // checkNASDataset checks one dataset block and lowers its properties.
 func checkNASDataset(decl *schema.NASDataset) (*nasDataset, hcl.Diagnostics) {
 	ds := &nasDataset{decl: decl, name: decl.Name, quota: -1}
-	diags := checkName(decl.Name, decl.NameRange, "dataset")
+	diags := checkName(decl.Name, decl.NameRange, plan.NameDataset)
 	props := map[string]string{}
 	propRange := map[string]hcl.Range{}
 	set := func(name string, t *schema.Text, value string) {
@@ -349,7 +349,8 @@ func lowerNASNode(n *nasDecl, id *nodeIdentity, user plan.User) plan.NASNode {
 
 // NASPlan checks and lowers the NAS side for one NAS: its declaration,
 // the identities of the nodes using it, and the fleet rules about it
-// (no dataset or export twice, quotas within capacity). Fleet rules see
+// (no dataset or export twice, quotas within capacity, no two of its
+// nodes on one address). Fleet rules see
 // only the nodes loaded: every node with LoadFleet, one with
 // LoadNodeFile.
 func (f *Fleet) NASPlan(name string) (*plan.NASPlan, hcl.Diagnostics) {
@@ -366,6 +367,7 @@ func (f *Fleet) NASPlan(name string) (*plan.NASPlan, hcl.Diagnostics) {
 	for _, id := range f.nasNodes(n) {
 		diags = append(diags, id.diags...)
 	}
+	diags = append(diags, checkNodeAddresses(f.nasNodes(n))...)
 	p, d := f.lowerNAS(n)
 	diags = append(diags, d...)
 	diags = append(diags, f.checkNASOverlap(n.nas.Address)...)

@@ -54,6 +54,10 @@ type nodeScope struct {
 	lowered map[string]*plan.Repository
 	// used records which repositories a job writes to.
 	used map[string]bool
+	// paths and monitoring are the node's, resolved: what a service
+	// may write besides its repositories (checkSteps).
+	paths      plan.Paths
+	monitoring plan.Monitoring
 }
 
 // lowerNode checks everything of a node but its identity and lowers it.
@@ -85,6 +89,7 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 	mon, d := applyMonitoring(def.monitoring, node.Monitoring)
 	diags = append(diags, d...)
 	p.Monitoring = mon.resolve(p.Paths)
+	s.paths, s.monitoring = p.Paths, p.Monitoring
 
 	// Tasks of the node, replacing the defaults' whole.
 	prune, verify, restoreTest := def.prune, def.verify, def.restoreTest

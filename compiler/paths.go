@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/escape"
 
 	"github.com/holthome/bakc/schema"
@@ -37,7 +38,7 @@ func checkAbsPath(t *schema.Text, what string) hcl.Diagnostics {
 
 // nixStore is where NixOS keeps build results, readable by every user of
 // the machine and copied around with every closure.
-const nixStore = "/nix/store"
+const nixStore = plan.NixStore
 
 // checkSecretFile reports a secret file that is not an absolute clean
 // path, or that lies in the Nix store, where anyone could read it.
@@ -45,7 +46,7 @@ func checkSecretFile(t *schema.Text, what string) hcl.Diagnostics {
 	if d := checkAbsPath(t, what); d.HasErrors() {
 		return d
 	}
-	if t.Value == nixStore || strings.HasPrefix(t.Value, nixStore+"/") {
+	if isUnder(t.Value, nixStore) {
 		return hcl.Diagnostics{errorAt(t.Range, "Secret file in the Nix store",
 			"The %s %q is in the Nix store, which every user of the machine can read and which is copied with every system closure. Keep secrets outside the store, for example with sops-nix or agenix under /run/secrets, and give bakc that path.", what, t.Value)}
 	}
@@ -54,9 +55,4 @@ func checkSecretFile(t *schema.Text, what string) hcl.Diagnostics {
 
 // isUnder reports whether p is base or inside it; both clean and
 // absolute.
-func isUnder(p, base string) bool {
-	if base == "/" {
-		return true
-	}
-	return p == base || strings.HasPrefix(p, base+"/")
-}
+func isUnder(p, base string) bool { return plan.IsUnder(p, base) }

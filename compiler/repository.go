@@ -46,7 +46,7 @@ var mountOptionRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.:@/+%-]+)?
 // are the node's (or the defaults'), which the repository's own blocks
 // replace.
 func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, verify *plan.Verify, restoreTest *plan.RestoreTest) (*plan.Repository, hcl.Diagnostics) {
-	diags := checkName(r.Name, r.NameRange, "repository")
+	diags := checkName(r.Name, r.NameRange, plan.NameRepository)
 	out := &plan.Repository{Name: r.Name}
 
 	if r.InlineSecret != nil {
@@ -144,6 +144,9 @@ func (s *nodeScope) lowerLocation(r *schema.Repository, out *plan.Repository) hc
 		if d := checkAbsPath(r.Path, "repository path"); d.HasErrors() {
 			return d
 		}
+		if d := checkPlacement(r.Path, plan.PlaceRepository, "repository path", "/srv/restic"); d.HasErrors() {
+			return d
+		}
 		out.Kind, out.URL = plan.KindLocal, r.Path.Value
 		return lowerLocalMountpoint(r, out)
 	case r.URL != nil:
@@ -214,6 +217,11 @@ func lowerURL(t *schema.Text, out *plan.Repository) hcl.Diagnostics {
 			}
 		}
 	}
+	if kind == plan.KindSFTP {
+		if problem := sftpAddressProblem(v); problem != "" {
+			return hcl.Diagnostics{errorAt(t.Range, "Invalid sftp URL", "%s.", problem)}
+		}
+	}
 	out.Kind, out.URL = kind, v
 	return nil
 }
@@ -223,7 +231,11 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 	nfs := r.NFS
 	var diags hcl.Diagnostics
 	if nfs.Mountpoint != nil {
-		diags = append(diags, checkAbsPath(nfs.Mountpoint, "mountpoint")...)
+		d := checkAbsPath(nfs.Mountpoint, "mountpoint")
+		if !d.HasErrors() {
+			d = checkPlacement(nfs.Mountpoint, plan.PlaceRepository, "mountpoint", "/mnt/nas-backup")
+		}
+		diags = append(diags, d...)
 	}
 	options := defaultNFSOptions
 	if nfs.Options != nil {

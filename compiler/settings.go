@@ -5,7 +5,6 @@ import (
 	"path"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -41,11 +40,6 @@ var builtinPaths = plan.Paths{
 // NixOS (services.prometheus.exporters.node).
 const builtinTextfileDir = "/var/lib/node_exporter/textfile_collector"
 
-// unixNameRE is what useradd accepts by default (NAME_REGEX), kept
-// portable: lowercase, digits, "_" and "-", not starting with a digit or
-// hyphen.
-var unixNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`)
-
 // applyUser overrides base with the attributes of u that are set.
 func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 	if u == nil {
@@ -60,9 +54,13 @@ func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 		if t.v == nil {
 			continue
 		}
-		if !unixNameRE.MatchString(t.v.Value) || escape.CheckUserName(t.v.Value) != nil {
+		if plan.CheckUserName(t.v.Value) != nil {
 			diags = append(diags, errorAt(t.v.Range, "Invalid user name",
 				"The %s %q cannot be used: it must start with a lowercase letter or \"_\", hold only lowercase letters, digits, \"_\" and \"-\", and have at most 31 characters (systemd's rule for User=). Choose another name.", t.what, t.v.Value))
+			continue
+		}
+		if d := checkSystemName(t.v, t.what == "group name"); d.HasErrors() {
+			diags = append(diags, d...)
 			continue
 		}
 		*t.dst = t.v.Value
@@ -80,14 +78,13 @@ func applyUser(base plan.User, u *schema.User) (plan.User, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			continue
 		}
-		if id == 0 {
+		if err := plan.CheckUserID(id); err != nil {
 			diags = append(diags, errorAt(n.v.Range, "Invalid user id",
-				"The %s 0 is root's. The backup user is a user of its own, so that backups run without root's rights and repositories on a NAS can squash root. Choose a free id, such as 2049.", n.what))
+				"The %s cannot be used: %s. The backup user is a user of its own, so that backups run without root's rights and repositories on a NAS can squash root (to nobody, 65534, whose files every squashed client could change). Choose a free id, such as 2049.", n.what, err))
 			continue
 		}
-		if id == 65534 {
-			diags = append(diags, errorAt(n.v.Range, "Invalid user id",
-				"The %s 65534 belongs to nobody, the id an NFS server squashes root to, so repositories owned by it would be writable by every squashed client. Choose a free id, such as 2049.", n.what))
+		if d := checkSystemID(n.v, id, n.what == "gid"); d.HasErrors() {
+			diags = append(diags, d...)
 			continue
 		}
 		*n.dst = id
@@ -102,24 +99,35 @@ func applyPaths(base plan.Paths, p *schema.Paths) (plan.Paths, hcl.Diagnostics) 
 	}
 	var diags hcl.Diagnostics
 	for _, t := range []struct {
-		v    *schema.Text
-		dst  *string
-		what string
-	}{{p.Plan, &base.Plan, "plan path"}, {p.State, &base.State, "state folder"}, {p.Cache, &base.Cache, "cache folder"}, {p.Log, &base.Log, "log folder"}} {
+		v         *schema.Text
+		dst       *string
+		what      string
+		placement plan.Placement
+		example   string
+	}{
+		// backup.nix installs the plan with environment.etc."bakc/…";
+		// the plain units read it from the same place.
+		{p.Plan, &base.Plan, "plan path", plan.PlacePlan, builtinPaths.Plan},
+		{p.State, &base.State, "state folder", plan.PlaceOwnFolder, builtinPaths.State},
+		{p.Cache, &base.Cache, "cache folder", plan.PlaceOwnFolder, builtinPaths.Cache},
+		{p.Log, &base.Log, "log folder", plan.PlaceOwnFolder, builtinPaths.Log},
+	} {
 		if t.v == nil {
 			continue
 		}
-		if d := checkRuntimePath(t.v, t.what); d.HasErrors() {
+		d := checkRuntimePath(t.v, t.what)
+		if !d.HasErrors() {
+			d = checkPlacement(t.v, t.placement, t.what, t.example)
+		}
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		if d := checkSystemName(t.v, t.what == "group name"); d.HasErrors() {
 			diags = append(diags, d...)
 			continue
 		}
 		*t.dst = t.v.Value
-	}
-	// backup.nix installs the plan with environment.etc, which can only
-	// place files below /etc.
-	if p.Plan != nil && !diags.HasErrors() && (!isUnder(base.Plan, "/etc") || base.Plan == "/etc") {
-		diags = append(diags, errorAt(p.Plan.Range, "Plan path outside /etc",
-			"The plan path %q is not below /etc. backup.nix installs the plan through environment.etc, which writes only there, and the plain units read it from the same place. Write a path such as \"/etc/bakc/plan.json\".", base.Plan))
 	}
 	return base, diags
 }
@@ -152,14 +160,24 @@ func applyMonitoring(base monitoring, m *schema.Monitoring) (monitoring, hcl.Dia
 	}
 	var diags hcl.Diagnostics
 	if m.TextfileDir != nil {
-		if d := checkRuntimePath(m.TextfileDir, "textfile collector folder"); d.HasErrors() {
+		d := checkRuntimePath(m.TextfileDir, "textfile collector folder")
+		if !d.HasErrors() {
+			// Shared with node_exporter by design: any folder of its
+			// own, not one that holds others'.
+			d = checkPlacement(m.TextfileDir, plan.PlaceShared, "textfile collector folder", builtinTextfileDir)
+		}
+		if d.HasErrors() {
 			diags = append(diags, d...)
 		} else {
 			base.TextfileDir = m.TextfileDir.Value
 		}
 	}
 	if m.ErrorLog != nil {
-		if d := checkRuntimePath(m.ErrorLog, "error log"); d.HasErrors() {
+		d := checkRuntimePath(m.ErrorLog, "error log")
+		if !d.HasErrors() {
+			d = checkPlacement(m.ErrorLog, plan.PlaceOwnFile, "error log", builtinPaths.Log+"/"+errorLogName)
+		}
+		if d.HasErrors() {
 			diags = append(diags, d...)
 		} else {
 			base.ErrorLog, base.errorLogSet = m.ErrorLog.Value, true
@@ -197,7 +215,7 @@ func checkUnitName(t *schema.Text) hcl.Diagnostics {
 }
 
 // ioClasses are the values of IOSchedulingClass= bakc allows.
-var ioClasses = []string{"idle", "best-effort", "realtime"}
+var ioClasses = plan.IOSchedulingClasses
 
 var cpuQuotaRE = regexp.MustCompile(`^[1-9][0-9]*%$`)
 
@@ -293,30 +311,23 @@ func lowerRetention(r *schema.Retention) (plan.Retention, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		*k.dst = n
 	}
-	keepsWithin := false
 	if r.Within != nil {
-		if !resticDurationRE.MatchString(r.Within.Value) {
+		if plan.CheckResticDuration(r.Within.Value) != nil {
 			diags = append(diags, errorAt(r.Within.Range, "Invalid retention",
 				"%q is not a restic duration for keep-within. Write numbers with units y, m, d and h, such as \"1y6m\" or \"30d\".", r.Within.Value))
 		} else {
 			out.Within = r.Within.Value
-			// restic reads "0d" as no duration at all.
-			keepsWithin = strings.ContainsAny(r.Within.Value, "123456789")
 		}
 	}
 	if diags.HasErrors() {
 		return out, diags
 	}
-	if !keepsWithin && out.Last+out.Hourly+out.Daily+out.Weekly+out.Monthly+out.Yearly == 0 {
+	if !out.Keeps() {
 		diags = append(diags, errorAt(r.DeclRange, "Retention keeps nothing",
 			"This retention policy keeps no snapshot: every number is 0 and within is not set, and restic's forget refuses to run without a policy. Keep at least one, for example daily = 7."))
 	}
 	return out, diags
 }
-
-// resticDurationRE is restic's duration for --keep-within: one or more
-// numbers with the units y, m, d, h.
-var resticDurationRE = regexp.MustCompile(`^([0-9]+[ymdh])+$`)
 
 // lowerPrune lowers a prune block.
 func lowerPrune(p *schema.Prune, delay string) (plan.Prune, hcl.Diagnostics) {

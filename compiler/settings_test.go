@@ -28,7 +28,7 @@ defaults {
     gid = 3000
   }
   paths {
-    log = "/var/log/backup"
+    log = "/var/log/bakc-backup"
   }
   monitoring {
     textfile_dir    = "/run/metrics"
@@ -87,8 +87,8 @@ node "a" {
 	})
 	p := mustPlan(t, dir, "a")
 	require.Equal(t, plan.User{Name: "backup", Group: "bakc", UID: 3000, GID: 3000}, p.User)
-	require.Equal(t, plan.Paths{Plan: "/etc/bakc/plan.json", State: "/srv/bakc", Cache: "/var/cache/bakc", Log: "/var/log/backup"}, p.Paths)
-	require.Equal(t, plan.Monitoring{TextfileDir: "/run/metrics", ErrorLog: "/var/log/backup/errors.jsonl", OnFailureUnit: "notify@%n.service"}, p.Monitoring)
+	require.Equal(t, plan.Paths{Plan: "/etc/bakc/plan.json", State: "/srv/bakc", Cache: "/var/cache/bakc", Log: "/var/log/bakc-backup"}, p.Paths)
+	require.Equal(t, plan.Monitoring{TextfileDir: "/run/metrics", ErrorLog: "/var/log/bakc-backup/errors.jsonl", OnFailureUnit: "notify@%n.service"}, p.Monitoring)
 
 	wantRepos := []plan.Repository{
 		{

@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -10,7 +9,7 @@ import (
 
 // Validate checks the whole fleet: the defaults, every NAS, every node
 // and the rules between them (no dataset or export twice on one NAS
-// host, quotas within each NAS's capacity). Each problem is reported
+// host, quotas within each NAS's capacity, no two nodes on one address). Each problem is reported
 // once, sorted by file and position.
 func (f *Fleet) Validate() hcl.Diagnostics {
 	diags := append(hcl.Diagnostics{}, f.resolveDefaults().diags...)
@@ -24,12 +23,13 @@ func (f *Fleet) Validate() hcl.Diagnostics {
 		diags = append(diags, ids[i].diags...)
 	}
 	diags = append(diags, f.lowerNodes(ids)...)
+	diags = append(diags, checkNodeAddresses(ids)...)
 	addresses := map[string]bool{}
 	for _, name := range f.NASNames() {
 		n := f.resolveNAS(name)
 		_, d := f.lowerNAS(n)
 		diags = append(diags, d...)
-		if key := strings.ToLower(n.nas.Address); !addresses[key] {
+		if key := addressKey(n.nas.Address); !addresses[key] {
 			addresses[key] = true
 			diags = append(diags, f.checkNASOverlap(n.nas.Address)...)
 		}
@@ -52,7 +52,7 @@ func (f *Fleet) checkNASOverlap(address string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	var same []*nasDecl
 	for _, name := range f.NASNames() {
-		if n := f.resolveNAS(name); strings.EqualFold(n.nas.Address, address) {
+		if n := f.resolveNAS(name); addressKey(n.nas.Address) == addressKey(address) {
 			same = append(same, n)
 		}
 	}

@@ -97,6 +97,10 @@ func NixAttrName(s string) string {
 	return NixString(s)
 }
 
+// IsNixIdentifier reports whether s can be written as a bare attribute
+// name: an identifier of the Nix grammar that is not a keyword.
+func IsNixIdentifier(s string) bool { return isNixIdentifier(s) }
+
 // nixKeywords cannot be used as bare attribute names.
 var nixKeywords = map[string]bool{
 	"assert": true, "else": true, "if": true, "in": true, "inherit": true,

@@ -206,6 +206,7 @@ func TestSystemdRealCorpus(t *testing.T) {
 		mountsFor   string
 		rwPath      string
 		argv        []string
+		env         string
 	}
 	dir := t.TempDir()
 	wants := map[string]want{}
@@ -217,6 +218,10 @@ func TestSystemdRealCorpus(t *testing.T) {
 			mountsFor:   paths[i%len(paths)],
 			rwPath:      paths[(i+7)%len(paths)],
 			argv:        []string{programs[i%len(programs)], "run", texts[i%len(texts)], texts[(i+1)%len(texts)], paths[i%len(paths)]},
+			env:         paths[(i+3)%len(paths)] + ":" + texts[(i+2)%len(texts)],
+		}
+		if CheckSystemdEnvironment("PATH", w.env) != nil {
+			w.env = paths[(i+3)%len(paths)]
 		}
 		if d := texts[i%len(texts)]; CheckSystemdLine(d) == nil && d != "" {
 			w.description = d
@@ -236,7 +241,8 @@ func TestSystemdRealCorpus(t *testing.T) {
 			"RequiresMountsFor=" + SystemdPath(w.mountsFor) + "\n" +
 			"\n[Service]\nType=oneshot\n" +
 			"ExecStart=" + SystemdExec(w.argv) + "\n" +
-			"ReadWritePaths=" + SystemdPath(w.rwPath) + "\n"
+			"ReadWritePaths=" + SystemdPath(w.rwPath) + "\n" +
+			"Environment=" + SystemdEnvironment("PATH", w.env) + "\n"
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(unit), 0o644))
 		wants[name] = w
 		names = append(names, name)
@@ -267,6 +273,9 @@ func TestSystemdRealCorpus(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{w.rwPath}, got["ReadWritePaths"]); diff != "" {
 			t.Errorf("%s ReadWritePaths (-want +got):\n%s", name, diff)
+		}
+		if diff := cmp.Diff([]string{"PATH=" + w.env}, got["Environment"]); diff != "" {
+			t.Errorf("%s Environment (-want +got):\n%s", name, diff)
 		}
 		if len(got["ExecStart"]) != 1 {
 			t.Errorf("%s ExecStart: got %q", name, got["ExecStart"])

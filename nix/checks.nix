@@ -65,7 +65,7 @@ in
           nixfmt --check $TEST_ROOT/backup.nix
           nix-instantiate --eval --strict --json --expr "import $TEST_ROOT/backup.nix {
             config = { boot.zfs.package = \"/stand-in/zfs\"; };
-            pkgs = { bakc = \"/stand-in/bakc\"; };
+            pkgs = { bakc = \"/stand-in/bakc\"; writeText = name: text: builtins.toFile name text; };
           }" > /dev/null
           bakc units "$host" -o $TEST_ROOT/units-$node
         done

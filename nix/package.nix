@@ -18,7 +18,7 @@ buildGoModule {
   # The hash of `go mod vendor`. scripts/vendor-hash.sh checks it against
   # go.mod and go.sum (CI runs it); scripts/vendor-hash.sh --update
   # rewrites it here after a dependency changed.
-  vendorHash = "sha256-pIF8oR/5yCXR5yWB3GReEMo89ddGbEvFzoKBHzT5p4s=";
+  vendorHash = "sha256-iIE4hA/dMopnJqExFCnMCnrWvUgs9ToTOAHrhxe7KRw=";
 
   subPackages = [ "cmd/bakc" ];
 

@@ -40,6 +40,9 @@ type RepositoryResult struct {
 	Duration time.Duration
 	// Forgotten is true when forget ran and succeeded.
 	Forgotten bool
+	// Dumps are the job's dumps into this repository, in the plan's
+	// order; the outcome is complete only when every one is.
+	Dumps []DumpResult
 }
 
 // Report is what a backup run did; the metrics, the state and the error
@@ -71,6 +74,7 @@ type backupRun struct {
 	start time.Time       // the run's time by Options.Now
 	began time.Time       // the wall clock's, for durations
 	cred  *syscall.Credential
+	euid  int // bakc's effective uid (Options.Euid)
 	repos []*repoRun
 	set   *snapshot.Set
 	prog  *progress
@@ -143,6 +147,7 @@ func newBackupRun(ctx context.Context, p *plan.Plan, job *plan.Job, o *Options) 
 		start: o.now(),
 		began: time.Now(),
 		cred:  resticCredential(p, euid),
+		euid:  euid,
 	}
 	r.prog = newProgress(o, job.Name)
 	r.report = Report{Node: p.Node.Name, Job: job.Name, Start: r.start}
@@ -261,13 +266,43 @@ func (r *backupRun) phases() {
 func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 	start := time.Now()
 	defer func() { rr.result.Duration = time.Since(start) }()
-	r.prog.phase("backing up to " + rr.repo.Name)
 	r.record.phase(PhaseBackup, rr.repo.Name)
+	r.prog.phase("backing up to " + rr.repo.Name)
+	// The paths' and the dumps' restic backups share the repository with
+	// other jobs' (repolock.go); forget below takes it alone.
 	lock, err := rr.lock(r.ctx, lockShared)
 	if err != nil {
 		r.fail(failure(PhaseLock, rr.repo.Name, restic.CategoryLock, err))
 		return
 	}
+	pathsOK := len(r.job.Paths) == 0 || r.backupPathsTo(rr, excludes, start)
+	// The job's dumps, each its own snapshot (dump.go).
+	dumpsOK := pathsOK && r.dumpsTo(rr)
+	lock.release()
+	if !pathsOK {
+		return
+	}
+	if !dumpsOK {
+		rr.result.Outcome = OutcomeFailed
+		return
+	}
+	rr.result.Outcome = OutcomeComplete
+	if rr.result.ResticExitCode < 0 {
+		// A job of dumps only: restic ran for each of them, fine.
+		rr.result.ResticExitCode = 0
+	}
+
+	if err := r.forget(rr); err != nil {
+		r.fail(failure(PhaseForget, rr.repo.Name, restic.CategoryUnknown, err))
+		return
+	}
+	rr.result.Forgotten = true
+}
+
+// backupPathsTo runs restic backup of the job's paths into one
+// repository; it returns false when that failed.
+func (r *backupRun) backupPathsTo(rr *repoRun, excludes string, start time.Time) bool {
+	r.prog.phase("backing up to " + rr.repo.Name)
 	summary, err := rr.restic.Backup(r.ctx, restic.BackupOptions{
 		Paths:       r.job.Paths,
 		ExcludeFile: excludes,
@@ -275,7 +310,6 @@ func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 		Host:        r.plan.Node.Name,
 		Time:        r.snapshotTime(),
 	}, r.prog.status(rr.repo.Name))
-	lock.release()
 	r.prog.clear()
 	rr.result.Summary = summary
 	if err != nil {
@@ -287,21 +321,15 @@ func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 			f.Err = err
 		}
 		r.fail(f)
-		return
+		return false
 	}
 	rr.result.ResticExitCode = 0
-	rr.result.Outcome = OutcomeComplete
 	r.log.Info("backup complete", "repository", rr.repo.Name, "snapshot_id", shortID(summary),
 		"files_new", summaryField(summary, func(s *restic.Summary) uint64 { return s.FilesNew }),
 		"files_changed", summaryField(summary, func(s *restic.Summary) uint64 { return s.FilesChanged }),
 		"bytes_added", summaryField(summary, func(s *restic.Summary) uint64 { return s.DataAdded }),
 		"seconds", time.Since(start).Seconds())
-
-	if err := r.forget(rr); err != nil {
-		r.fail(failure(PhaseForget, rr.repo.Name, restic.CategoryUnknown, err))
-		return
-	}
-	rr.result.Forgotten = true
+	return true
 }
 
 // snapshotTime is restic's --time: zero (restic's own clock, to the
@@ -417,6 +445,13 @@ func (r *backupRun) finish() {
 
 	r.report.Duration = time.Since(r.began)
 	for _, rr := range r.repos {
+		if len(rr.result.Dumps) == 0 {
+			// Not reached (preflight, an earlier failure): each dump
+			// failed there too, for its metrics.
+			for _, d := range r.job.Dumps {
+				rr.result.Dumps = append(rr.result.Dumps, DumpResult{Name: d.Name, Outcome: OutcomeFailed, ExitCode: -1, ResticExitCode: -1})
+			}
+		}
 		r.report.Repositories = append(r.report.Repositories, rr.result)
 	}
 	r.report.Snapshots = r.set.Snapshots()

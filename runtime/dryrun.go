@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,7 +26,10 @@ func (r *backupRun) dryRun() {
 		comment(w, "in a private mount namespace (re-executed, or the unit's PrivateMounts=yes)")
 		comment(w, "destroy leftovers of killed runs: snapshots, clones and mounts named bakc-%s-<time>", job.Name)
 	}
-	comment(w, "preflight: source paths exist: %s", strings.Join(job.Paths, " "))
+	if len(job.Paths) > 0 {
+		comment(w, "preflight: source paths exist: %s", strings.Join(job.Paths, " "))
+	}
+	r.dryRunSteps(w)
 	if r.cred != nil {
 		comment(w, "restic runs as uid %d, gid %d, with the ambient capability CAP_DAC_READ_SEARCH", r.cred.Uid, r.cred.Gid)
 	}
@@ -78,9 +82,17 @@ func (r *backupRun) dryRun() {
 	pol := forgetOptions(p, job)
 	for _, rr := range r.repos {
 		comment(w, "%s: lock %s (shared), waiting up to %v; restic >= 0.16 gets what is left as --retry-lock", rr.repo.Name, rr.guard.path, rr.guard.wait)
-		printCommand(w, rr.restic.Argv(restic.BackupArgs(restic.BackupOptions{
-			Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.snapshotTime(),
-		})))
+		if len(job.Paths) > 0 {
+			printCommand(w, rr.restic.Argv(restic.BackupArgs(restic.BackupOptions{
+				Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.snapshotTime(),
+			})))
+		}
+		for _, d := range job.Dumps {
+			comment(w, "dump %s: the command's output is restic's stdin; restic's snapshot counts only if the command exits 0", d.Name)
+			printPipe(w, d.Command, rr.restic.Argv(restic.StdinArgs(restic.BackupOptions{
+				Tags: append(slices.Clone(backupTags(job)), d.Tag), Host: p.Node.Name, Time: r.snapshotTime(),
+			}, d.Filename)))
+		}
 		if pol.Policy.Empty() {
 			comment(w, "no retention: forget does not run")
 		} else {
@@ -127,6 +139,43 @@ func shellLine(argv []string) string {
 		words[i] = escape.ShellQuote(a)
 	}
 	return strings.Join(words, " ")
+}
+
+// dryRunSteps says who the hooks and dumps run as and what they need.
+func (r *backupRun) dryRunSteps(w io.Writer) {
+	job := r.job
+	for _, h := range []struct{ name, cmd string }{
+		{plan.HookPreBackup, job.Hooks.PreBackup}, {plan.HookPostBackup, job.Hooks.PostBackup}, {plan.HookOnFailure, job.Hooks.OnFailure},
+	} {
+		if h.cmd != "" {
+			r.dryRunNeeds(w, h.name+" hook", job.HookNeeds(h.name))
+		}
+	}
+	for _, d := range job.Dumps {
+		r.dryRunNeeds(w, "dump "+d.Name, d.Needs)
+	}
+}
+
+func (r *backupRun) dryRunNeeds(w io.Writer, what string, n plan.Needs) {
+	who := r.stepUser(n)
+	if who == "" {
+		who = "bakc's own user"
+	}
+	comment(w, "%s runs as %s", what, who)
+	if len(n.Path) > 0 {
+		comment(w, "%s: PATH starts with %s", what, strings.Join(n.Path, ":"))
+	}
+	for _, wr := range n.Writes {
+		comment(w, "preflight: %s writes %s, which must exist", what, wr)
+	}
+}
+
+// printPipe prints `a … | b …` as one shell line.
+func printPipe(w io.Writer, from, to []string) {
+	var a, b strings.Builder
+	printCommand(&a, from)
+	printCommand(&b, to)
+	fmt.Fprintln(w, strings.TrimSuffix(a.String(), "\n")+" | "+strings.TrimSuffix(b.String(), "\n"))
 }
 
 // topDatasets are the datasets snapshotted recursively: those not below

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -24,17 +23,23 @@ const hookStopGrace = 10 * time.Second
 // The hook runs in a process group of its own: when the run is stopped
 // the whole group gets SIGTERM, so that `pg_dump … > file` does not
 // outlive the shell that started it.
+//
+// A hook declared with what it needs (plan.Needs) runs as its user, with
+// that user's groups and HOME, and its PATH folders first (steps.go).
 func (r *backupRun) hook(ctx context.Context, phase Phase, command string, extra []string) error {
 	log := r.log.With("hook", string(phase))
+	ra, err := r.resolveStep(r.job.HookNeeds(hookName(phase)))
+	if err != nil {
+		return fmt.Errorf("%s hook: %w", hookName(phase), err)
+	}
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(),
-		"BAKC_NODE="+r.plan.Node.Name,
-		"BAKC_JOB="+r.job.Name,
-		"BAKC_HOOK="+hookName(phase),
-	)
-	cmd.Env = append(cmd.Env, extra...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = stepEnv(ra, append([]string{
+		"BAKC_NODE=" + r.plan.Node.Name,
+		"BAKC_JOB=" + r.job.Name,
+		"BAKC_HOOK=" + hookName(phase),
+	}, extra...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: ra.cred}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = hookStopGrace
 
@@ -42,8 +47,8 @@ func (r *backupRun) hook(ctx context.Context, phase Phase, command string, extra
 	cmd.Stdout = out
 	cmd.Stderr = out
 	start := time.Now()
-	log.Info("hook starts", "command", command)
-	err := cmd.Run()
+	log.Info("hook starts", "command", command, "user", ra.who)
+	err = cmd.Run()
 	out.flush()
 	if err != nil {
 		if last := out.lastLine(); last != "" {

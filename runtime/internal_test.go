@@ -23,11 +23,13 @@ func TestParseEnvironment(t *testing.T) {
 		want       []string
 		err        string
 	}{
-		{"plain, comments, blanks, export, quotes",
-			"# B2\nB2_ACCOUNT_ID=abc\n\n; old\nexport B2_ACCOUNT_KEY='k=ey with spaces'\nAWS_X=\"q\"\nEMPTY=\n",
+		{"plain, comments, blanks, quotes",
+			"# B2\nB2_ACCOUNT_ID=abc\n\n; old\nB2_ACCOUNT_KEY='k=ey with spaces'\nAWS_X=\"q\"\nEMPTY=\n",
 			[]string{"B2_ACCOUNT_ID=abc", "B2_ACCOUNT_KEY=k=ey with spaces", "AWS_X=q", "EMPTY="}, ""},
-		{"not a KEY=value line, value not shown", "GOOD=1\nthe secret itself\n", nil, "env:2: not a KEY=value line"},
-		{"bad name", "1BAD=x\n", nil, "env:1: not a KEY=value line"},
+		{"shell is text", "A=$(touch /tmp/x)\n", []string{"A=$(touch /tmp/x)"}, ""},
+		{"not a KEY=value line, value not shown", "GOOD=1\nthe secret itself\n", nil, `env:2: no "=", and systemd ignores the line`},
+		{"bad name", "1BAD=x\n", nil, `env:1: the name before "=" is not a variable name (letters, digits and _; no "export"), and systemd ignores the line`},
+		{"export, which systemd ignores", "export B2_ACCOUNT_KEY=k\n", nil, `env:1: the name before "=" is not a variable name (letters, digits and _; no "export"), and systemd ignores the line`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,6 +87,7 @@ func writeBackupMetrics(path string, rep *Report, state *taskState) error {
 			snapInfo.WithLabelValues(job, rr.Name, st.SnapshotID).Set(1)
 		}
 	}
+	registerDumpMetrics(reg, rep, state)
 	return writeTextfile(path, reg)
 }
 
@@ -123,6 +124,7 @@ func (r *backupRun) writeReport() error {
 		if rr.Outcome == OutcomeComplete {
 			st.LastSuccess = r.start
 		}
+		recordDumps(&st, rr.Dumps, r.start)
 		state.Repositories[rr.Name] = st
 	}
 	werr := state.write(path)

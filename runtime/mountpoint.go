@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,19 +100,44 @@ func touch(ctx context.Context, dir string) error {
 }
 
 // sameNFSSource compares "server:/export" as mountinfo and the plan write
-// them, ignoring trailing slashes of the export.
+// them: the server as the same host (an IP address in any of its forms,
+// a name in any case), the export ignoring trailing slashes. mountinfo
+// shows what mount.nfs gave the kernel, or for NFSv4 the kernel's own
+// "[server]:/" with the export's path appended (fs/nfs/nfs4super.c,
+// namespace.c nfs_path), so an IPv6 server is always in brackets there.
 func sameNFSSource(got, want string) bool {
-	norm := func(s string) string {
-		server, export, ok := strings.Cut(s, ":")
-		if !ok {
-			return s
-		}
-		if e := strings.TrimRight(export, "/"); e != "" {
-			export = e
-		}
-		return server + ":" + export
+	gs, ge, gok := splitNFSSource(got)
+	ws, we, wok := splitNFSSource(want)
+	if !gok || !wok {
+		return got == want
 	}
-	return norm(got) == norm(want)
+	return sameHost(gs, ws) && ge == we
+}
+
+// splitNFSSource splits an NFS source the way the kernel does
+// (nfs_parse_source): a server in brackets up to "]:", otherwise up to
+// the first colon. Trailing slashes of the export are dropped.
+func splitNFSSource(s string) (server, export string, ok bool) {
+	if rest, found := strings.CutPrefix(s, "["); found {
+		server, export, ok = strings.Cut(rest, "]:")
+	} else {
+		server, export, ok = strings.Cut(s, ":")
+	}
+	if e := strings.TrimRight(export, "/"); e != "" {
+		export = e
+	}
+	return server, export, ok
+}
+
+// sameHost reports whether two server names written by the plan and by
+// mountinfo name the same host: equal IP addresses, or names equal but
+// for case and a trailing dot.
+func sameHost(a, b string) bool {
+	if x, err := netip.ParseAddr(a); err == nil {
+		y, err := netip.ParseAddr(b)
+		return err == nil && x == y
+	}
+	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
 }
 
 // within reports whether path is dir or below it.

@@ -23,6 +23,10 @@ func (r *backupRun) preflight() bool {
 		r.fail(failure(PhasePreflight, "", restic.CategorySource, err))
 		return false
 	}
+	if err := r.checkSteps(); err != nil {
+		r.fail(failure(PhasePreflight, "", restic.CategorySource, err))
+		return false
+	}
 	if err := prepareCacheDir(r.plan.Paths.Cache, r.cred); err != nil {
 		r.fail(failure(PhasePreflight, "", restic.CategoryPermission, err))
 		return false

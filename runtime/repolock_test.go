@@ -195,7 +195,11 @@ func TestRepositoryLockWait(t *testing.T) {
 			rep, _ := runtime.Backup(ctx, f.plan, f.job().Name, o)
 			done <- rep
 		}()
-		<-waiting
+		select {
+		case <-waiting:
+		case <-time.After(time.Minute):
+			t.Fatal("the run did not get to its backup")
+		}
 		time.Sleep(300 * time.Millisecond) // well into the wait
 		cancel()
 		select {

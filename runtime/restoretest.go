@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime/restic"
@@ -43,6 +45,9 @@ func RestoreTest(ctx context.Context, p *plan.Plan, repoName string, o Options) 
 		dryRun: func(w io.Writer, rs *restic.Restic, repo *plan.Repository) {
 			printCommand(w, rs.Argv(restic.LsArgs("latest", p.Node.Name)))
 			comment(w, "pick %d regular files at random (seed %d), and for each, into a temporary folder:", restoreTestFiles(repo), seed)
+			comment(w, "a file whose path is not UTF-8 (restic's JSON shows such bytes as U+FFFD) is first found in the snapshot's trees:")
+			printCommand(w, rs.Argv([]string{"cat", "snapshot", "<snapshot>"}))
+			printCommand(w, rs.Argv([]string{"cat", "blob", "<tree of each folder on its path>"}))
 			printCommand(w, rs.Argv(restic.DumpArgs("<snapshot>", "<file>")))
 			comment(w, "compare its size with the snapshot's record (restic checks its content against the recorded SHA-256)")
 		},
@@ -72,8 +77,9 @@ func restoreTest(ctx context.Context, rs *restic.Restic, host string, n int, see
 	}
 	defer os.RemoveAll(dir)
 	var errs []error
+	stored := rs.StoredPaths(snapshotID)
 	for i, node := range picked {
-		if err := restoreOne(ctx, rs, snapshotID, node, filepath.Join(dir, fmt.Sprint(i)), log); err != nil {
+		if err := restoreOne(ctx, rs, stored, snapshotID, node, filepath.Join(dir, fmt.Sprint(i)), log); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -87,9 +93,16 @@ func pickFiles(ctx context.Context, rs *restic.Restic, host string, n int, seed 
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var picked []restic.Node
 	seen := 0
+	// shown counts the files listed per path that restic's JSON may have
+	// changed (not UTF-8), to find the right one of those that look alike.
+	shown := map[string]int{}
 	id, err := rs.Ls(ctx, "latest", host, func(node restic.Node) {
 		if node.Type != "file" {
 			return
+		}
+		if !node.Exact() {
+			node.Occurrence = shown[node.Path]
+			shown[node.Path]++
 		}
 		seen++
 		if len(picked) < n {
@@ -108,8 +121,18 @@ func pickFiles(ctx context.Context, rs *restic.Restic, host string, n int, seed 
 	return picked, id, nil
 }
 
-// restoreOne restores one file to target and compares its size.
-func restoreOne(ctx context.Context, rs *restic.Restic, snapshotID string, node restic.Node, target string, log *slog.Logger) error {
+// restoreOne restores one file to target and compares its size. A file
+// whose path restic's listing could not show exactly is restored by its
+// path as the snapshot stores it (restic.StoredPaths).
+func restoreOne(ctx context.Context, rs *restic.Restic, stored *restic.StoredPaths, snapshotID string, node restic.Node, target string, log *slog.Logger) error {
+	path, err := stored.Find(ctx, node)
+	if err != nil {
+		return fmt.Errorf("finding %s in the snapshot: %w", logPath(node.Path), err)
+	}
+	if path != node.Path {
+		log.Info("path not UTF-8: found in the snapshot's trees", "listed", node.Path, "path", logPath(path))
+	}
+	node.Path = path
 	f, err := os.Create(target)
 	if err != nil {
 		return err
@@ -118,17 +141,27 @@ func restoreOne(ctx context.Context, rs *restic.Restic, snapshotID string, node 
 	h := sha256.New()
 	count := &countingWriter{}
 	if err := rs.Dump(ctx, snapshotID, node.Path, io.MultiWriter(f, h, count)); err != nil {
-		return fmt.Errorf("restoring %s: %w", node.Path, err)
+		return fmt.Errorf("restoring %s: %w", logPath(node.Path), err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("restoring %s: %w", node.Path, err)
+		return fmt.Errorf("restoring %s: %w", logPath(node.Path), err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if count.n != node.Size {
-		return &mismatchError{fmt.Sprintf("restored %s has %d bytes, the snapshot records %d", node.Path, count.n, node.Size)}
+		return &mismatchError{fmt.Sprintf("restored %s has %d bytes, the snapshot records %d", logPath(node.Path), count.n, node.Size)}
 	}
-	log.Info("file restored and matches its snapshot", "path", node.Path, "bytes", count.n, "sha256", sum)
+	log.Info("file restored and matches its snapshot", "path", logPath(node.Path), "bytes", count.n, "sha256", sum)
 	return nil
+}
+
+// logPath is a path for the log and messages: as it is when it is UTF-8,
+// else Go-quoted ("/srv/caf\xe9"), since a log line (JSON, the journal)
+// would put U+FFFD in place of its bytes and so name another file.
+func logPath(p string) string {
+	if utf8.ValidString(p) {
+		return p
+	}
+	return strconv.Quote(p)
 }
 
 // mismatchError is a restored file that differs from its record:

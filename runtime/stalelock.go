@@ -293,21 +293,33 @@ func unlockAdvice(user plan.User, repo *plan.Repository, rs *restic.Restic) func
 
 // unlockCommand is `restic unlock` for the repository as a shell line for
 // root: restic as the backup user (who owns the repository, an NFS export
-// with root_squash too), with the repository's environment file, extended
-// options and password file, without the cache.
+// with root_squash too), with the repository's extended options and
+// password file, without the cache. A repository's environment file is
+// read by systemd, as the unit reads it (EnvironmentFile=, through
+// systemd-run), never by the shell, as the runbook does too.
 func unlockCommand(u plan.User, repo *plan.Repository, rs *restic.Restic) string {
 	var argv []string
+	if f := repo.EnvironmentFile; f != "" {
+		argv = append(argv, "systemd-run", "--quiet", "--collect", "--wait", "--pipe", "--property=EnvironmentFile="+escape.Glob(f))
+	}
 	if u.UID != 0 {
 		argv = append(argv, "setpriv", "--reuid="+strconv.Itoa(u.UID), "--regid="+strconv.Itoa(u.GID), "--clear-groups",
 			"--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search")
 	}
-	argv = append(argv, rs.Binary, "--repo", repo.URL, "--password-file", repo.PasswordFile, "--no-cache")
-	for _, o := range rs.Options {
-		argv = append(argv, "-o", o)
+	before := shellLine(argv)
+	// systemd-run wants the program's path: a bare name is looked up by
+	// the shell.
+	binary := escape.ShellQuote(rs.Binary)
+	if repo.EnvironmentFile != "" && !strings.Contains(rs.Binary, "/") {
+		binary = `"$(command -v ` + escape.ShellQuote(rs.Binary) + `)"`
 	}
-	line := shellLine(append(argv, "unlock"))
-	if f := repo.EnvironmentFile; f != "" {
-		line = "set -a; . " + escape.ShellQuote(f) + "; set +a; " + line
+	after := []string{"--repo", repo.URL, "--password-file", repo.PasswordFile, "--no-cache"}
+	for _, o := range rs.Options {
+		after = append(after, "-o", o)
+	}
+	line := binary + " " + shellLine(append(after, "unlock"))
+	if before != "" {
+		line = before + " " + line
 	}
 	return line
 }

@@ -15,39 +15,62 @@ import (
 )
 
 // The unlock command a lock failure advises is one shell line that runs
-// exactly the intended argv, whatever the repository's settings hold:
-// run by sh with a stand-in that prints its arguments (and the
-// environment file's variable), it gives them back word for word.
+// exactly the intended argv, whatever the repository's settings hold.
+// Run by sh with stand-ins that print their arguments — restic, and
+// systemd-run, which here only names the environment file it was given
+// and runs the rest — it gives them back word for word. The environment
+// file goes to systemd-run glob-escaped, as systemd reads
+// EnvironmentFile= (escape.Glob); the shell never reads it.
 func TestUnlockCommand(t *testing.T) {
-	dir := t.TempDir()
-	stand := filepath.Join(dir, "restic it's")
-	require.NoError(t, os.WriteFile(stand, []byte("#!/bin/sh\necho \"CRED=$B2_ACCOUNT_KEY\"\nfor a in \"$@\"; do echo \"$a\"; done\n"), 0o755))
-	env := filepath.Join(dir, "b2 $creds")
-	require.NoError(t, os.WriteFile(env, []byte("B2_ACCOUNT_KEY='k ey'\n"), 0o600))
+	bin := t.TempDir()
+	stand := filepath.Join(bin, "restic it's")
+	script := "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done\n"
+	require.NoError(t, os.WriteFile(stand, []byte(script), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "restic-standin"), []byte(script), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "systemd-run"), []byte(`#!/bin/sh
+for a; do
+	case $a in
+	--property=EnvironmentFile=*) echo "ENVFILE=${a#--property=EnvironmentFile=}" ;;
+	--*) ;;
+	*) break ;;
+	esac
+	shift
+done
+exec "$@"
+`), 0o755))
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	env := "/run/secrets/b2 [1] $creds"
 	tests := []struct {
-		name string
-		user plan.User
-		repo plan.Repository
-		opts []string
-		want []string
+		name   string
+		user   plan.User
+		binary string
+		repo   plan.Repository
+		opts   []string
+		want   []string
 	}{
 		{
 			name: "root: restic alone",
-			user: plan.User{UID: 0},
+			user: plan.User{UID: 0}, binary: stand,
 			repo: plan.Repository{URL: "/srv/restic", PasswordFile: "/run/pw"},
-			want: []string{"CRED=", "--repo", "/srv/restic", "--password-file", "/run/pw", "--no-cache", "unlock"},
+			want: []string{"--repo", "/srv/restic", "--password-file", "/run/pw", "--no-cache", "unlock"},
 		},
 		{
 			name: "environment file, options and odd characters",
-			user: plan.User{UID: 0},
+			user: plan.User{UID: 0}, binary: stand,
 			repo: plan.Repository{URL: "b2:bucket:/a b'$x", PasswordFile: "/run/pw `x`", EnvironmentFile: env},
 			opts: []string{"sftp.command=ssh -p 2222 \"h\""},
-			want: []string{"CRED=k ey", "--repo", "b2:bucket:/a b'$x", "--password-file", "/run/pw `x`", "--no-cache", "-o", "sftp.command=ssh -p 2222 \"h\"", "unlock"},
+			want: []string{`ENVFILE=/run/secrets/b2 \[1] $creds`, "--repo", "b2:bucket:/a b'$x", "--password-file", "/run/pw `x`", "--no-cache", "-o", "sftp.command=ssh -p 2222 \"h\"", "unlock"},
+		},
+		{
+			name: "environment file and restic from PATH",
+			user: plan.User{UID: 0}, binary: "restic-standin",
+			repo: plan.Repository{URL: "b2:bucket:/a", PasswordFile: "/run/pw", EnvironmentFile: env},
+			want: []string{`ENVFILE=/run/secrets/b2 \[1] $creds`, "--repo", "b2:bucket:/a", "--password-file", "/run/pw", "--no-cache", "unlock"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs := &restic.Restic{Binary: stand, Options: tt.opts}
+			rs := &restic.Restic{Binary: tt.binary, Options: tt.opts}
 			line := unlockCommand(tt.user, &tt.repo, rs)
 			out, err := exec.Command("sh", "-c", line).CombinedOutput()
 			require.NoError(t, err, "%s\n%s", line, out)

@@ -26,6 +26,16 @@ type repoState struct {
 	// SnapshotID is the restic snapshot of the last complete or partial
 	// backup there (backups only).
 	SnapshotID string `json:"snapshot_id,omitempty"`
+	// Dumps remember each dump of a backup job there, by name.
+	Dumps map[string]dumpState `json:"dumps,omitempty"`
+}
+
+// dumpState is one dump's memory in one repository.
+type dumpState struct {
+	// LastSuccess is the start of the last run whose dump was complete.
+	LastSuccess time.Time `json:"last_success"`
+	// SnapshotID is the restic snapshot of that dump.
+	SnapshotID string `json:"snapshot_id,omitempty"`
 }
 
 // statePath is the state file of a task on a job or repository.

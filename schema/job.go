@@ -10,7 +10,8 @@ type Job struct {
 	NameRange   hcl.Range
 	DeclRange   hcl.Range
 	Description *Text
-	Paths       *TextList
+	// Paths may be left out by a job that only dumps.
+	Paths *TextList
 	// Exclude patterns are added to the defaults' unless ExcludeDefaults
 	// is false.
 	Exclude         *TextList
@@ -27,12 +28,16 @@ type Job struct {
 	OnFailure       *Text
 	OnFailureUnit   *Text
 	Resources       *Resources
+	// Hooks are the hooks written as blocks, in source order.
+	Hooks []*Hook
+	// Dumps are the job's dump blocks, in source order.
+	Dumps []*Dump
 }
 
 var jobSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "description"},
-		{Name: "paths", Required: true},
+		{Name: "paths"},
 		{Name: "exclude"},
 		{Name: "exclude_defaults"},
 		{Name: "repositories"},
@@ -48,6 +53,8 @@ var jobSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "retention"},
 		{Type: "resources"},
+		{Type: "hook", LabelNames: []string{"name"}},
+		{Type: "dump", LabelNames: []string{"name"}},
 	},
 }
 
@@ -96,6 +103,18 @@ func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) 
 	if blk != nil {
 		j.Resources, d = decodeResourcesBlock(blk, ctx)
 		diags = append(diags, d...)
+	}
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "hook":
+			h, d := decodeHookBlock(blk, ctx)
+			diags = append(diags, d...)
+			j.Hooks = append(j.Hooks, h)
+		case "dump":
+			dp, d := decodeDumpBlock(blk, ctx)
+			diags = append(diags, d...)
+			j.Dumps = append(j.Dumps, dp)
+		}
 	}
 	return j, diags
 }

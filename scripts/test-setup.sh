@@ -2,7 +2,9 @@
 # Installs and starts everything the tests use, on a fresh Debian machine
 # (as root, or with sudo): restic from Debian (0.14) and restic 0.18.1 built
 # from source (NixOS ships 0.18), zfs-fuse with its daemon running, nix-bin
-# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests.
+# for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests,
+# and for the booted-systemd tier (internal/booted) debootstrap,
+# systemd-nspawn and the Debian tree it boots (scripts/booted-tree.sh).
 # Safe to run again: it skips what is already there.
 set -eu
 
@@ -16,7 +18,8 @@ need=""
 for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
-	nsenter:util-linux setpriv:util-linux useradd:passwd; do
+	nsenter:util-linux setpriv:util-linux useradd:passwd \
+	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
@@ -25,6 +28,10 @@ for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 done
 # GNU time, for the benchmark scripts' peak memory (bench/).
 [ -x /usr/bin/time ] || need="$need time"
+# dbus-daemon (and util-linux's unshare), for the tests' own systemd user
+# manager that runs systemd-run's services (testenv.StartSystemdManager).
+command -v dbus-daemon >/dev/null 2>&1 || need="$need dbus-daemon"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 if [ -n "$need" ]; then
 	echo "test-setup: installing$need"
 	$sudo apt-get update -qq
@@ -36,6 +43,28 @@ if ! [ -x "$restic18" ]; then
 	mkdir -p "$(dirname "$restic18")"
 	GOBIN="$(dirname "$restic18")" GOFLAGS=-buildvcs=false \
 		go install github.com/restic/restic/cmd/restic@v0.18.1
+fi
+
+# nfs-utils' mount.nfs, for tests that run it with -f (parse the NFS
+# source and options, resolve the server, mount nothing): unpacked from
+# Debian's nfs-common into the cache, not installed, so that no rpcbind
+# or statd is started. It needs libtirpc3.
+nfs="$cache/nfs-common"
+if ! [ -x /sbin/mount.nfs ] && ! [ -x "$nfs/sbin/mount.nfs" ]; then
+	echo "test-setup: unpacking mount.nfs from nfs-common into $nfs"
+	dpkg -s libtirpc3 >/dev/null 2>&1 || {
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libtirpc3 >/dev/null
+	}
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download nfs-common >/dev/null 2>&1) || {
+		$sudo apt-get update -qq
+		(cd "$tmp" && apt-get download nfs-common >/dev/null)
+	}
+	mkdir -p "$nfs"
+	dpkg-deb -x "$tmp"/nfs-common_*.deb "$tmp/root"
+	cp -a "$tmp/root/sbin" "$nfs/"
+	rm -rf "$tmp"
 fi
 
 # zfs-fuse: the daemon must run for zpool/zfs to work. It needs /dev/fuse.
@@ -62,4 +91,15 @@ if ! getent passwd 2049 >/dev/null 2>&1; then
 	$sudo useradd --system --uid 2049 --gid 2049 --home-dir /var/empty --no-create-home --shell /usr/sbin/nologin bakc
 fi
 
-echo "test-setup: ready (restic $(restic version | cut -d' ' -f2), restic $("$restic18" version | cut -d' ' -f2), $(nix-instantiate --version), $(systemd-analyze --version | head -n1))"
+# A second user (uid and gid 2050), for the runtime's tests of hooks and
+# database dumps that run as a user other than the backup user, as a
+# database's own user (postgres) would on a real node.
+if ! getent passwd 2050 >/dev/null 2>&1; then
+	getent group 2050 >/dev/null 2>&1 || $sudo groupadd --system --gid 2050 bakc-test
+	$sudo useradd --system --uid 2050 --gid 2050 --home-dir /var/empty --no-create-home --shell /usr/sbin/nologin bakc-test
+fi
+
+# The booted tier's Debian tree: built once (about a minute), then cached.
+tree=$("$(dirname "$0")/booted-tree.sh")
+
+echo "test-setup: ready (restic $(restic version | cut -d' ' -f2), restic $("$restic18" version | cut -d' ' -f2), $(nix-instantiate --version), $(systemd-analyze --version | head -n1), booted tree $tree)"

@@ -40,18 +40,27 @@ func IsFuse() (bool, error) {
 }
 
 // fuseDaemonPID finds the zfs-fuse daemon by its command name; 0 when
-// none runs.
-func fuseDaemonPID() (int, error) {
-	dirs, err := filepath.Glob("/proc/[0-9]*")
+// none runs. A daemon in another PID namespace (a container's, whose
+// processes the host sees too) serves that container, not us, and is
+// skipped; one whose namespace cannot be read counts as ours.
+func fuseDaemonPID() (int, error) { return fuseDaemonPIDIn("/proc") }
+
+// fuseDaemonPIDIn is fuseDaemonPID on the proc file system at proc.
+func fuseDaemonPIDIn(proc string) (int, error) {
+	dirs, err := filepath.Glob(filepath.Join(proc, "[0-9]*"))
 	if err != nil {
 		return 0, err
 	}
+	ourPIDNS, _ := os.Readlink(filepath.Join(proc, "self", "ns", "pid"))
 	for _, d := range dirs {
 		comm, err := os.ReadFile(filepath.Join(d, "comm"))
 		if err != nil {
 			continue // gone meanwhile, or not ours to read
 		}
 		if strings.TrimSpace(string(comm)) == "zfs-fuse" {
+			if ns, err := os.Readlink(filepath.Join(d, "ns", "pid")); err == nil && ourPIDNS != "" && ns != ourPIDNS {
+				continue
+			}
 			pid, err := strconv.Atoi(filepath.Base(d))
 			if err == nil {
 				return pid, nil

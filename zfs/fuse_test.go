@@ -107,3 +107,31 @@ func skipUnlessFuse(t *testing.T) {
 		t.Skip("kernel ZFS: the zfs command mounts and unmounts in the caller's namespace")
 	}
 }
+
+// A container's zfs-fuse daemon is visible in the host's /proc but serves
+// the container: the host's runs must never pick it (the booted test tier
+// runs such containers next to the other tests). Here on a proc tree of
+// files: the container's daemon comes first in /proc's order.
+func TestFuseDaemonOfAnotherPIDNamespaceIsSkipped(t *testing.T) {
+	proc := t.TempDir()
+	process := func(pid, comm, pidNS string) {
+		dir := filepath.Join(proc, pid)
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "ns"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644))
+		require.NoError(t, os.Symlink(pidNS, filepath.Join(dir, "ns", "pid")))
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(proc, "self", "ns"), 0o755))
+	require.NoError(t, os.Symlink("pid:[4026531836]", filepath.Join(proc, "self", "ns", "pid")))
+	process("1", "systemd", "pid:[4026531836]")
+	process("12000", "zfs-fuse", "pid:[4026532999]") // in a container
+	process("15456", "zfs-fuse", "pid:[4026531836]") // ours
+
+	pid, err := fuseDaemonPIDIn(proc)
+	require.NoError(t, err)
+	require.Equal(t, 15456, pid)
+
+	require.NoError(t, os.RemoveAll(filepath.Join(proc, "15456")))
+	pid, err = fuseDaemonPIDIn(proc)
+	require.NoError(t, err)
+	require.Equal(t, 0, pid, "only a container's daemon runs: none of ours")
+}

@@ -37,6 +37,7 @@ func newPlainNode(t *testing.T, r testenv.Restic) *plainNode {
 	require.NoError(t, os.Chmod(n.repo, 0o700))
 	n.plan = &plan.Plan{
 		Version: plan.Version,
+		Source:  "hosts/forge.hcl",
 		Node:    plan.Node{Name: "forge"},
 		User:    plan.User{Name: "bakc", Group: "bakc", UID: zfsBackupUID, GID: zfsBackupUID},
 		Paths: plan.Paths{
@@ -46,11 +47,13 @@ func newPlainNode(t *testing.T, r testenv.Restic) *plainNode {
 		Monitoring: plan.Monitoring{TextfileDir: filepath.Join(n.dir, "textfile"), ErrorLog: filepath.Join(n.dir, "log", "errors.jsonl")},
 		Repositories: []plan.Repository{{
 			Name: "local", Kind: plan.KindLocal, URL: n.repo, PasswordFile: restictest.PasswordFile(t),
+			Prune: plan.Prune{Schedule: plan.Schedule{Calendar: "weekly"}},
 		}},
 		Jobs: []plan.Job{{
 			Name: "data", Paths: []string{n.data}, Repositories: []string{"local"},
 			Retention: plan.Retention{Daily: 7}, Tags: []string{"job:data"}, JobTag: "job:data",
 			Snapshot: plan.SnapshotNone,
+			Schedule: plan.Schedule{Calendar: "daily"}, Resources: plan.Resources{Nice: 10, IOSchedulingClass: "idle"},
 		}},
 	}
 	n.planPath = n.plan.Paths.Plan

@@ -66,6 +66,7 @@ func newZFSNode(t *testing.T, r testenv.Restic) *zfsNode {
 	require.NoError(t, os.Chmod(n.repo, 0o700))
 	n.plan = &plan.Plan{
 		Version: plan.Version,
+		Source:  "hosts/forge.hcl",
 		Node:    plan.Node{Name: "forge", Datasets: []plan.Dataset{{Mountpoint: n.data, Name: n.dataset}}},
 		User:    plan.User{Name: "bakc", Group: "bakc", UID: zfsBackupUID, GID: zfsBackupUID},
 		Paths: plan.Paths{
@@ -75,11 +76,13 @@ func newZFSNode(t *testing.T, r testenv.Restic) *zfsNode {
 		Monitoring: plan.Monitoring{TextfileDir: filepath.Join(n.dir, "textfile"), ErrorLog: filepath.Join(n.dir, "log", "errors.jsonl")},
 		Repositories: []plan.Repository{{
 			Name: "local", Kind: plan.KindLocal, URL: n.repo, PasswordFile: restictest.PasswordFile(t),
+			Prune: plan.Prune{Schedule: plan.Schedule{Calendar: "weekly"}},
 		}},
 		Jobs: []plan.Job{{
 			Name: "data", Paths: []string{n.data}, Repositories: []string{"local"},
 			Retention: plan.Retention{Daily: 7}, Tags: []string{"job:data"}, JobTag: "job:data",
 			Snapshot: plan.SnapshotZFS, Datasets: []plan.Dataset{{Mountpoint: n.data, Name: n.dataset}},
+			Schedule: plan.Schedule{Calendar: "daily"}, Resources: plan.Resources{Nice: 10, IOSchedulingClass: "idle"},
 		}},
 	}
 	n.planPath = n.plan.Paths.Plan
@@ -409,7 +412,7 @@ func TestRunBackupZFSFailures(t *testing.T) {
 				require.NoError(t, os.MkdirAll(mp, 0o755))
 				r := &n.plan.Repositories[0]
 				r.Kind, r.URL = plan.KindNFS, mp
-				r.NFS = &plan.NFSMount{NAS: "nas-1", Server: "nas-1.example", Export: "/mnt/backup/forge/restic", Mountpoint: mp}
+				r.NFS = &plan.NFSMount{NAS: "nas-1", Server: "nas-1.example", Dataset: "backup/forge/restic", Export: "/mnt/backup/forge/restic", Mountpoint: mp}
 				n.savePlan()
 			},
 			undo: func(t *testing.T, n *zfsNode) {
@@ -422,11 +425,11 @@ func TestRunBackupZFSFailures(t *testing.T) {
 		{
 			name: "source path missing",
 			breakIt: func(t *testing.T, n *zfsNode) {
-				n.job().Paths = append(n.job().Paths, filepath.Join(n.data, "no-such-folder"))
+				n.job().Paths = []string{filepath.Join(n.data, "no-such-folder")}
 				n.savePlan()
 			},
 			undo: func(t *testing.T, n *zfsNode) {
-				n.job().Paths = n.job().Paths[:1]
+				n.job().Paths = []string{n.data}
 				n.savePlan()
 			},
 			exit: runtime.ExitPreflightFailed, phase: runtime.PhasePreflight, cat: restic.CategorySource,

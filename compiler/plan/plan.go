@@ -12,6 +12,8 @@
 // Adding an optional field is not.
 package plan
 
+import "strings"
+
 // Version is the plan format this build writes and reads.
 const Version = 1
 
@@ -152,9 +154,18 @@ type NFSMount struct {
 	Options []string `json:"options"`
 }
 
-// Source returns the NFS source as it appears in mountinfo and fstab:
-// "server:/export".
-func (m NFSMount) Source() string { return m.Server + ":" + m.Export }
+// Source returns the NFS source as fstab, mount.nfs and mountinfo write
+// it: "server:/export", with an IPv6 server in brackets
+// ("[fd00::1]:/export"). mount.nfs (nfs-utils' parse_dev.c) and the
+// kernel (nfs_parse_source) split an unbracketed source at its first
+// colon, and the kernel brackets a server with a colon itself when it
+// names an NFSv4 mount in mountinfo (do_nfs4_mount: "[%s]:/").
+func (m NFSMount) Source() string {
+	if strings.Contains(m.Server, ":") {
+		return "[" + m.Server + "]:" + m.Export
+	}
+	return m.Server + ":" + m.Export
+}
 
 // Schedule is when a timer fires.
 type Schedule struct {
@@ -198,6 +209,7 @@ type Job struct {
 	// Description is free text for unit descriptions and the runbook.
 	Description string `json:"description,omitempty"`
 	// Paths are absolute, clean and sorted; none is inside another.
+	// Empty for a job that only dumps (Dumps).
 	Paths []string `json:"paths"`
 	// Exclude are restic exclude patterns: the defaults' first, then the
 	// job's own, without duplicates.
@@ -221,6 +233,9 @@ type Job struct {
 	Datasets []Dataset `json:"datasets,omitempty"`
 	// Hooks are shell commands run with `sh -c`.
 	Hooks Hooks `json:"hooks"`
+	// Dumps are commands whose output restic backs up from stdin, one
+	// snapshot per dump and repository, sorted by name (see Dump).
+	Dumps []Dump `json:"dumps,omitempty"`
 	// Resources limit the job's service.
 	Resources Resources `json:"resources"`
 	// OnFailureUnit overrides Monitoring.OnFailureUnit for this job.
@@ -244,6 +259,10 @@ type Hooks struct {
 	PreBackup  string `json:"pre_backup,omitempty"`
 	PostBackup string `json:"post_backup,omitempty"`
 	OnFailure  string `json:"on_failure,omitempty"`
+	// Needs says, by hook name ("pre_backup"), what a hook declared in
+	// a hook block runs with. A hook without an entry runs as the
+	// service's user with the service's PATH (see Needs).
+	Needs map[string]Needs `json:"needs,omitempty"`
 }
 
 // Resources are the limits of a job's service, in systemd's own syntax.

@@ -42,6 +42,30 @@ func (t text) print(b *strings.Builder, indent string) {
 }
 func (t text) inline() bool { return false }
 
+// call is a function application, `f a b`, printed as nixfmt prints
+// one whose arguments but the last fit on the line: the last argument
+// (an indented string) opens on the same line.
+type call struct {
+	fn   raw
+	args []expr
+}
+
+func (c call) print(b *strings.Builder, indent string) {
+	c.fn.print(b, indent)
+	for _, a := range c.args {
+		b.WriteByte(' ')
+		a.print(b, indent)
+	}
+}
+func (c call) inline() bool {
+	for _, a := range c.args {
+		if !a.inline() {
+			return false
+		}
+	}
+	return true
+}
+
 // list is a Nix list.
 type list []expr
 

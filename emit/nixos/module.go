@@ -12,12 +12,12 @@ package nixos
 
 import (
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/emit/units"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/templates"
 )
 
@@ -28,23 +28,30 @@ const MissingBakc = "bakc: pkgs.bakc is missing. Import bakc's NixOS module (inp
 // etcPrefix is where environment.etc puts its files.
 const etcPrefix = "/etc/"
 
+// planStoreName names the plan's file in the Nix store. NixOS would name
+// it after the path ("etc-" and the path under /etc with "-" for "/"),
+// and a path holding a character a store name cannot hold (a space, @, :,
+// ', %…) would then make nixos-rebuild fail; a name of our own always
+// works, whatever the path.
+const planStoreName = "bakc-plan.json"
+
 // Render returns backup.nix for the plan.
 func Render(p *plan.Plan) ([]byte, error) {
 	set, err := units.Build(p)
 	if err != nil {
 		return nil, err
 	}
-	etcName, ok := strings.CutPrefix(p.Paths.Plan, etcPrefix)
-	if !ok || path.Clean(p.Paths.Plan) != p.Paths.Plan || etcName == "" {
-		return nil, fmt.Errorf("paths.plan: %q is not a file under /etc, where NixOS's environment.etc can put the plan", p.Paths.Plan)
+	if err := plan.CheckPlacement(plan.PlacePlan, p.Paths.Plan); err != nil {
+		return nil, fmt.Errorf("paths.plan: %w", err)
 	}
+	etcName := strings.TrimPrefix(p.Paths.Plan, etcPrefix)
 	planJSON, err := plan.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
 
 	top := &attrs{spaced: true}
-	top.set(text(planJSON), "environment", "etc", etcName, "text")
+	top.set(call{"pkgs.writeText", []expr{str(planStoreName), text(planJSON)}}, "environment", "etc", etcName, "source")
 	top.set(list{raw("bakc")}, "environment", "systemPackages")
 	top.set(userAttrs(p), "users", "users", p.User.Name)
 	top.set((&attrs{}).set(raw(strconv.Itoa(p.User.GID)), "gid"), "users", "groups", p.User.Group)
@@ -54,7 +61,7 @@ func Render(p *plan.Plan) ([]byte, error) {
 		}
 	}
 	top.set(strs(set.Tmpfiles), "systemd", "tmpfiles", "rules")
-	usesConfig := false
+	usesConfig, usesPackages := false, false
 	for i := range set.Units {
 		u := &set.Units[i]
 		name := strings.TrimSuffix(u.Name, "."+u.Type())
@@ -62,6 +69,7 @@ func Render(p *plan.Plan) ([]byte, error) {
 		case "service":
 			top.set(service(u), "systemd", "services", name)
 			usesConfig = usesConfig || u.RunsZFS
+			usesPackages = usesPackages || len(u.Packages) > 0
 		case "timer":
 			t, err := timer(u)
 			if err != nil {
@@ -93,6 +101,9 @@ func Render(p *plan.Plan) ([]byte, error) {
 	b.WriteString("let\n")
 	b.WriteString("  bakc = pkgs.bakc or (throw missingBakc);\n")
 	b.WriteString("  missingBakc = " + string(str(MissingBakc)) + ";\n")
+	if usesPackages {
+		b.WriteString("  missingPackage =\n    name: throw (" + string(str(missingPackagePrefix)) + " + name + " + string(str(missingPackageSuffix)) + ");\n")
+	}
 	b.WriteString("in\n")
 	top.print(&b, "")
 	b.WriteString("\n")
@@ -123,14 +134,46 @@ func service(u *units.Unit) *attrs {
 	a := &attrs{}
 	// A running backup must not be killed by nixos-rebuild switch.
 	a.set(raw("false"), "restartIfChanged")
+	var path list
 	if u.RunsZFS {
 		// zfs(8) matching the kernel module.
-		a.set(list{raw("config.boot.zfs.package")}, "path")
+		path = append(path, raw("config.boot.zfs.package"))
+	}
+	// The packages the job's hooks and dumps declare; a name pkgs does
+	// not have stops the evaluation with a message naming it.
+	for _, pkg := range u.Packages {
+		path = append(path, packageExpr(pkg))
+	}
+	if len(path) > 0 {
+		a.set(path, "path")
 	}
 	for _, s := range u.Sections {
 		a.set(section(s), strings.ToLower(s.Name[:1])+s.Name[1:]+"Config")
 	}
 	return a
+}
+
+// MissingPackage is the message of the module's throw when pkgs has no
+// package of a name a hook or dump declares; tests look for it.
+func MissingPackage(pkg string) string { return missingPackagePrefix + pkg + missingPackageSuffix }
+
+const (
+	missingPackagePrefix = "bakc: a hook or dump of this node declares packages = [ \""
+	missingPackageSuffix = "\" ], but pkgs has no such attribute. Fix the name, or add an overlay that provides it."
+)
+
+// packageExpr is pkgs.<attribute path>, or the module's missingPackage
+// throw naming it: Nix's `or` applies to the whole attribute path, so a
+// missing attribute at any depth gives bakc's message instead of Nix's
+// "attribute missing".
+func packageExpr(pkg string) raw {
+	var b strings.Builder
+	b.WriteString("(pkgs")
+	for _, seg := range strings.Split(pkg, ".") {
+		b.WriteString("." + escape.NixAttrName(seg))
+	}
+	b.WriteString(" or (missingPackage " + string(str(pkg)) + "))")
+	return raw(b.String())
 }
 
 // timer renders a timer unit: [Unit] and [Timer] as unitConfig and
@@ -176,7 +219,7 @@ func section(s units.Section) *attrs {
 	for _, k := range s.Keys() {
 		var vals list
 		for _, e := range s.Entries {
-			if e.Key != k {
+			if e.Key != k || e.PlainOnly {
 				continue
 			}
 			if e.Program {
@@ -184,6 +227,9 @@ func section(s units.Section) *attrs {
 			} else {
 				vals = append(vals, str(e.Value))
 			}
+		}
+		if len(vals) == 0 {
+			continue
 		}
 		if len(vals) == 1 && !listKeys[k] {
 			a.set(vals[0], k)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,12 +49,41 @@ func TestGolden(t *testing.T) {
 
 // standIns are the module arguments the evaluation uses instead of a
 // real NixOS (nixpkgs cannot be fetched here): the packages are paths
-// that the test recognises, lib is refused.
+// that the test recognises, lib is refused. writeText keeps its
+// arguments for the test to read, and asks Nix itself for the store path
+// (builtins.toFile computes it in --eval without writing anything), so
+// that a name the store refuses fails here as it would in nixpkgs.
 const standIns = `{
   config = { boot.zfs.package = "/stand-in/zfs"; };
   lib = throw "backup.nix must not need lib";
-  pkgs = { bakc = "/stand-in/bakc"; };
+  pkgs = {
+    bakc = "/stand-in/bakc";
+    postgresql = "/stand-in/postgresql";
+    python3Packages.psycopg = "/stand-in/psycopg";
+  } // ` + writeTextStandIn + `;
 }`
+
+// standInPackage is where the stand-ins put a package of a hook's or
+// dump's packages.
+func standInPackage(name string) string {
+	if name == "python3Packages.psycopg" {
+		return "/stand-in/psycopg"
+	}
+	return "/stand-in/" + name
+}
+
+// writeTextStandIn is pkgs.writeText as the tests see it.
+const writeTextStandIn = `{ writeText = name: text: { inherit name text; storePath = builtins.toFile name text; }; }`
+
+// nixosEtc does to the module's environment.etc what NixOS's etc module
+// (nixos/modules/system/etc/etc.nix) does: an entry with text and no
+// source gets source = pkgs.writeText ("etc-" + its name with "/" as
+// "-") text. The store path of every source is then computed by Nix.
+const nixosEtc = `m: pkgs: m // { environment = m.environment // {
+  etc = builtins.mapAttrs (name: e: e // {
+    source = e.source or (pkgs.writeText ("etc-" + builtins.replaceStrings [ "/" ] [ "-" ] name) e.text);
+  }) m.environment.etc;
+}; }`
 
 const standInProgram = "/stand-in/bakc/bin/bakc"
 
@@ -65,7 +95,7 @@ func evaluate(t *testing.T, module []byte, args string) ([]byte, error) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "backup.nix")
 	require.NoError(t, os.WriteFile(file, module, 0o644))
-	expr := "import " + file + " " + args
+	expr := "let args = " + args + "; in (" + nixosEtc + ") (import " + file + " args) args.pkgs"
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(nix, "--eval", "--strict", "--json", "--expr", expr)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -85,8 +115,8 @@ func (e *evalError) Error() string { return e.err.Error() + ": " + e.stderr }
 // evaluated is the part of the module's value the tests look at.
 type evaluated struct {
 	Environment struct {
-		Etc            map[string]struct{ Text string } `json:"etc"`
-		SystemPackages []string                         `json:"systemPackages"`
+		Etc            map[string]struct{ Source etcSource } `json:"etc"`
+		SystemPackages []string                              `json:"systemPackages"`
 	} `json:"environment"`
 	Users struct {
 		Users map[string]struct {
@@ -110,6 +140,13 @@ type evaluated struct {
 		Services map[string]nixUnit `json:"services"`
 		Timers   map[string]nixUnit `json:"timers"`
 	} `json:"systemd"`
+}
+
+// etcSource is an environment.etc source made by the writeText stand-in.
+type etcSource struct {
+	Name      string `json:"name"`
+	Text      string `json:"text"`
+	StorePath string `json:"storePath"`
 }
 
 type nixUnit struct {
@@ -178,8 +215,11 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 	wantPlan, err := plan.Marshal(p)
 	require.NoError(t, err)
 	etc := got.Environment.Etc[strings.TrimPrefix(p.Paths.Plan, "/etc/")]
-	if diff := cmp.Diff(string(wantPlan), etc.Text); diff != "" {
+	if diff := cmp.Diff(string(wantPlan), etc.Source.Text); diff != "" {
 		t.Errorf("environment.etc plan (-plan +nix):\n%s", diff)
+	}
+	if etc.Source.Name != planStoreName || !strings.HasSuffix(etc.Source.StorePath, "-"+planStoreName) {
+		t.Errorf("environment.etc plan source: %+v, want pkgs.writeText %q", etc.Source, planStoreName)
 	}
 	if diff := cmp.Diff([]string{"/stand-in/bakc"}, got.Environment.SystemPackages); diff != "" {
 		t.Errorf("systemPackages (-want +got):\n%s", diff)
@@ -246,6 +286,8 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 	}
 
 	// Every service and timer, key for key.
+	set, err := units.Build(p)
+	require.NoError(t, err)
 	seen := map[string]bool{}
 	for _, kind := range []struct {
 		suffix string
@@ -259,7 +301,21 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 				t.Errorf("backup.nix has %s, the plain units do not", file)
 				continue
 			}
-			if diff := cmp.Diff(plainSections(t, data), nu.sections(t)); diff != "" {
+			// The plain-only Environment=PATH= is NixOS's path option.
+			plainSecs := plainSections(t, data)
+			if u := set.Unit(file); u != nil {
+				for _, sec := range u.Sections {
+					for _, e := range sec.Entries {
+						if e.PlainOnly {
+							plainSecs[sec.Name][e.Key] = slices.DeleteFunc(plainSecs[sec.Name][e.Key], func(v string) bool { return v == e.Value })
+							if len(plainSecs[sec.Name][e.Key]) == 0 {
+								delete(plainSecs[sec.Name], e.Key)
+							}
+						}
+					}
+				}
+			}
+			if diff := cmp.Diff(plainSecs, nu.sections(t)); diff != "" {
 				t.Errorf("%s: plain unit and NixOS differ (-plain +nix):\n%s", file, diff)
 			}
 			if kind.suffix == ".service" {
@@ -274,8 +330,6 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 			t.Errorf("the plain units have %s, backup.nix does not", name)
 		}
 	}
-	set, err := units.Build(p)
-	require.NoError(t, err)
 	for _, u := range set.Units {
 		if u.Type() != "service" {
 			continue
@@ -284,6 +338,9 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 		wantPath := []string(nil)
 		if u.RunsZFS {
 			wantPath = []string{"/stand-in/zfs"}
+		}
+		for _, pkg := range u.Packages {
+			wantPath = append(wantPath, standInPackage(pkg))
 		}
 		if diff := cmp.Diff(wantPath, nu.Path); diff != "" {
 			t.Errorf("%s path (-want +got):\n%s", u.Name, diff)
@@ -298,6 +355,7 @@ func TestAgreement(t *testing.T) {
 		t.Run(ex.Node, func(t *testing.T) { checkAgreement(t, ex.Plan) })
 	}
 	t.Run("hostile", func(t *testing.T) { checkAgreement(t, unitstest.Hostile()) })
+	t.Run("hooks-fleet", func(t *testing.T) { checkAgreement(t, unitstest.HooksFleetPlan(t)) })
 }
 
 // TestHostileValues: hostile strings come back from Nix exactly as the
@@ -344,11 +402,29 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestMissingPackage: a package a hook or dump declares that pkgs does
+// not have stops the evaluation with a message naming it, at any depth
+// of its attribute path.
+func TestMissingPackage(t *testing.T) {
+	module, err := Render(unitstest.Hostile())
+	require.NoError(t, err)
+	for _, tt := range []struct{ pkgs, missing string }{
+		{`{ bakc = "/b"; python3Packages.psycopg = "/p"; }`, "postgresql"},
+		{`{ bakc = "/b"; postgresql = "/p"; python3Packages = { }; }`, "python3Packages.psycopg"},
+		{`{ bakc = "/b"; postgresql = "/p"; }`, "python3Packages.psycopg"},
+	} {
+		_, err = evaluate(t, module, `{ config = { boot.zfs.package = "/z"; }; pkgs = `+tt.pkgs+` // `+writeTextStandIn+`; }`)
+		if err == nil || !strings.Contains(err.Error(), MissingPackage(tt.missing)) {
+			t.Errorf("pkgs = %s: evaluation gave %v; want the message %q", tt.pkgs, err, MissingPackage(tt.missing))
+		}
+	}
+}
+
 // TestMissingBakc: without the overlay the module says what to do.
 func TestMissingBakc(t *testing.T) {
 	module, err := Render(unitstest.Hostile())
 	require.NoError(t, err)
-	_, err = evaluate(t, module, `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { }; }`)
+	_, err = evaluate(t, module, `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = `+writeTextStandIn+`; }`)
 	if err == nil || !strings.Contains(err.Error(), MissingBakc) {
 		t.Errorf("evaluation without pkgs.bakc: %v, want the message %q", err, MissingBakc)
 	}

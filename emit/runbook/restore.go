@@ -109,6 +109,19 @@ func checkRestoreInputs(p *plan.Plan) error {
 		if j.JobTag == "" || strings.ContainsAny(j.JobTag, ",\x00") {
 			return fmt.Errorf("runbook: job %s: tag %q cannot be given to restic --tag", j.Name, j.JobTag)
 		}
+		if err := checkDumpInputs(j); err != nil {
+			return err
+		}
+		// A hook is printed whole in a code block: a control character
+		// other than newline and tab would end a line there (CR) or be
+		// shown otherwise than sh reads it.
+		for _, h := range []string{j.Hooks.PreBackup, j.Hooks.PostBackup, j.Hooks.OnFailure} {
+			for _, c := range h {
+				if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f || c >= 0x80 && c <= 0x9f || c == '\u2028' || c == '\u2029' {
+					return fmt.Errorf("runbook: job %s: a hook holds the control character %U", j.Name, c)
+				}
+			}
+		}
 		for _, jp := range j.Paths {
 			if err := abs("the path of job "+j.Name, jp); err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/escape"
+	"github.com/holthome/bakc/internal/envfile"
 	"github.com/holthome/bakc/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
@@ -36,9 +37,15 @@ func TestRestoreCommandsRestore(t *testing.T) {
 	testenv.Root(t)
 	testenv.LookPath(t, "setpriv")
 	sh := testenv.LookPath(t, "sh")
+	// The commands of a repository with an environment file run restic
+	// through systemd-run, so that systemd reads the file. This machine's
+	// PID 1 is not systemd: a systemd user manager of the test's own
+	// runs them, and the systemd-run the runbook calls is a wrapper that
+	// adds --user; what reads the file is systemd itself.
+	manager := testenv.StartSystemdManager(t)
 	for _, r := range testenv.Restics(t) {
 		t.Run("restic-"+r.Version, func(t *testing.T) {
-			testRestore(t, sh, r)
+			testRestore(t, sh, r, manager)
 		})
 	}
 }
@@ -48,7 +55,7 @@ const (
 	testUID  = 2049
 )
 
-func testRestore(t *testing.T, sh string, r testenv.Restic) {
+func testRestore(t *testing.T, sh string, r testenv.Restic, manager *testenv.SystemdManager) {
 	tmp := t.TempDir()
 	require.NoError(t, os.Chmod(tmp, 0o711))
 	src := filepath.Join(tmp, "src")
@@ -63,8 +70,24 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 	require.NoError(t, os.Mkdir(secrets, 0o700))
 	passwordFile := filepath.Join(secrets, "password")
 	require.NoError(t, os.WriteFile(passwordFile, []byte("correct horse battery staple\n"), 0o600))
-	envFile := filepath.Join(secrets, "repo env")
-	require.NoError(t, os.WriteFile(envFile, []byte("BAKC_RUNBOOK_ENV='sourced it'\n"), 0o600))
+	// The environment file, in a folder whose name systemd's glob would
+	// misread, holds what a shell would run: systemd's EnvironmentFile=
+	// syntax is not shell, and every value must reach restic as text.
+	envFile := filepath.Join(secrets, "repo env [1]", "b2*env")
+	require.NoError(t, os.MkdirAll(filepath.Dir(envFile), 0o700))
+	pwned := filepath.Join(tmp, "pwned")
+	require.NoError(t, os.WriteFile(envFile, []byte(strings.Join([]string{
+		"# credentials",
+		"BAKC_RUNBOOK_ENV='read by systemd'",
+		"BAKC_SUBST=$(touch " + pwned + "1)",
+		"BAKC_TICKS=\"`touch " + pwned + "2`\"",
+		"BAKC_VAR=${HOME}x;touch " + pwned + "3",
+		`BAKC_ESCAPED="a \"b\" \$c" 'd e'`,
+		"",
+	}, "\n")), 0o600))
+	wantEnv, err := envfile.ReadFile(envFile)
+	require.NoError(t, err)
+	require.Len(t, wantEnv, 5)
 	repo := filepath.Join(tmp, "repo")
 	cache := filepath.Join(tmp, "cache")
 	for _, d := range []string{repo, cache} {
@@ -88,8 +111,21 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 			Schedule: plan.Schedule{Calendar: "daily"}, Retention: plan.Retention{Daily: 7},
 			Tags: []string{"job:files", "media data"}, JobTag: "job:files", Snapshot: plan.SnapshotNone,
 			Resources: plan.Resources{IOSchedulingClass: "idle"},
+			Dumps: []plan.Dump{{
+				Name: "db", Command: []string{"pg_dumpall"}, Filename: "db/all it's $x.sql", Tag: "dump:db",
+				// Run as the dump's user by runuser: it writes where only
+				// that user may.
+				RestoreCommand: []string{"sh", "-c", `cat > "$1"`, "sh", filepath.Join(tmp, "into", "db.sql")},
+				Needs:          plan.Needs{User: "bakc"},
+			}},
 		}},
 	}
+	// runuser gives the restore command no capability: it must reach its
+	// folder by permissions alone.
+	require.NoError(t, os.Chmod(filepath.Dir(tmp), 0o711))
+	into := filepath.Join(tmp, "into")
+	require.NoError(t, os.Mkdir(into, 0o700))
+	require.NoError(t, os.Chown(into, testUID, testUID))
 
 	// Back up as the runtime does: as the backup user, allowed to read
 	// everything, one snapshot of all the job's paths with all its tags.
@@ -108,6 +144,25 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 		backupArgs = append(backupArgs, "--tag", tag)
 	}
 	restic(append(backupArgs, job.Paths...)...)
+	// The dump as the runtime streams it: --stdin with the job's tags and
+	// the dump's.
+	rng := rand.New(rand.NewPCG(7, 7))
+	wantDump := make([]byte, 300<<10)
+	for i := range wantDump {
+		wantDump[i] = byte(rng.UintN(256))
+	}
+	resticStdin := func(data []byte, args ...string) {
+		t.Helper()
+		argv := append([]string{"--reuid=2049", "--regid=2049", "--clear-groups",
+			"--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
+			r.Path, "--repo", repo, "--password-file", passwordFile, "--cache-dir", cache}, args...)
+		cmd := exec.Command("setpriv", argv...)
+		cmd.Stdin = bytes.NewReader(data)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "restic %s:\n%s", strings.Join(args, " "), out)
+	}
+	dump := job.Dumps[0]
+	resticStdin(wantDump, append(append([]string{}, backupArgs...), "--tag", dump.Tag, "--stdin", "--stdin-filename", dump.Filename)...)
 
 	// Decoys, all newer than the job's snapshot and all holding other
 	// content at pathA: another node's snapshot with the same tag,
@@ -117,11 +172,16 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 	restic("backup", "--host", "othernode", "--tag", job.JobTag, pathA, pathB)
 	restic("backup", "--host", testNode, "--tag", "job:decoy", pathA)
 	restic("backup", "--host", testNode, "--tag", job.JobTag, pathB)
+	// And for the dump: the same file name under another dump's tag, and
+	// under another node.
+	resticStdin([]byte("decoy dump\n"), "backup", "--host", testNode, "--tag", job.JobTag, "--tag", "dump:other", "--stdin", "--stdin-filename", dump.Filename)
+	resticStdin([]byte("decoy dump\n"), "backup", "--host", "othernode", "--tag", job.JobTag, "--tag", dump.Tag, "--stdin", "--stdin-filename", dump.Filename)
 
 	md, err := Render(p, Options{RestoreRoot: filepath.Join(tmp, "restore")})
 	require.NoError(t, err)
-	setup, perPath := restoreSection(t, string(md), "files", "local")
-	require.Len(t, perPath, 2, "one restore block per path")
+	setup, blocks := restoreSection(t, string(md), "files", "local")
+	require.Len(t, blocks, 4, "one restore block per path, two for the dump")
+	perPath, dumpBlocks := blocks[:2], blocks[2:]
 
 	// The runbook says "restic"; a wrapper of that name runs this version
 	// and records who runs it and with which environment.
@@ -131,6 +191,9 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 	wrapper := fmt.Sprintf("#!/bin/sh\n{ echo \"uid=$(id -u)\"; env; } >> %s\nexec %s \"$@\"\n",
 		escape.ShellQuote(record), escape.ShellQuote(r.Path))
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "restic"), []byte(wrapper), 0o755))
+	systemdRun := testenv.LookPath(t, "systemd-run")
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "systemd-run"), []byte("#!/bin/sh\nexec "+escape.ShellQuote(systemdRun)+" --user \"$@\"\n"), 0o755))
+	scriptEnv := append(append(os.Environ(), manager.Env...), "PATH="+bin+":"+os.Getenv("PATH"))
 
 	target := filepath.Join(tmp, "restore", "files")
 	for i, tc := range []struct {
@@ -140,7 +203,7 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 		require.Contains(t, perPath[i], escape.ShellQuote(tc.path), "block %d restores another path", i)
 		script := "set -e\n" + setup + "\n" + perPath[i]
 		cmd := exec.Command(sh, "-c", script)
-		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		cmd.Env = scriptEnv
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "the runbook's commands failed:\n%s\n---\n%s", script, out)
 
@@ -155,11 +218,30 @@ func testRestore(t *testing.T, sh string, r testenv.Restic) {
 		}
 	}
 
+	// The dump, into a file below the job's folder and into its restore
+	// command as its user, byte for byte.
+	for i, got := range []string{filepath.Join(target, dump.Filename), filepath.Join(into, "db.sql")} {
+		script := "set -e\n" + setup + "\n" + dumpBlocks[i]
+		cmd := exec.Command(sh, "-c", script)
+		cmd.Env = scriptEnv
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "the runbook's dump commands failed:\n%s\n---\n%s", script, out)
+		data, err := os.ReadFile(got)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(wantDump, data), "%s: %d bytes, not the %d bytes dumped", got, len(data), len(wantDump))
+	}
+
 	calls, err := os.ReadFile(record)
 	require.NoError(t, err)
 	require.Contains(t, string(calls), "uid=2049\n", "restic did not run as the backup user")
 	require.NotContains(t, string(calls), "uid=0\n", "restic ran as root")
-	require.Contains(t, string(calls), "BAKC_RUNBOOK_ENV=sourced it\n", "the environment file did not reach restic")
+	for _, kv := range wantEnv {
+		require.Contains(t, string(calls), "\n"+kv+"\n", "restic did not get %q from the environment file as systemd reads it", kv)
+	}
+	for i := 1; i <= 3; i++ {
+		_, err := os.Stat(fmt.Sprintf("%s%d", pwned, i))
+		require.True(t, os.IsNotExist(err), "something in the environment file was run: %s%d exists", pwned, i)
+	}
 }
 
 // restoreSection returns the code blocks of the section restoring job

@@ -63,6 +63,14 @@ var funcs = template.FuncMap{
 	"cell": mdCell,
 	"text": mdText,
 	"join": strings.Join,
+	"glob": escape.Glob,
+	"shjoin": func(argv []string) string {
+		words := make([]string, len(argv))
+		for i, a := range argv {
+			words[i] = escape.ShellQuote(a)
+		}
+		return strings.Join(words, " ")
+	},
 }
 
 // view is what the template sees: the plan, and what is derived from it.
@@ -93,6 +101,19 @@ type jobView struct {
 	RetentionWords string
 	RetentionFlags string
 	Restores       []restoreView
+	// Sources are the job's paths and its dumps' paths in the snapshots.
+	Sources []string
+	// HookList are the job's hooks, each printed whole in a code block.
+	HookList []hookView
+}
+
+// hookView is one hook of a job: what runs it, and the command as
+// written, ending in a newline, for a fenced code block (the view's
+// Fence is longer than any run of backticks in it).
+type hookView struct {
+	Label   string
+	Command string
+	Needs   *plan.Needs
 }
 
 // restoreView is one job restored from one repository.
@@ -100,6 +121,7 @@ type restoreView struct {
 	Repo   repoView
 	Target string
 	Paths  []pathView
+	Dumps  []dumpRestoreView
 }
 
 type pathView struct {
@@ -170,6 +192,27 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			RetentionWords: retentionWords(j.Retention),
 			RetentionFlags: retentionFlags(j.Retention),
 		}
+		jv.Sources = append(jv.Sources, j.Paths...)
+		for _, h := range []struct{ key, label, command string }{
+			{"pre_backup", "Before each backup", j.Hooks.PreBackup},
+			{"post_backup", "After a successful backup", j.Hooks.PostBackup},
+			{"on_failure", "After a failed backup", j.Hooks.OnFailure},
+		} {
+			if h.command == "" {
+				continue
+			}
+			hv := hookView{Label: h.label, Command: h.command}
+			if !strings.HasSuffix(hv.Command, "\n") {
+				hv.Command += "\n"
+			}
+			if n, ok := j.Hooks.Needs[h.key]; ok {
+				hv.Needs = &n
+			}
+			jv.HookList = append(jv.HookList, hv)
+		}
+		for _, d := range j.Dumps {
+			jv.Sources = append(jv.Sources, d.SnapshotPath()+" (dump "+d.Name+")")
+		}
 		if jv.Sched, err = schedule("job "+j.Name, j.Schedule); err != nil {
 			return nil, err
 		}
@@ -181,6 +224,9 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			rs := restoreView{Repo: rv, Target: path.Join(opts.RestoreRoot, j.Name)}
 			for _, jp := range j.Paths {
 				rs.Paths = append(rs.Paths, pathView{Path: jp, Include: includePattern(jp)})
+			}
+			for _, d := range j.Dumps {
+				rs.Dumps = append(rs.Dumps, dumpRestore(p, &j, d, rs.Target))
 			}
 			jv.Restores = append(jv.Restores, rs)
 		}

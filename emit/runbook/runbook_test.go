@@ -3,12 +3,14 @@ package runbook
 import (
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -74,11 +76,11 @@ func TestForgeRunbook(t *testing.T) {
 		// The NFS source, and the mount before restoring.
 		"- NFS export `nas-1.holthome.net:/mnt/backup/forge/restic`: the dataset `backup/forge/restic` on `nas-1`",
 		"mountpoint -q /mnt/nas-backup || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas-backup\n",
-		// Credentials of the cloud repository.
-		"set -a; . /run/secrets/restic/b2-credentials; set +a\n",
+		// Credentials of the cloud repository, read by systemd, not sh.
+		"systemd-run --quiet --collect --wait --pipe '--property=EnvironmentFile=/run/secrets/restic/b2-credentials' \\\n",
 		// The exact restore command of a path.
 		"bakc_restic restore latest --host forge --tag job:system --path /home --include /home --target /var/tmp/bakc-restore/system\n",
-		"restic --repo b2:bucket-name:/forge --password-file /run/secrets/restic/password --cache-dir /var/cache/bakc \"$@\"\n",
+		"\"$(command -v restic)\" --repo b2:bucket-name:/forge --password-file /run/secrets/restic/password --cache-dir /var/cache/bakc \"$@\"\n",
 	} {
 		require.Contains(t, md, want)
 	}
@@ -86,12 +88,13 @@ func TestForgeRunbook(t *testing.T) {
 	for _, c := range []struct {
 		job, repo string
 		paths     int
-	}{{"databases", "cloud-secondary", 1}, {"databases", "nas-primary", 1}, {"plex", "cloud-secondary", 1}, {"plex", "nas-primary", 1}, {"system", "nas-primary", 2}} {
+	}{{"databases", "cloud-secondary", 2}, {"databases", "nas-primary", 2}, {"plex", "cloud-secondary", 1}, {"plex", "nas-primary", 1}, {"system", "nas-primary", 2}} {
 		setup, perPath := restoreSection(t, md, c.job, c.repo)
-		require.Len(t, perPath, c.paths, "%s from %s", c.job, c.repo)
+		require.Len(t, perPath, c.paths, "%s from %s", c.job, c.repo) // databases: the dump into a file and into psql
 		require.True(t, strings.HasSuffix(setup, "\nbakc_restic snapshots --host forge --tag job:"+c.job), "%s from %s: the setup block ends listing the snapshots", c.job, c.repo)
 		require.Equal(t, c.repo == "nas-primary", strings.Contains(setup, "mount -t nfs"), "%s: mount only for NFS", c.repo)
-		require.Equal(t, c.repo == "cloud-secondary", strings.Contains(setup, "set -a;"), "%s: credentials only for the cloud", c.repo)
+		require.Equal(t, c.repo == "cloud-secondary", strings.Contains(setup, "EnvironmentFile="), "%s: credentials only for the cloud", c.repo)
+		require.NotContains(t, setup, "set -a", "%s: an environment file is never sourced", c.repo)
 	}
 	// The system job is not in the cloud.
 	require.NotContains(t, md, "### Restore job `system` from `cloud-secondary`")
@@ -110,13 +113,16 @@ func TestRenderRefuses(t *testing.T) {
 		want   string
 	}{
 		{"relative restore root", func(*plan.Plan) {}, Options{RestoreRoot: "restore"}, `the restore root "restore" is not an absolute, clean path`},
-		{"relative job path", func(p *plan.Plan) { p.Jobs[0].Paths[0] = "persist/x" }, Options{}, `the path of job databases "persist/x" is not an absolute, clean path`},
-		{"NUL in a path", func(p *plan.Plan) { p.Jobs[0].Paths[0] = "/persist/\x00" }, Options{}, `path "/persist/\x00" contains a NUL byte`},
+		{"relative job path", func(p *plan.Plan) { p.Jobs[1].Paths[0] = "persist/x" }, Options{}, `the path of job plex "persist/x" is not an absolute, clean path`},
+		{"NUL in a path", func(p *plan.Plan) { p.Jobs[1].Paths[0] = "/persist/\x00" }, Options{}, `path "/persist/\x00" contains a NUL byte`},
+		{"absolute dump filename", func(p *plan.Plan) { p.Jobs[0].Dumps[0].Filename = "/x.sql" }, Options{}, `filename "/x.sql" is not a clean relative path`},
+		{"comma in a dump tag", func(p *plan.Plan) { p.Jobs[0].Dumps[0].Tag = "dump:a,b" }, Options{}, `dump tag "dump:a,b" cannot be given`},
 		{"comma in the job tag", func(p *plan.Plan) { p.Jobs[0].JobTag = "job:a,b" }, Options{}, `tag "job:a,b" cannot be given to restic --tag`},
 		{"relative environment file", func(p *plan.Plan) { p.Repositories[0].EnvironmentFile = "creds" }, Options{}, `environment file of repository cloud-secondary "creds"`},
 		{"invalid schedule", func(p *plan.Plan) { p.Jobs[0].Schedule.Calendar = "dayly" }, Options{}, `schedule of job databases: "dayly" is not a shorthand`},
 		{"invalid delay", func(p *plan.Plan) { p.Jobs[0].Schedule.RandomizedDelay = "30 minuts" }, Options{}, `randomized delay of job databases: "minuts" is not a time unit`},
 		{"unknown repository", func(p *plan.Plan) { p.Jobs[0].Repositories = []string{"nowhere"} }, Options{}, `names repository "nowhere"`},
+		{"CR in a hook", func(p *plan.Plan) { p.Jobs[0].Hooks.PreBackup = "true\rfalse" }, Options{}, `a hook holds the control character U+000D`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,4 +159,66 @@ func TestManualMountOptions(t *testing.T) {
 	if diff := cmp.Diff([]string{"nfsvers=4.2", "noatime", "ro", "soft", "timeo=50"}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+}
+
+// TestHooksPrintedWhole renders hooks of several lines, with backticks,
+// fences of their own, tabs and indentation, and reads each back out of
+// the Markdown the way CommonMark reads a fenced code block (shellBlocks):
+// what a reader copies is the hook byte for byte, and sh parses it.
+func TestHooksPrintedWhole(t *testing.T) {
+	sh := testenv.LookPath(t, "sh")
+	p, err := plan.ReadFile(filepath.Join(exampleOut, "forge", "plan.json"))
+	require.NoError(t, err)
+	hooks := map[string]string{
+		"Before each backup":        "set -e\nif [ -d /var/lib/db ]; then\n\techo \"`date` dump\" >> /tmp/hook.log\n    pg_dumpall > /tmp/x.sql\nfi\n",
+		"After a successful backup": "cat <<'EOF' > /tmp/note\n```\n````sh\nnot a fence to sh\n````\nEOF",
+		"After a failed backup":     "echo ```` failed; echo '#' * $HOME",
+	}
+	j := &p.Jobs[2]
+	j.Hooks.PreBackup, j.Hooks.PostBackup, j.Hooks.OnFailure = hooks["Before each backup"], hooks["After a successful backup"], hooks["After a failed backup"]
+	md, err := Render(p, Options{})
+	require.NoError(t, err)
+	section := string(md)[strings.Index(string(md), "### Job `system`"):]
+	section = section[:strings.Index(section, "\n## ")]
+	for label, hook := range hooks {
+		i := strings.Index(section, "\n"+label)
+		require.GreaterOrEqual(t, i, 0, "no %q in:\n%s", label, section)
+		blocks := shellBlocks(t, section[i:])
+		require.NotEmpty(t, blocks, "no code block after %q", label)
+		want := strings.TrimSuffix(hook, "\n")
+		require.Equal(t, want, blocks[0], "%s: the code block is not the hook", label)
+		out, err := exec.Command(sh, "-n", "-c", blocks[0]).CombinedOutput()
+		require.NoError(t, err, "sh -n %s:\n%s", label, out)
+	}
+}
+
+// TestIPv6NASMountLine: with an IPv6 NAS, the runbook's mount line gives
+// mount the bracketed source (plan.NFSMount.Source, which
+// TestSourceReadByMountNFS has mount.nfs read) as one word. sh runs the
+// setup block with mount, mountpoint and mkdir as functions that print
+// what they were given.
+func TestIPv6NASMountLine(t *testing.T) {
+	sh := testenv.LookPath(t, "sh")
+	p, err := plan.ReadFile(filepath.Join(exampleOut, "forge", "plan.json"))
+	require.NoError(t, err)
+	for i := range p.Repositories {
+		if p.Repositories[i].NFS != nil {
+			p.Repositories[i].NFS.Server = "fd00::1"
+		}
+	}
+	md, err := Render(p, Options{})
+	require.NoError(t, err)
+	require.Contains(t, string(md), "- NFS export `[fd00::1]:/mnt/backup/forge/restic`")
+	setup, _ := restoreSection(t, string(md), "system", "nas-primary")
+	mountLine := ""
+	for _, l := range strings.Split(setup, "\n") {
+		if strings.Contains(l, "mount -t nfs") {
+			mountLine = l
+		}
+	}
+	require.NotEmpty(t, mountLine)
+	script := "mkdir() { :; }\nmountpoint() { return 1; }\nmount() { printf '%s\\n' \"$@\"; }\n" + mountLine
+	out, err := exec.Command(sh, "-c", script).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, "-t\nnfs\n-o\nnfsvers=4.2,noatime\n[fd00::1]:/mnt/backup/forge/restic\n/mnt/nas-backup\n", string(out))
 }

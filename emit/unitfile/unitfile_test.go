@@ -149,7 +149,8 @@ func TestHostile(t *testing.T) {
 	// systemd prints ReadWritePaths= joined by spaces; the escape
 	// package's corpus test checks single hostile paths strictly.
 	wantRW := []string{unitstest.HostileMountpoint, unitstest.HostileLocalRepo, "/var/cache/bakc", "/var/lib/bakc state/%i", "/var/lib/node_exporter/textfile collector", "/var/log/bakc"}
-	if diff := cmp.Diff([]string{strings.Join(slices.Sorted(slices.Values(wantRW)), " ")}, media["ReadWritePaths"]); diff != "" {
+	// The hook's declared writes follow, with "-": ignored if missing.
+	if diff := cmp.Diff([]string{strings.Join(slices.Sorted(slices.Values(wantRW)), " ") + " -" + unitstest.HostileWrites}, media["ReadWritePaths"]); diff != "" {
 		t.Errorf("ReadWritePaths (-want +got):\n%s", diff)
 	}
 	// %n is the failed unit's full name: the instance is
@@ -161,6 +162,11 @@ func TestHostile(t *testing.T) {
 		if diff := cmp.Diff([]string{want}, media[k]); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", k, diff)
 		}
+	}
+
+	// The declared PATH folder before systemd's default, read back whole.
+	if diff := cmp.Diff([]string{"PATH=" + unitstest.HostilePathDir + ":" + units.DefaultPath}, media["Environment"]); diff != "" {
+		t.Errorf("Environment (-want +got):\n%s", diff)
 	}
 
 	system := dump["bakc-backup-system.service"]

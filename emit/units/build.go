@@ -55,6 +55,8 @@ type task struct {
 	// resources are the job's limits; nil for repository tasks.
 	resources *plan.Resources
 	onFailure string
+	// job is the job of a backup task; nil for repository tasks.
+	job *plan.Job
 }
 
 // planTasks lists the node's tasks: a backup per job, then per
@@ -72,6 +74,7 @@ func planTasks(p *plan.Plan) []task {
 			zfs:         j.Snapshot == plan.SnapshotZFS,
 			resources:   &j.Resources,
 			onFailure:   p.Monitoring.OnFailureUnit,
+			job:         j,
 		}
 		if j.Description != "" {
 			t.description += ": " + j.Description

@@ -97,6 +97,14 @@ func TestServices(t *testing.T) {
 		{"bakc-backup-system.service", "Service", "User", nil},
 		{"bakc-backup-system.service", "Service", "CapabilityBoundingSet", []string{"CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_KILL CAP_SETGID CAP_SETUID CAP_SYS_ADMIN"}},
 		{"bakc-backup-system.service", "Service", "DeviceAllow", []string{"/dev/zfs rw"}},
+		// The dump runs as postgres: the service starts as root in a
+		// bounding set without CAP_SYS_ADMIN, and its PATH on a plain host
+		// has the declared folder first (NixOS: Unit.Packages instead).
+		{"bakc-backup-databases.service", "Service", "User", nil},
+		{"bakc-backup-databases.service", "Service", "CapabilityBoundingSet", []string{"CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_KILL CAP_SETGID CAP_SETUID"}},
+		{"bakc-backup-databases.service", "Service", "PrivateDevices", []string{"yes"}},
+		{"bakc-backup-databases.service", "Service", "Environment", []string{"PATH=/usr/lib/postgresql/15/bin:" + units.DefaultPath}},
+		{"bakc-backup-plex.service", "Service", "Environment", nil},
 		// Writable: the runtime's folders and the NFS repository; the
 		// b2 repository has no folder.
 		{"bakc-backup-databases.service", "Service", "ReadWritePaths", []string{"/mnt/nas-backup", "/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},

@@ -79,6 +79,7 @@ func checkPlan(p *plan.Plan) error {
 		if j.Snapshot != plan.SnapshotNone && j.Snapshot != plan.SnapshotZFS {
 			c.check(field+": snapshot", fmt.Errorf("is %q, neither %q nor %q", j.Snapshot, plan.SnapshotNone, plan.SnapshotZFS))
 		}
+		c.checkSteps(field, p, &j)
 		res := j.Resources
 		if res.Nice < -20 || res.Nice > 19 {
 			c.check(field+": resources.nice", fmt.Errorf("%d is outside -20..19", res.Nice))

@@ -44,6 +44,11 @@ type Unit struct {
 	// RunsZFS says the service runs zfs(8). A plain host has it in
 	// PATH; NixOS adds the kernel's ZFS package to the service's path.
 	RunsZFS bool
+	// Packages are Nix package attribute paths the job's hooks and
+	// dumps need ("postgresql"): NixOS puts them on the service's path.
+	// A plain host has no Nix packages; its PATH comes from a PlainOnly
+	// Environment= entry instead.
+	Packages []string
 }
 
 // Section is one [Section] of a unit file.
@@ -66,6 +71,11 @@ type Entry struct {
 	// known only when the module is evaluated), so it is not in Value:
 	// the line is the escaped program path, a space, and Value.
 	Program bool
+	// PlainOnly marks an entry only the plain unit file has: the
+	// Environment=PATH= of a job's declared folders. NixOS builds the
+	// service's PATH from its path option (Unit.Packages) and would
+	// lose it to this line.
+	PlainOnly bool
 }
 
 // Type returns the unit's type: "service", "timer", "mount"….
@@ -124,6 +134,11 @@ func newSection(name string) *section { return &section{Section{Name: name}} }
 
 func (s *section) add(key, value string) *section {
 	s.Entries = append(s.Entries, Entry{Key: key, Value: value})
+	return s
+}
+
+func (s *section) addPlainOnly(key, value string) *section {
+	s.Entries = append(s.Entries, Entry{Key: key, Value: value, PlainOnly: true})
 	return s
 }
 

@@ -68,11 +68,19 @@ func buildService(p *plan.Plan, t task) Unit {
 	addPrivileges(s, p, t)
 	addHardening(s, p, t)
 	addResources(s, t)
+	var packages []string
+	if t.job != nil {
+		if env := pathEnvironment(t.job); env != "" {
+			s.addPlainOnly("Environment", env)
+		}
+		packages = stepPackages(t.job)
+	}
 
 	return Unit{
 		Name:     ServiceName(t.kind, t.name) + ".service",
 		Sections: []Section{u.Section, s.Section},
 		RunsZFS:  t.zfs,
+		Packages: packages,
 	}
 }
 
@@ -87,6 +95,13 @@ func addPrivileges(s *section, p *plan.Plan, t task) {
 		// Kernel ZFS is driven through /dev/zfs; no other device.
 		s.add("DevicePolicy", "closed")
 		s.add("DeviceAllow", "/dev/zfs rw")
+		return
+	}
+	if t.job != nil && RunsAsOtherUser(p, t.job) {
+		// A hook or dump runs as another user: the runtime starts as
+		// root to switch to it, and runs restic as the backup user.
+		s.add("CapabilityBoundingSet", strings.Join(stepCapabilities, " ")).
+			add("PrivateDevices", "yes")
 		return
 	}
 	s.add("User", p.User.Name).
@@ -111,6 +126,9 @@ func addHardening(s *section, p *plan.Plan, t task) {
 	}
 	for _, dir := range dirs {
 		s.add("ReadWritePaths", escape.SystemdPath(dir))
+	}
+	if t.job != nil {
+		addStepWrites(s, dirs, t.job)
 	}
 	s.add("ProtectKernelTunables", "yes").
 		add("ProtectKernelModules", "yes").

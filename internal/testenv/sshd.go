@@ -28,13 +28,13 @@ func SSHKey(t testing.TB, dir, name, comment string) string {
 	return strings.TrimSpace(string(pub))
 }
 
-// SSHD is a real sshd of one test's own, on 127.0.0.1 and a free port,
+// SSHD is a real sshd of one test's own, on a loopback address and a free port,
 // with a host key made for it and a private sshd_config: keys only, no
 // PAM. It stops when the test ends, and its log is printed if the test
 // failed.
 type SSHD struct {
-	// Port is the port it listens on.
-	Port string
+	// Host and Port are the address it listens on.
+	Host, Port string
 	// KnownHosts is a known_hosts file that trusts its host key.
 	KnownHosts string
 
@@ -42,10 +42,18 @@ type SSHD struct {
 	log lockedBuffer
 }
 
-// StartSSHD starts sshd with authorizedKeys (the whole authorized_keys
-// file) for every user and the extra sshd_config lines (PermitRootLogin,
-// Subsystem, …), and returns once it accepts connections.
+// StartSSHD starts sshd on 127.0.0.1 with authorizedKeys (the whole
+// authorized_keys file) for every user and the extra sshd_config lines
+// (PermitRootLogin, Subsystem, …), and returns once it accepts
+// connections.
 func StartSSHD(t testing.TB, authorizedKeys string, extra ...string) *SSHD {
+	t.Helper()
+	return StartSSHDOn(t, "127.0.0.1", authorizedKeys, extra...)
+}
+
+// StartSSHDOn is StartSSHD on another loopback address, such as "::1"
+// (see IPv6Loopback).
+func StartSSHDOn(t testing.TB, host, authorizedKeys string, extra ...string) *SSHD {
 	t.Helper()
 	Root(t)
 	sshd := LookPath(t, "sshd")
@@ -61,19 +69,19 @@ func StartSSHD(t testing.TB, authorizedKeys string, extra ...string) *SSHD {
 		t.Fatal(err)
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	s := &SSHD{Port: port, KnownHosts: filepath.Join(dir, "known_hosts")}
-	if err := os.WriteFile(s.KnownHosts, []byte("[127.0.0.1]:"+port+" "+hostPub+"\n"), 0o644); err != nil {
+	s := &SSHD{Host: host, Port: port, KnownHosts: filepath.Join(dir, "known_hosts")}
+	if err := os.WriteFile(s.KnownHosts, []byte("["+host+"]:"+port+" "+hostPub+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	config := filepath.Join(dir, "sshd_config")
 	lines := append([]string{
-		"ListenAddress 127.0.0.1:" + port,
+		"ListenAddress " + net.JoinHostPort(host, port),
 		"HostKey " + filepath.Join(dir, "host"),
 		"AuthorizedKeysFile " + authorized,
 		"PasswordAuthentication no",
@@ -98,12 +106,12 @@ func StartSSHD(t testing.TB, authorizedKeys string, extra ...string) *SSHD {
 		}
 	})
 	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+		if c, err := net.Dial("tcp", net.JoinHostPort(host, port)); err == nil {
 			c.Close()
 			return s
 		}
 		if i == 200 {
-			t.Fatalf("sshd does not listen on 127.0.0.1:%s:\n%s", port, s.Log())
+			t.Fatalf("sshd does not listen on %s:\n%s", net.JoinHostPort(host, port), s.Log())
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
@@ -137,4 +145,16 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// IPv6Loopback skips the test when this machine cannot listen on ::1 (a
+// kernel or container without IPv6). It is a property of the machine,
+// not an install step, so it skips even under BAKC_TEST_REQUIRE_ALL.
+func IPv6Loopback(t testing.TB) {
+	t.Helper()
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	l.Close()
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,25 +131,61 @@ func ZFSPool(t testing.TB, size int64) string {
 		t.Fatal(err)
 	}
 	f.Close()
+	reapStalePools(zpool)
 	name := fmt.Sprintf("bakct%d_%d", os.Getpid(), poolSeq.Add(1))
 	root := filepath.Join(dir, "mnt")
 	if out, err := exec.Command(zpool, "create", "-m", root, name, img).CombinedOutput(); err != nil {
 		t.Fatalf("zpool create %s: %v\n%s", name, err, out)
 	}
 	t.Cleanup(func() {
-		// zfs-fuse answers "busy" for a moment after a mount goes away.
+		// zfs-fuse answers "busy" for a while after a mount goes away:
+		// a moment on an idle machine, many seconds on a loaded one
+		// (seen with the load average at 10). The test's own checks
+		// have made sure nothing of the product is left; this waits
+		// out the daemon.
 		var out []byte
 		var err error
-		for i := 0; i < 50; i++ {
+		deadline := time.Now().Add(poolDestroyPatience)
+		for {
 			out, err = exec.Command(zpool, "destroy", "-f", name).CombinedOutput()
-			if err == nil {
-				return
+			if err == nil || time.Now().After(deadline) {
+				break
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(250 * time.Millisecond)
 		}
-		t.Errorf("zpool destroy %s: %v\n%s", name, err, out)
+		if err != nil {
+			t.Errorf("zpool destroy %s: %v\n%s", name, err, out)
+		}
 	})
 	return name
+}
+
+// poolDestroyPatience bounds the wait for zfs-fuse to let a test pool go.
+const poolDestroyPatience = 90 * time.Second
+
+var reapOnce sync.Once
+
+// reapStalePools destroys, once per process, the test pools of test
+// processes that are gone (killed, or timed out before their cleanup):
+// bakct<pid>_<n> whose pid no longer runs. Their files are deleted, but
+// zfs-fuse keeps them open and slows down with every pool it holds.
+func reapStalePools(zpool string) {
+	reapOnce.Do(func() {
+		out, err := exec.Command(zpool, "list", "-H", "-o", "name").Output()
+		if err != nil {
+			return
+		}
+		for _, name := range strings.Fields(string(out)) {
+			var pid, n int
+			if _, err := fmt.Sscanf(name, "bakct%d_%d", &pid, &n); err != nil || pid == os.Getpid() {
+				continue
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				continue // still running: another test process's pool
+			}
+			exec.Command(zpool, "destroy", "-f", name).Run()
+		}
+	})
 }
 
 // StartZFSFuse starts the zfs-fuse daemon unless it runs already, and
@@ -180,4 +217,21 @@ func StartZFSFuse() error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("zfs-fuse does not answer")
+}
+
+// MountNFS returns nfs-utils' mount.nfs: the system's, or the one
+// test-setup.sh unpacks from Debian's nfs-common package into the cache
+// (nothing installed, no NFS service started). Tests run it with -f
+// (fake): it parses the source and the options and resolves the server
+// exactly as for a mount, then mounts nothing, so no NFS server is needed.
+func MountNFS(t testing.TB) string {
+	t.Helper()
+	Root(t)
+	for _, p := range []string{"/sbin/mount.nfs", "/usr/sbin/mount.nfs", filepath.Join(CacheDir(), "nfs-common", "sbin", "mount.nfs")} {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	missing(t, "mount.nfs not found")
+	return ""
 }

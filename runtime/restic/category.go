@@ -96,6 +96,10 @@ var stderrPatterns = []struct {
 	{"unable to start the sftp session", CategoryNetwork},
 	{"ssh command exited", CategoryNetwork},
 	{"connection closed", CategoryNetwork},
+	// restic's own deadline for reaching a backend (0.18: a B2 or S3
+	// server that never answers gives up with it after its retries).
+	// bakc's own cancellation is "context canceled", below.
+	{"context deadline exceeded", CategoryNetwork},
 	{"host key verification failed", CategoryNetwork},
 	// storage: no repository, full, read-only
 	{"repository does not exist", CategoryStorage},

@@ -26,6 +26,8 @@ func TestClassify(t *testing.T) {
 		{"read-only", 1, "Fatal: create repository at /r failed: mkdir /r/data: read-only file system", CategoryStorage},
 		{"sftp unreachable", 1, "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\nFatal: unable to open repository at sftp:x@127.0.0.1:/r: unable to start the sftp session, error: EOF", CategoryNetwork},
 		{"rest unreachable", 1, "Fatal: unable to open config file: Head \"http://nas:8000/config\": dial tcp 10.0.0.1:8000: connect: no route to host", CategoryNetwork},
+		{"0.18 b2 unreachable, name lookup", 1, `{"message_type":"exit_error","code":1,"message":"Fatal: unable to open repository at b2:bucket-name:/forge: dial tcp: lookup api.backblazeb2.com: Temporary failure in name resolution"}`, CategoryNetwork},
+		{"0.18 b2 unreachable, restic's deadline", 1, `{"message_type":"exit_error","code":1,"message":"Fatal: unable to open repository at b2:bucket-name:/forge: context deadline exceeded"}`, CategoryNetwork},
 		{"repository folder not ours", 1, "Fatal: unable to create lock in backend: open /r/locks/x: permission denied", CategoryPermission},
 		{"repository permission", 1, "Fatal: unable to save snapshot: open /r/snapshots/x: permission denied", CategoryPermission},
 		{"corrupt pack", 1, "Fatal: repository contains errors", CategoryCorruption},

@@ -103,10 +103,24 @@ func (r *Restic) Run(ctx context.Context, sub []string, onStdout func(line []byt
 // run is Run with restic's stdout handed to consume as it is, which must
 // read it to the end.
 func (r *Restic) run(ctx context.Context, sub []string, consume func(io.Reader)) error {
+	return r.runStdin(ctx, sub, nil, consume)
+}
+
+// runStdin is run with stdin as restic's standard input (nil: none).
+// restic gets the file itself, not a copy through bakc, and bakc's copy
+// is closed once restic has started (or could not start), so that
+// whoever writes the other end of a pipe sees EPIPE when restic is gone.
+func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, consume func(io.Reader)) error {
+	if stdin != nil {
+		defer stdin.Close()
+	}
 	argv := r.Argv(sub)
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	cmd.Env = r.environ()
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = StopGrace
@@ -130,6 +144,9 @@ func (r *Restic) run(ctx context.Context, sub []string, consume func(io.Reader))
 	}
 	if err := cmd.Start(); err != nil {
 		return &Error{Subcommand: sub[0], ExitCode: -1, Message: err.Error(), Err: err}
+	}
+	if stdin != nil {
+		stdin.Close()
 	}
 
 	tail := &stderrTail{}

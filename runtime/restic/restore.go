@@ -15,6 +15,10 @@ type Node struct {
 	// Path is the entry's path in the snapshot (the original path).
 	Path string `json:"path"`
 	Size uint64 `json:"size"`
+	// Occurrence counts the entries listed before this one with the same
+	// Path, for a path that is not Exact (see StoredPaths); set by the
+	// caller of Ls.
+	Occurrence int `json:"-"`
 }
 
 // LsArgs is `restic ls --json` of a snapshot ("latest" with host: the

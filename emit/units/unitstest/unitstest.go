@@ -11,6 +11,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/holthome/bakc/compiler"
 	"github.com/holthome/bakc/compiler/plan"
 )
 
@@ -61,6 +62,8 @@ const (
 	HostileServer      = `nas-1.example.net`
 	HostileExport      = `/mnt/backup/host/restic`
 	HostileOnFailure   = `notify-failure@%n.service`
+	HostileWrites      = `/srv/dumps "q" 100% $x`
+	HostilePathDir     = `/opt/pg 15/bin "q" 100%`
 )
 
 // Hostile returns a plan with a hostile value in every field that
@@ -122,6 +125,15 @@ func Hostile() *plan.Plan {
 				Tags:         []string{"job:media"}, JobTag: "job:media",
 				Snapshot:  plan.SnapshotNone,
 				Resources: res,
+				Hooks: plan.Hooks{
+					PreBackup: `pg_dump "media" > '/srv/dumps "q" 100% $x/media.sql'`,
+					Needs: map[string]plan.Needs{plan.HookPreBackup: {
+						User:     "bakc",
+						Packages: []string{"postgresql", "python3Packages.psycopg"},
+						Path:     []string{HostilePathDir},
+						Writes:   []string{HostileWrites},
+					}},
+				},
 			},
 			{
 				Name:         "system",
@@ -130,8 +142,13 @@ func Hostile() *plan.Plan {
 				Schedule:     sched("daily"),
 				Retention:    plan.Retention{Daily: 7},
 				Tags:         []string{"job:system"}, JobTag: "job:system",
-				Snapshot:      plan.SnapshotZFS,
-				Datasets:      []plan.Dataset{{Mountpoint: "/srv/data", Name: "tank/data"}},
+				Snapshot: plan.SnapshotZFS,
+				Datasets: []plan.Dataset{{Mountpoint: "/srv/data", Name: "tank/data"}},
+				Dumps: []plan.Dump{{
+					Name: "db", Command: []string{"pg_dumpall", "--clean"}, Filename: "db/all 100% $x.sql", Tag: "dump:db",
+					RestoreCommand: []string{"psql", "-d", "it's"},
+					Needs:          plan.Needs{User: "postgres", Packages: []string{"postgresql"}},
+				}},
 				Resources:     plan.Resources{Nice: 10, IOSchedulingClass: "idle"},
 				OnFailureUnit: "page-oncall.service",
 			},
@@ -154,4 +171,21 @@ func WriteStandIns(t testing.TB, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// HooksFleetPlan is the plan of node db of compiler/testdata/hooks-fleet:
+// hooks written as blocks (a user, packages, PATH folders, writes) and as
+// attributes, compiled by the real compiler.
+func HooksFleetPlan(t testing.TB) *plan.Plan {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	f, diags := compiler.LoadFleet(filepath.Join(filepath.Dir(file), "..", "..", "..", "compiler", "testdata", "hooks-fleet"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, diags := f.Plan("db")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
 }

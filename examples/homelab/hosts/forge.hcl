@@ -47,9 +47,19 @@ node "forge" {
   }
 
   job "databases" {
-    paths      = ["/persist/var/lib/postgresql"]
-    schedule   = "hourly"
-    pre_backup = "pg_dumpall > /persist/var/lib/postgresql/dump.sql"
+    description = "PostgreSQL, dumped with pg_dumpall straight into restic"
+    schedule    = "hourly"
+
+    # Streamed into restic's stdin as the postgres user: no dump file,
+    # no files of the database folder read while it changes.
+    dump "postgres" {
+      command         = ["pg_dumpall"]
+      user            = "postgres"
+      filename        = "postgresql/all.sql"
+      packages        = ["postgresql"]                 # backup.nix: pkgs.postgresql on the unit's path
+      path            = ["/usr/lib/postgresql/15/bin"] # hosts without Nix (Debian's layout)
+      restore_command = ["psql", "-X", "-d", "postgres"]
+    }
   }
 
   verify {

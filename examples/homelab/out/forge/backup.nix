@@ -8,9 +8,11 @@
 let
   bakc = pkgs.bakc or (throw missingBakc);
   missingBakc = "bakc: pkgs.bakc is missing. Import bakc's NixOS module (inputs.bakc.nixosModules.default), or add its overlay (inputs.bakc.overlays.default) to nixpkgs.overlays.";
+  missingPackage =
+    name: throw ("bakc: a hook or dump of this node declares packages = [ \"" + name + "\" ], but pkgs has no such attribute. Fix the name, or add an overlay that provides it.");
 in
 {
-  environment.etc."bakc/plan.json".text = ''
+  environment.etc."bakc/plan.json".source = pkgs.writeText "bakc-plan.json" ''
     {
       "version": 1,
       "source": "hosts/forge.hcl",
@@ -119,18 +121,8 @@ in
       "jobs": [
         {
           "name": "databases",
-          "paths": [
-            "/persist/var/lib/postgresql"
-          ],
-          "exclude": [
-            "**/.cache",
-            "**/Cache",
-            "**/node_modules",
-            "**/target",
-            "**/result",
-            "**/*.tmp",
-            "**/.direnv"
-          ],
+          "description": "PostgreSQL, dumped with pg_dumpall straight into restic",
+          "paths": [],
           "repositories": [
             "cloud-secondary",
             "nas-primary"
@@ -150,9 +142,30 @@ in
           ],
           "job_tag": "job:databases",
           "snapshot": "none",
-          "hooks": {
-            "pre_backup": "pg_dumpall > /persist/var/lib/postgresql/dump.sql"
-          },
+          "hooks": {},
+          "dumps": [
+            {
+              "name": "postgres",
+              "command": [
+                "pg_dumpall"
+              ],
+              "filename": "postgresql/all.sql",
+              "tag": "dump:postgres",
+              "restore_command": [
+                "psql",
+                "-X",
+                "-d",
+                "postgres"
+              ],
+              "user": "postgres",
+              "packages": [
+                "postgresql"
+              ],
+              "path": [
+                "/usr/lib/postgresql/15/bin"
+              ]
+            }
+          ],
           "resources": {
             "nice": 10,
             "io_scheduling_class": "idle",
@@ -301,8 +314,9 @@ in
 
   systemd.services.bakc-backup-databases = {
     restartIfChanged = false;
+    path = [ (pkgs.postgresql or (missingPackage "postgresql")) ];
     unitConfig = {
-      Description = "bakc backup databases";
+      Description = "bakc backup databases: PostgreSQL, dumped with pg_dumpall straight into restic";
       After = [ "network-online.target" ];
       Wants = [ "network-online.target" ];
       RequiresMountsFor = [ "/mnt/nas-backup" ];
@@ -311,10 +325,7 @@ in
       Type = "oneshot";
       NotifyAccess = "all";
       ExecStart = "${bakc}/bin/bakc run backup databases --plan /etc/bakc/plan.json";
-      User = "bakc";
-      Group = "bakc";
-      AmbientCapabilities = "CAP_DAC_READ_SEARCH";
-      CapabilityBoundingSet = "CAP_DAC_READ_SEARCH";
+      CapabilityBoundingSet = "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_KILL CAP_SETGID CAP_SETUID";
       PrivateDevices = "yes";
       NoNewPrivileges = "yes";
       PrivateMounts = "yes";

@@ -9,7 +9,7 @@ let
   missingBakc = "bakc: pkgs.bakc is missing. Import bakc's NixOS module (inputs.bakc.nixosModules.default), or add its overlay (inputs.bakc.overlays.default) to nixpkgs.overlays.";
 in
 {
-  environment.etc."bakc/plan.json".text = ''
+  environment.etc."bakc/plan.json".source = pkgs.writeText "bakc-plan.json" ''
     {
       "version": 1,
       "source": "hosts/client.hcl",
