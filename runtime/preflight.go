@@ -94,6 +94,11 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 			return fail(mountCategory(err), err)
 		}
 	}
+	// The repository's lock file, opened now, before any snapshot view
+	// can cover the state folder (repolock.go).
+	if err := rr.guard.prepare(); err != nil {
+		return fail(restic.CategoryPermission, err)
+	}
 	if repo.Kind == plan.KindLocal {
 		// The disk the plan says the repository is on (localdisk.go).
 		if err := checkLocalDisk(ctx, repo); err != nil {

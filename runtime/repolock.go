@@ -86,6 +86,8 @@ type repoGuard struct {
 	// locksChecked is set once restic's locks in the repository were
 	// looked at for stale ones (stalelock.go): once per run.
 	locksChecked bool
+	// f is the open lock file (prepare).
+	f *os.File
 }
 
 // newRepoGuard is the guard of repo with the run's options.
@@ -108,10 +110,11 @@ type repoLock struct {
 	rs *restic.Restic
 }
 
-// release gives the lock up; nil is fine.
+// release gives the lock up; nil is fine. The file stays open for the
+// run's next operation.
 func (l *repoLock) release() {
 	if l != nil && l.f != nil {
-		l.f.Close()
+		unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
 		l.f = nil
 		if l.rs != nil {
 			l.rs.RetryLock = 0
@@ -135,10 +138,10 @@ const (
 // than a blocking flock is what makes the wait both bounded and
 // stoppable.
 func (g *repoGuard) acquire(ctx context.Context, mode lockMode) (*repoLock, error) {
-	f, err := g.open()
-	if err != nil {
+	if err := g.prepare(); err != nil {
 		return nil, err
 	}
+	f := g.f
 	how := unix.LOCK_SH
 	if mode == lockExclusive {
 		how = unix.LOCK_EX
@@ -156,13 +159,11 @@ func (g *repoGuard) acquire(ctx context.Context, mode lockMode) (*repoLock, erro
 			return &repoLock{f: f, mode: mode, deadline: deadline}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", g.path, err)
 		}
 		now := time.Now()
 		if !now.Before(deadline) {
 			holders := describeHolders(f)
-			f.Close()
 			waited := fmt.Sprintf("this run waited %v for it (--lock-wait) without getting it", g.wait.Round(time.Second))
 			if g.wait <= 0 {
 				waited = "--lock-wait 0 says not to wait"
@@ -179,12 +180,30 @@ func (g *repoGuard) acquire(ctx context.Context, mode lockMode) (*repoLock, erro
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			f.Close()
 			return nil, fmt.Errorf("stopped while waiting for repository %s: %w", g.repo, context.Cause(ctx))
 		case <-timer.C:
 		}
 		poll = min(poll*2, lockPollMax)
 	}
+}
+
+// prepare opens the lock file once per run, in the preflight: before
+// any ZFS snapshot is shown at the original paths. The state folder may
+// lie below such a path (/var/lib/bakc in a /var/lib job), and after
+// that the path would name the snapshot's copy, read-only and not the
+// file the other runs lock. The file stays open for the run; each
+// acquire flocks it and each release unlocks it (the file is closed when
+// it is garbage, at the latest when the process ends).
+func (g *repoGuard) prepare() error {
+	if g.f != nil {
+		return nil
+	}
+	f, err := g.open()
+	if err != nil {
+		return err
+	}
+	g.f = f
+	return nil
 }
 
 // open opens (and makes) the lock file. A run as the backup user may

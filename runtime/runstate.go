@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime/restic"
 )
@@ -57,9 +59,15 @@ func RunRecordPath(stateDir, task, name string) string {
 	return filepath.Join(stateDir, "runs", task+"-"+name+".json")
 }
 
-// runRecorder keeps one run's record; a nil one records nothing.
+// runRecorder keeps one run's record; a nil one records nothing. It
+// writes through the folder's file descriptor, opened when the run
+// starts: the state folder may lie below a path a ZFS snapshot is later
+// shown at (/var/lib/bakc in a /var/lib job), where the path would name
+// the snapshot's read-only copy, not the record.
 type runRecorder struct {
 	path string
+	dir  *os.File // the runs folder; nil when it could not be opened
+	name string   // the record's name in it
 	rec  runRecord
 	log  *slog.Logger
 }
@@ -82,13 +90,19 @@ func startRecord(stateDir, task, name string, start time.Time, owner *syscall.Cr
 	} else if !errors.Is(err, os.ErrNotExist) {
 		log.Error("reading the record of an earlier run", "file", path, "error", err)
 	}
-	r := &runRecorder{path: path, log: log, rec: runRecord{
+	r := &runRecorder{path: path, name: filepath.Base(path), log: log, rec: runRecord{
 		Task: task, Name: name, PID: os.Getpid(), BootID: bootID(), Start: start, Phase: PhasePreflight,
 	}}
 	if err := makeLockDir(filepath.Dir(path), owner); err != nil {
 		log.Error("cannot record the run's start", "error", err)
 		return r, killed
 	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		log.Error("cannot record the run's start", "error", err)
+		return r, killed
+	}
+	r.dir = dir
 	r.write()
 	return r, killed
 }
@@ -104,39 +118,59 @@ func (r *runRecorder) phase(p Phase, repo string) {
 
 // end removes the record: the run reported itself.
 func (r *runRecorder) end() {
-	if r == nil {
+	if r == nil || r.dir == nil {
 		return
 	}
-	if err := os.Remove(r.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	defer r.dir.Close()
+	if err := unix.Unlinkat(int(r.dir.Fd()), r.name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		r.log.Error("removing the run's record; the next run will take this one for killed", "file", r.path, "error", err)
 		return
 	}
-	syncDir(filepath.Dir(r.path))
+	r.dir.Sync()
 }
 
-// write replaces the record atomically and makes the rename durable.
+// write replaces the record atomically (a temporary file, fsync, rename,
+// fsync of the folder), relative to the folder's descriptor.
 func (r *runRecorder) write() {
+	if r.dir == nil {
+		return
+	}
 	r.rec.Updated = time.Now().UTC()
 	data, err := json.MarshalIndent(r.rec, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(r.path, append(data, '\n'), 0o644)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(r.path))
+		err = writeAt(r.dir, r.name, append(data, '\n'))
 	}
 	if err != nil {
 		r.log.Error("recording the run's progress", "file", r.path, "error", err)
 	}
 }
 
-// syncDir makes a rename or removal in dir durable (fsync of the folder).
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// writeAt replaces the file name in the folder dir whole and durably.
+// Only the run holding the task's lock writes its record, so the
+// temporary name is fixed (a killed run's leftover is truncated).
+func writeAt(dir *os.File, name string, data []byte) error {
+	dfd := int(dir.Fd())
+	tmp := "." + name + ".tmp"
+	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	f := os.NewFile(uintptr(fd), tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(dfd, tmp, dfd, name)
+	}
+	if err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
+		return err
+	}
+	return dir.Sync()
 }
 
 // bootID is the kernel's random boot ID, "" if unknown.
