@@ -4,6 +4,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/schema"
 )
 
@@ -118,8 +119,10 @@ func dedupe(list []string) []string {
 	return out
 }
 
-// checkExcludes reports exclude patterns restic would refuse or that
-// are empty.
+// checkExcludes reports exclude patterns restic would refuse, that are
+// empty, or that no line of restic's exclude file can carry; and warns
+// about a pattern restic would have expanded had it been written into
+// that file as it is (bakc writes it so that it is matched literally).
 func checkExcludes(l *schema.TextList) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, it := range l.Items {
@@ -131,6 +134,16 @@ func checkExcludes(l *schema.TextList) hcl.Diagnostics {
 		if _, ok := parseExclude(it.Value); !ok {
 			diags = append(diags, errorAt(it.Range, "Invalid exclude pattern",
 				"%q is not a valid pattern: a character class [ ] is not closed or a \\ ends the pattern. Fix the pattern (restic uses Go's filepath.Match syntax, plus ** for any number of folders).", it.Value))
+			continue
+		}
+		if err := escape.CheckResticExcludeLine(it.Value); err != nil {
+			diags = append(diags, errorAt(it.Range, "Invalid exclude pattern",
+				"The exclude pattern %.80q %s, so it cannot be written into restic's exclude file. Change it.", it.Value, err))
+			continue
+		}
+		if readDifferentlyByRestic(it.Value) {
+			diags = append(diags, warningAt(it.Range, "Exclude pattern is not expanded",
+				"restic expands $NAME, ${NAME} and $$ in an exclude file, but bakc writes each pattern so that restic matches it exactly as written: %q matches names that hold those characters. If you meant a variable's value, write the path it stands for (for home folders, \"/home/*/…\").", it.Value))
 		}
 	}
 	return diags

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"os"
 	"path"
 	"strings"
 )
@@ -178,4 +179,14 @@ func (l excludeList) excludedBy(p string) string {
 // excludedBy parses patterns and asks excludeList.excludedBy.
 func excludedBy(patterns []string, p string) string {
 	return parseExcludes(patterns).excludedBy(p)
+}
+
+// readDifferentlyByRestic reports whether restic would read pattern as
+// something else if it were a line of an exclude file as written: its
+// os.Expand replaces $NAME, ${NAME}, $$ and the shell's special $1, $#,
+// … (and eats an unclosed "${"). bakc escapes them, so the pattern
+// matches literally; a user who knows restic's files may have meant the
+// expansion.
+func readDifferentlyByRestic(pattern string) bool {
+	return os.Expand(pattern, func(string) string { return "\x00" }) != pattern
 }

@@ -20,6 +20,9 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 		JobTag:    plan.JobTag(j.Name),
 		Snapshot:  plan.SnapshotNone,
 		Resources: def.resources,
+		// A disabled job is checked all the same: it stays in the plan
+		// and the runbook, and must work the day it is enabled again.
+		Disabled: j.Enabled != nil && !j.Enabled.Value,
 	}
 	if j.Description != nil {
 		// The description goes into unit files' Description=.
@@ -73,6 +76,10 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 	case !def.retentionBad:
 		diags = append(diags, errorAt(j.DeclRange, "No retention policy",
 			"The job %q has no retention block and bakc.hcl's defaults declare none, so restic's forget would have no policy and the repository would grow forever. Add a retention block to the job or to defaults, for example retention { daily = 7  weekly = 4 }.", j.Name))
+	}
+
+	if !diags.HasErrors() {
+		diags = append(diags, checkCadence(j, out)...)
 	}
 
 	out.Tags, d = lowerTags(j)

@@ -104,6 +104,10 @@ node "web" {
   repository "remote" {
     url           = "sftp:restic@${nas["nas-1"].address}:/srv/restic/${node.name}"
     password_file = "/run/secrets/${node.name}/restic"
+    ssh {
+      identity_file = "/run/secrets/${node.name}/ssh-key"
+      known_hosts   = ["${nas["nas-1"].address} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq8B0VF0d9ZVPFtGJed4g7hoAs6BjzRCeE/yjuYM3Se"]
+    }
   }
   job "www" {
     description = upper("web ${node.address}")
@@ -128,7 +132,18 @@ node "web" {
 	require.Equal(t, "/mnt/web-backup", repo.URL)
 	require.Equal(t, "nas-1.example.net", repo.NFS.Server)
 	require.Equal(t, "/run/secrets/web/restic", repo.PasswordFile)
-	remote, _ := p.Repository("remote")
+	remote, ok := p.Repository("remote")
+	require.True(t, ok)
+	if diff := cmp.Diff(&plan.SSH{
+		User: "restic", Host: "nas-1.example.net",
+		IdentityFile:   "/run/secrets/web/ssh-key",
+		KnownHostsFile: "/etc/bakc/known_hosts",
+		KnownHosts:     []string{"nas-1.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq8B0VF0d9ZVPFtGJed4g7hoAs6BjzRCeE/yjuYM3Se"},
+	}, remote.SSH); diff != "" {
+		t.Errorf("ssh (-want +got):\n%s", diff)
+	}
+	require.Equal(t, "/etc/bakc/known_hosts", p.Paths.KnownHosts)
+	remote, _ = p.Repository("remote")
 	require.Equal(t, "sftp:restic@nas-1.example.net:/srv/restic/web", remote.URL)
 	job, ok := p.Job("www")
 	require.True(t, ok)

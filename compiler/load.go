@@ -81,7 +81,7 @@ func noFleet(err error) hcl.Diagnostics {
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "No fleet found",
-		Detail:   fmt.Sprintf("There is %s. A fleet is a folder with bakc.hcl at its root; run bakc inside one, or give a path inside one.", err),
+		Detail:   fmt.Sprintf("There is %s. A fleet is a folder with bakc.hcl at its root: run bakc inside one, or name a folder inside one (bakc validate DIR; --fleet DIR for bakc nas-plan and bakc plan --nas). A host file belongs to the nearest bakc.hcl above it.", err),
 	}}
 }
 
@@ -97,7 +97,7 @@ func findRoot(dir string) (string, error) {
 		}
 		parent := filepath.Dir(cur)
 		if parent == cur {
-			return "", fmt.Errorf("no bakc.hcl in %s or any folder above it", dir)
+			return "", fmt.Errorf("no bakc.hcl in %s or any folder above it", abs)
 		}
 		cur = parent
 	}
@@ -267,7 +267,16 @@ func (f *Fleet) loadHostFiles(fsys fs.FS, hosts []string) hcl.Diagnostics {
 		if r.hf == nil {
 			continue
 		}
-		for _, n := range r.hf.Nodes {
+		for i, n := range r.hf.Nodes {
+			if i > 0 {
+				// bakc compile, units, docs and plan make a node's outputs
+				// from its own file; validate agrees, so that what it
+				// accepts compiles.
+				first := r.hf.Nodes[0]
+				diags = append(diags, errorAt(n.NameRange, "Several nodes in one host file",
+					"This file already declares the node %q, at %s. A host file holds one node, since a node's outputs are compiled from its own file: move the node %q to a file of its own, such as hosts/%s.hcl.", first.Name, at(first.DeclRange), n.Name, n.Name))
+				continue
+			}
 			if prev, dup := f.nodes[n.Name]; dup {
 				diags = append(diags, errorAt(n.NameRange, "Duplicate node",
 					"A node named %q is already declared at %s. Node names must be unique in the fleet, since they name datasets and exports on the NAS: rename one.", n.Name, at(prev.DeclRange)))

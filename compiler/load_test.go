@@ -96,6 +96,10 @@ func TestNoFleet(t *testing.T) {
 	_, diags := LoadFleet(dir)
 	require.Len(t, diags, 1)
 	require.Equal(t, "No fleet found", diags[0].Summary)
+	// Where it looked, and how to name a fleet (issue 9: --fleet was not
+	// mentioned).
+	require.Contains(t, diags[0].Detail, "no bakc.hcl in "+dir+" or any folder above it")
+	require.Contains(t, diags[0].Detail, "--fleet DIR")
 	_, diags = LoadNodeFile(filepath.Join(dir, "a.hcl"))
 	require.Equal(t, "No fleet found", diags[0].Summary)
 }

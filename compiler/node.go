@@ -131,6 +131,7 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 	for _, name := range sortedKeys(s.lowered) {
 		p.Repositories = append(p.Repositories, *s.lowered[name])
 	}
+	placeKnownHosts(p)
 
 	p.Jobs = []plan.Job{}
 	jobs := map[string]*schema.Job{}

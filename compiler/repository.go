@@ -9,20 +9,21 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/holthome/bakc/compiler/calendar"
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/schema"
 )
 
 // defaultNFSOptions are the mount options of an NFS repository: mounted
-// on first use by systemd and unmounted when idle, so a NAS that is down
-// at boot does not hold up the node, with a bounded wait.
+// on first use by systemd, so a NAS that is down at boot does not hold up
+// the node, with a bounded wait. Never unmounted when idle: see
+// checkIdleTimeout.
 var defaultNFSOptions = []string{
 	"_netdev",
 	"nfsvers=4.2",
 	"noatime",
 	"noauto",
 	"x-systemd.automount",
-	"x-systemd.idle-timeout=600",
 	"x-systemd.mount-timeout=30s",
 }
 
@@ -102,6 +103,7 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 		diags = append(diags, errorAt(r.DeclRange, "Ambiguous repository location",
 			"The repository %q gives %s; a repository is in exactly one place. Keep one.", r.Name, quotedList(given)))
 	}
+	diags = append(diags, lowerSSH(r, out)...)
 
 	// Copies: plans of different repositories and nodes share nothing.
 	out.Prune = prune
@@ -247,6 +249,7 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 				continue
 			}
 			options = append(options, it.Value)
+			diags = append(diags, checkIdleTimeout(it)...)
 		}
 		options = dedupe(options)
 		sort.Strings(options)
@@ -285,4 +288,26 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 	}
 	out.Kind, out.URL, out.NFS = plan.KindNFS, nfs.Mountpoint.Value, mount
 	return diags
+}
+
+// checkIdleTimeout warns about x-systemd.idle-timeout on a repository's
+// mount. An automount's idle timer counts only uses in the host's mount
+// namespace, and every bakc service runs in its own (PrivateMounts=): a
+// backup that works on its source for longer than the timeout without
+// opening a file of the repository looks idle to systemd, which then
+// unmounts the repository under it. bakc's services do not require the
+// mount, so systemd no longer stops them with it (it did, systemd#3410
+// and #40586, seen on 252 in a container: docs/nixos.md); the unmount
+// then fails as busy and is retried, and on older kernels later accesses
+// were seen to hang. "0" turns the timer off.
+func checkIdleTimeout(it schema.Text) hcl.Diagnostics {
+	name, value, _ := strings.Cut(it.Value, "=")
+	if name != "x-systemd.idle-timeout" {
+		return nil
+	}
+	if d, err := calendar.ParseTimespan(value); err == nil && d == 0 {
+		return nil
+	}
+	return hcl.Diagnostics{warningAt(it.Range, "Idle timeout on a repository mount",
+		"%q lets systemd unmount the repository when it looks idle, and it cannot see that a bakc service, in its own mount namespace, is still using it (systemd issues #3410 and #40586): during a long backup systemd tries to unmount the repository again and again. Remove the option (bakc's default mounts on first use and stays mounted), or set it to 0.", it.Value)}
 }

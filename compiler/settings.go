@@ -19,9 +19,16 @@ const (
 	defaultUID             = 2049 // fixed, so the NAS can give repositories to it
 	defaultSchedule        = "daily"
 	defaultRandomizedDelay = "30m"
-	defaultPruneSchedule   = "weekly"
-	defaultVerifySchedule  = "weekly"
-	defaultRestoreSchedule = "monthly"
+	// Maintenance starts on the half hour, backups (daily, hourly, and
+	// most written by hand) on the hour: with the default randomized
+	// delay of 30 minutes their start windows never meet. Prune and
+	// verify of a repository fall on different nights, the restore test
+	// an hour later than both; 03:30 and 04:30 exist once on every
+	// day of the year in the zones that change their clocks at 02:00 or
+	// 03:00 (docs/schedules.md, "Default schedules").
+	defaultPruneSchedule   = "Sun *-*-* 03:30:00"
+	defaultVerifySchedule  = "Sat *-*-* 03:30:00"
+	defaultRestoreSchedule = "*-*-01 04:30:00"
 	defaultRestoreFiles    = 5
 	defaultNice            = 10
 	defaultIOClass         = "idle"

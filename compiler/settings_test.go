@@ -93,15 +93,15 @@ node "a" {
 	wantRepos := []plan.Repository{
 		{
 			Name: "far", Kind: plan.KindREST, URL: "rest:https://rest.example.net/a", PasswordFile: "/run/secrets/restic",
-			Prune:       plan.Prune{Schedule: plan.Schedule{Calendar: "weekly", RandomizedDelay: "2h"}},
+			Prune:       plan.Prune{Schedule: plan.Schedule{Calendar: "Sun *-*-* 03:30:00", RandomizedDelay: "2h"}},
 			Verify:      &plan.Verify{Schedule: plan.Schedule{Calendar: "monthly", RandomizedDelay: "1h"}},
-			RestoreTest: &plan.RestoreTest{Schedule: plan.Schedule{Calendar: "monthly", RandomizedDelay: "1h"}, Files: 3},
+			RestoreTest: &plan.RestoreTest{Schedule: plan.Schedule{Calendar: "*-*-01 04:30:00", RandomizedDelay: "1h"}, Files: 3},
 		},
 		{
 			Name: "local", Kind: plan.KindLocal, URL: "/srv/restic", PasswordFile: "/run/secrets/restic",
 			Prune:       plan.Prune{Schedule: plan.Schedule{Calendar: "monthly", RandomizedDelay: "1h"}},
 			Verify:      &plan.Verify{Schedule: plan.Schedule{Calendar: "Sun 04:00", RandomizedDelay: "1h"}, ReadDataSubset: "1/10"},
-			RestoreTest: &plan.RestoreTest{Schedule: plan.Schedule{Calendar: "monthly", RandomizedDelay: "1h"}, Files: 3},
+			RestoreTest: &plan.RestoreTest{Schedule: plan.Schedule{Calendar: "*-*-01 04:30:00", RandomizedDelay: "1h"}, Files: 3},
 		},
 	}
 	if diff := cmp.Diff(wantRepos, p.Repositories); diff != "" {

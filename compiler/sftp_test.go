@@ -150,6 +150,10 @@ func compileURL(t *testing.T, url string) hcl.Diagnostics {
   repository "remote" {
     url           = %q
     password_file = "/run/secrets/restic"
+    ssh {
+      identity_file    = "/run/secrets/ssh-key"
+      known_hosts_file = "/etc/bakc/ssh_known_hosts"
+    }
   }
   job "home" {
     paths = ["/home"]

@@ -1,7 +1,8 @@
 // Package escape turns values from a configuration into text that another
 // language reads back as exactly those values: a POSIX shell word
-// (shell.go), a Nix string or attribute name (nix.go), and the values of
-// systemd unit files, tmpfiles.d and sysusers.d lines (systemd.go).
+// (shell.go), a Nix string or attribute name (nix.go), the values of
+// systemd unit files, tmpfiles.d and sysusers.d lines (systemd.go), and a
+// line of restic's exclude file (restic.go).
 //
 // Every value that bakc writes into a script, a Nix file or a unit file
 // goes through one of these functions; no template and no emitter quotes

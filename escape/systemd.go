@@ -125,6 +125,16 @@ func SystemdPath(p string) string {
 	return b.String()
 }
 
+// SystemdOptionalPath returns p as one word of ReadWritePaths= (or
+// ReadOnlyPaths=, InaccessiblePaths=) that systemd skips when the path
+// does not exist, instead of refusing to start the unit: a "-" in front
+// of the word SystemdPath writes. systemd removes the quotes first and
+// then looks for the "-" (config_parse_namespace_path_strv in
+// src/core/load-fragment.c, 252), so -"/a b" is the path "/a b".
+//
+// p must pass CheckSystemdPath; SystemdOptionalPath panics otherwise.
+func SystemdOptionalPath(p string) string { return "-" + SystemdPath(p) }
+
 // CheckSystemdExecProgram reports why p cannot be the program of an
 // ExecStart= command line, or nil. systemd refuses an executable path
 // that is not absolute and clean or that contains a quote, a backslash

@@ -52,6 +52,9 @@ func TestSystemdPath(t *testing.T) {
 		if diff := cmp.Diff(tt.want, SystemdPath(tt.in)); diff != "" {
 			t.Errorf("SystemdPath(%q) (-want +got):\n%s", tt.in, diff)
 		}
+		if diff := cmp.Diff("-"+tt.want, SystemdOptionalPath(tt.in)); diff != "" {
+			t.Errorf("SystemdOptionalPath(%q) (-want +got):\n%s", tt.in, diff)
+		}
 	}
 	for _, bad := range []string{"relative", "/a/../b", "/a/", "/a//b", "/a/./b", "/a\nb", "/a\tb", "", "/" + strings.Repeat("x", 256)} {
 		if CheckSystemdPath(bad) == nil {
@@ -205,6 +208,7 @@ func TestSystemdRealCorpus(t *testing.T) {
 		description string
 		mountsFor   string
 		rwPath      string
+		roPath      string // optional: written with SystemdOptionalPath
 		argv        []string
 		env         string
 	}
@@ -217,6 +221,7 @@ func TestSystemdRealCorpus(t *testing.T) {
 			description: "d",
 			mountsFor:   paths[i%len(paths)],
 			rwPath:      paths[(i+7)%len(paths)],
+			roPath:      paths[(i+13)%len(paths)],
 			argv:        []string{programs[i%len(programs)], "run", texts[i%len(texts)], texts[(i+1)%len(texts)], paths[i%len(paths)]},
 			env:         paths[(i+3)%len(paths)] + ":" + texts[(i+2)%len(texts)],
 		}
@@ -242,7 +247,8 @@ func TestSystemdRealCorpus(t *testing.T) {
 			"\n[Service]\nType=oneshot\n" +
 			"ExecStart=" + SystemdExec(w.argv) + "\n" +
 			"ReadWritePaths=" + SystemdPath(w.rwPath) + "\n" +
-			"Environment=" + SystemdEnvironment("PATH", w.env) + "\n"
+			"Environment=" + SystemdEnvironment("PATH", w.env) + "\n" +
+			"ReadOnlyPaths=" + SystemdOptionalPath(w.roPath) + "\n"
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(unit), 0o644))
 		wants[name] = w
 		names = append(names, name)
@@ -276,6 +282,10 @@ func TestSystemdRealCorpus(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"PATH=" + w.env}, got["Environment"]); diff != "" {
 			t.Errorf("%s Environment (-want +got):\n%s", name, diff)
+		}
+		// systemd keeps the "-" of a path it may skip in front of it.
+		if diff := cmp.Diff([]string{"-" + w.roPath}, got["ReadOnlyPaths"]); diff != "" {
+			t.Errorf("%s ReadOnlyPaths (-want +got):\n%s", name, diff)
 		}
 		if len(got["ExecStart"]) != 1 {
 			t.Errorf("%s ExecStart: got %q", name, got["ExecStart"])
@@ -361,7 +371,8 @@ func FuzzSystemdPath(f *testing.F) {
 		if CheckSystemdPath(p) != nil || CheckSystemdPath(q) != nil {
 			return
 		}
-		line := SystemdPath(p) + " " + SystemdPath(q)
+		// The second word may be skipped when missing ("-" in front).
+		line := SystemdPath(p) + " " + SystemdOptionalPath(q)
 		v, err := readUnitLine(line)
 		if err != nil {
 			t.Fatalf("%q: %v", line, err)
@@ -370,7 +381,7 @@ func FuzzSystemdPath(f *testing.F) {
 		if err != nil || len(words) != 2 {
 			t.Fatalf("%q splits into %q (%v)", line, words, err)
 		}
-		for i, want := range []string{p, q} {
+		for i, want := range []string{p, "-" + q} {
 			got, err := expandSpecifiers(words[i])
 			if err != nil || got != want {
 				t.Fatalf("%q word %d reads back as %q (%v), want %q", line, i, got, err, want)

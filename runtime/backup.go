@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/runtime/restic"
 	"github.com/holthome/bakc/runtime/snapshot"
 	"github.com/holthome/bakc/zfs"
@@ -112,6 +113,9 @@ func Backup(ctx context.Context, p *plan.Plan, jobName string, o Options) (*Repo
 	if !ok {
 		return nil, fmt.Errorf("the plan has no job %q (jobs: %s)", jobName, strings.Join(jobNames(p), ", "))
 	}
+	if err := RefuseDisabled(job); err != nil {
+		return nil, err
+	}
 	r, err := newBackupRun(ctx, p, job, &o)
 	if err != nil {
 		return nil, err
@@ -122,6 +126,16 @@ func Backup(ctx context.Context, p *plan.Plan, jobName string, o Options) (*Repo
 	}
 	r.run()
 	return &r.report, nil
+}
+
+// RefuseDisabled returns the error for a job the plan keeps disabled
+// (enabled = false), which has no unit and is not run by hand either:
+// nil for any other job.
+func RefuseDisabled(job *plan.Job) error {
+	if !job.Disabled {
+		return nil
+	}
+	return fmt.Errorf("the job %q is disabled (enabled = false in its configuration): it has no unit and no timer, and bakc does not run it. To run it, remove enabled = false and deploy the new plan", job.Name)
 }
 
 func jobNames(p *plan.Plan) []string {
@@ -179,7 +193,7 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 		Repo:         repo.URL,
 		PasswordFile: repo.PasswordFile,
 		CacheDir:     p.Paths.Cache,
-		Options:      o.ResticOptions,
+		Options:      resticOptions(repo, o),
 		Credential:   cred,
 		ProgressFPS:  progressFPS,
 		Log:          log.With("repository", repo.Name),
@@ -374,14 +388,22 @@ func summaryField(s *restic.Summary, f func(*restic.Summary) uint64) uint64 {
 }
 
 // writeExcludeFile writes the job's exclude patterns, one per line, for
-// restic's --exclude-file (a pattern may hold anything but a newline,
-// which the compiler rejects). It returns "" when there are none.
+// restic's --exclude-file. restic expands $VAR in that file, skips a
+// line starting with "#" and trims white space, so each line goes
+// through escape.ResticExcludeLine: restic reads back the pattern as the
+// plan has it (the plan's validation refused what no line can carry).
+// It returns "" when there are none.
 func (r *backupRun) writeExcludeFile() (string, error) {
 	if len(r.job.Exclude) == 0 {
 		return "", nil
 	}
 	path := excludeFilePath(r.plan, r.job)
-	data := strings.Join(r.job.Exclude, "\n") + "\n"
+	var b strings.Builder
+	for _, pattern := range r.job.Exclude {
+		b.WriteString(escape.ResticExcludeLine(pattern))
+		b.WriteByte('\n')
+	}
+	data := b.String()
 	if err := writeFileAtomic(path, []byte(data), 0o644); err != nil {
 		return "", fmt.Errorf("writing the exclude file: %w", err)
 	}

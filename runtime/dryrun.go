@@ -47,6 +47,9 @@ func (r *backupRun) dryRun() {
 		} else if repo.Kind == plan.KindLocal && repo.Mountpoint == "" && repo.Init {
 			comment(w, "preflight %s: never created on the root file system (the plan gives no mountpoint)", repo.Name)
 		}
+		if repo.SSH != nil {
+			comment(w, "preflight %s: ssh on PATH, identity %s readable, host keys in %s; one ssh login with restic's sftp.command", repo.Name, repo.SSH.IdentityFile, repo.SSH.KnownHostsFile)
+		}
 		switch {
 		case repo.Kind == plan.KindLocal || repo.Kind == plan.KindNFS:
 			if repo.Init {
@@ -74,9 +77,9 @@ func (r *backupRun) dryRun() {
 	excludes := ""
 	if len(job.Exclude) > 0 {
 		excludes = excludeFilePath(p, job)
-		comment(w, "write %s:", excludes)
+		comment(w, "write %s (each pattern as restic's exclude file needs it):", excludes)
 		for _, e := range job.Exclude {
-			comment(w, "  %s", e)
+			comment(w, "  %s", escape.ResticExcludeLine(e))
 		}
 	}
 	pol := forgetOptions(p, job)

@@ -31,7 +31,8 @@ const ExitKilled = 128 + 9
 // ExitCodeHelp documents the codes for `bakc run --help` and the docs.
 const ExitCodeHelp = `Exit codes:
   0  success
-  1  the plan cannot be read, or names no such job or repository
+  1  the plan cannot be read, names no such job or repository, or the
+     job is disabled (enabled = false)
   2  usage error
   3  the task failed: restic backup (a partial backup too), forget, prune,
      check, or a restored file did not match its snapshot

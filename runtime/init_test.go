@@ -64,8 +64,7 @@ func TestFirstRunsInitialiseOnce(t *testing.T) {
 				if kind == plan.KindSFTP {
 					needBackupUserEntry(t)
 					srv := startSSHD(t)
-					repo.Kind, repo.URL = plan.KindSFTP, "sftp:root@127.0.0.1:"+repoDir
-					o.ResticOptions = []string{"sftp.command=" + srv.sftpCommand()}
+					sftpRepository(t, repo, srv, repoDir, srv.hostLine)
 				}
 				f.plan.Jobs = nil
 				jobs := f.addJobs(runs, 64<<10)

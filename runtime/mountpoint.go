@@ -2,14 +2,17 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/runtime/namespace"
 	"github.com/holthome/bakc/runtime/restic"
 )
@@ -89,7 +92,7 @@ func touch(ctx context.Context, dir string) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return &mountError{restic.CategoryStorage, fmt.Sprintf("mountpoint %s: %v", dir, err)}
+			return touchError(dir, err)
 		}
 		return nil
 	case <-timer.C:
@@ -143,4 +146,18 @@ func sameHost(a, b string) bool {
 // within reports whether path is dir or below it.
 func within(path, dir string) bool {
 	return path == dir || dir == "/" || strings.HasPrefix(path, dir+"/")
+}
+
+// touchError says why touching a mountpoint failed. An automount whose
+// mount fails (the NAS is down, the export is refused, the mount timed
+// out) answers the touch with ENODEV, "no such device", which alone
+// tells nothing: say what it means and where systemd logged the mount's
+// own error.
+func touchError(dir string, err error) error {
+	if errors.Is(err, syscall.ENODEV) {
+		return &mountError{restic.CategoryNetwork, fmt.Sprintf(
+			"%s: the automount could not mount the NFS export (%v): is the NAS up and exporting it? systemd logged why: journalctl -u %s",
+			dir, unwrapPath(err), escape.SystemdUnitNameFromPath(dir, ".mount"))}
+	}
+	return &mountError{restic.CategoryStorage, fmt.Sprintf("mountpoint %s: %v", dir, unwrapPath(err))}
 }

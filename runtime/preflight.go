@@ -86,6 +86,9 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 		}
 		rr.restic.Env = env
 	}
+	if cat, err := checkSSH(ctx, repo, o, rr.restic.Credential); err != nil {
+		return fail(cat, err)
+	}
 	if repo.Kind == plan.KindNFS {
 		if repo.NFS == nil {
 			return fail(restic.CategoryStorage, fmt.Errorf("repository %s is of kind nfs but the plan has no NFS mount for it", repo.Name))
@@ -177,6 +180,11 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 		}
 		return f
 	}
+	if !mayInit && repo.Init {
+		return fail(restic.CategoryStorage, fmt.Errorf(
+			"there is no restic repository at %s, and only a backup creates one (init = true), not verify, prune or a restore test: if the disk or share is simply not there, mount it; if the repository is new, run a backup first",
+			repo.URL))
+	}
 	if !mayInit {
 		return fail(restic.CategoryStorage, fmt.Errorf(
 			"there is no restic repository at %s, and the plan does not allow creating one (init = false): if the disk or share is simply not there, mount it; if the repository is new, set init = true or run restic init",
@@ -188,7 +196,8 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 	}
 	log.Info("initialising the repository, as the plan allows", "repository", repo.Name, "url", repo.URL)
 	if err := rr.restic.Init(ctx); err != nil {
-		return fail(restic.CategoryUnknown, fmt.Errorf("restic init: %w", err))
+		// err is restic's own: "restic init: exit code 1: …".
+		return fail(restic.CategoryUnknown, err)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ var defaultsSchema = &hcl.BodySchema{
 
 func decodeDefaultsBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Defaults, hcl.Diagnostics) {
 	def := &Defaults{DeclRange: blockRange(b)}
-	content, diags := b.Body.Content(defaultsSchema)
+	content, diags := bodyContent(b.Body, defaultsSchema, "defaults")
 	a := content.Attributes
 	var d hcl.Diagnostics
 	def.Exclude, d = decodeTextList(a["exclude"], ctx)

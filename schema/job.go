@@ -10,6 +10,9 @@ type Job struct {
 	NameRange   hcl.Range
 	DeclRange   hcl.Range
 	Description *Text
+	// Enabled false keeps the job in the plan and the runbook without a
+	// unit or timer; nil means true.
+	Enabled *Bool
 	// Paths may be left out by a job that only dumps.
 	Paths *TextList
 	// Exclude patterns are added to the defaults' unless ExcludeDefaults
@@ -37,6 +40,7 @@ type Job struct {
 var jobSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "description"},
+		{Name: "enabled"},
 		{Name: "paths"},
 		{Name: "exclude"},
 		{Name: "exclude_defaults"},
@@ -60,7 +64,7 @@ var jobSchema = &hcl.BodySchema{
 
 func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) {
 	j := &Job{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: blockRange(b)}
-	content, diags := b.Body.Content(jobSchema)
+	content, diags := bodyContent(b.Body, jobSchema, "job")
 	a := content.Attributes
 	for _, t := range []struct {
 		dst  **Text
@@ -90,6 +94,8 @@ func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) 
 	}
 	var d hcl.Diagnostics
 	j.ExcludeDefaults, d = decodeBool(a["exclude_defaults"], ctx)
+	diags = append(diags, d...)
+	j.Enabled, d = decodeBool(a["enabled"], ctx)
 	diags = append(diags, d...)
 	where := "A job"
 	blk, d := singleBlock(content.Blocks, "retention", where)

@@ -87,7 +87,7 @@ func DecodeHostFile(f *hcl.File, filename string, ctx *hcl.EvalContext) (*HostFi
 
 func decodeNodeBlock(b *hcl.Block, filename string, parent *hcl.EvalContext) (*Node, hcl.Diagnostics) {
 	n := &Node{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: blockRange(b), Filename: filename}
-	content, diags := b.Body.Content(nodeSchema)
+	content, diags := bodyContent(b.Body, nodeSchema, "node")
 	a := content.Attributes
 	var d hcl.Diagnostics
 	// The address is evaluated first: the rest of the body may use it.

@@ -23,9 +23,11 @@ type Repository struct {
 	// the Nix store, so the compiler reports them.
 	InlineSecret *hcl.Attribute
 	Init         *Bool
-	Verify       *Verify
-	RestoreTest  *RestoreTest
-	Prune        *Prune
+	// SSH is how restic's ssh reaches an sftp repository.
+	SSH         *SSH
+	Verify      *Verify
+	RestoreTest *RestoreTest
+	Prune       *Prune
 }
 
 // NFS is a repository on an exported dataset of the node's NAS.
@@ -35,6 +37,15 @@ type NFS struct {
 	Mountpoint *Text
 	// Options replace the default mount options.
 	Options *TextList
+}
+
+// SSH is the ssh block of an sftp repository: the key the backup user's
+// ssh logs in with and the server's host keys, as lines or a file.
+type SSH struct {
+	DeclRange      hcl.Range
+	IdentityFile   *Text
+	KnownHosts     *TextList
+	KnownHostsFile *Text
 }
 
 var repositorySchema = &hcl.BodySchema{
@@ -50,7 +61,7 @@ var repositorySchema = &hcl.BodySchema{
 		{Name: "environment"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "nfs"},
+		{Type: "nfs"}, {Type: "ssh"},
 		{Type: "verify"}, {Type: "restore_test"}, {Type: "prune"},
 	},
 }
@@ -65,7 +76,7 @@ var nfsSchema = &hcl.BodySchema{
 
 func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl.Diagnostics) {
 	r := &Repository{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: blockRange(b)}
-	content, diags := b.Body.Content(repositorySchema)
+	content, diags := bodyContent(b.Body, repositorySchema, "repository")
 	a := content.Attributes
 	for _, t := range []struct {
 		dst  **Text
@@ -90,6 +101,12 @@ func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl
 	diags = append(diags, d...)
 	if blk != nil {
 		r.NFS, d = decodeNFSBlock(blk, ctx)
+		diags = append(diags, d...)
+	}
+	blk, d = singleBlock(content.Blocks, "ssh", where)
+	diags = append(diags, d...)
+	if blk != nil {
+		r.SSH, d = decodeSSHBlock(blk, ctx)
 		diags = append(diags, d...)
 	}
 	blk, d = singleBlock(content.Blocks, "verify", where)
@@ -123,4 +140,24 @@ func decodeNFSBlock(b *hcl.Block, ctx *hcl.EvalContext) (*NFS, hcl.Diagnostics) 
 	diags = append(diags, d...)
 	n.Options, d = decodeTextList(content.Attributes["options"], ctx)
 	return n, append(diags, d...)
+}
+
+var sshSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "identity_file"},
+		{Name: "known_hosts"},
+		{Name: "known_hosts_file"},
+	},
+}
+
+func decodeSSHBlock(b *hcl.Block, ctx *hcl.EvalContext) (*SSH, hcl.Diagnostics) {
+	s := &SSH{DeclRange: blockRange(b)}
+	content, diags := b.Body.Content(sshSchema)
+	var d hcl.Diagnostics
+	s.IdentityFile, d = decodeText(content.Attributes["identity_file"], ctx, singleLine)
+	diags = append(diags, d...)
+	s.KnownHostsFile, d = decodeText(content.Attributes["known_hosts_file"], ctx, singleLine)
+	diags = append(diags, d...)
+	s.KnownHosts, d = decodeTextList(content.Attributes["known_hosts"], ctx)
+	return s, append(diags, d...)
 }

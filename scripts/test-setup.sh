@@ -3,6 +3,7 @@
 # (as root, or with sudo): restic from Debian (0.14) and restic 0.18.1 built
 # from source (NixOS ships 0.18), zfs-fuse with its daemon running, nix-bin
 # for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests,
+# gcc to compare the calendar's port of mktime with the C library's,
 # and for the booted-systemd tier (internal/booted) debootstrap,
 # systemd-nspawn and the Debian tree it boots (scripts/booted-tree.sh).
 # Safe to run again: it skips what is already there.
@@ -18,7 +19,7 @@ need=""
 for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
-	nsenter:util-linux setpriv:util-linux useradd:passwd \
+	nsenter:util-linux setpriv:util-linux useradd:passwd cc:gcc \
 	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}

@@ -82,6 +82,7 @@ func rootFile(nodes int) string {
   exclude = ["**/.cache", "**/Cache", "**/node_modules", "**/target", "**/result", "**/*.tmp", "**/.direnv"]
 
   retention {
+    hourly  = 24
     daily   = 14
     weekly  = 8
     monthly = 6
@@ -156,7 +157,7 @@ func hostFile(i int, name string, jobs int) string {
 			b.WriteString("    snapshot    = \"zfs\"\n")
 		}
 		if j%2 == 1 {
-			b.WriteString("    repositories = [\"nas\"]\n\n    retention {\n      daily  = 7\n      weekly = 4\n    }\n")
+			b.WriteString("    repositories = [\"nas\"]\n\n    retention {\n      hourly = 24\n      daily  = 7\n      weekly = 4\n    }\n")
 		}
 		if j%4 == 2 {
 			fmt.Fprintf(&b, "    pre_backup  = \"pg_dump app%d > /srv/app-%02d/data/dump.sql\"\n", j, j)

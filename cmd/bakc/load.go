@@ -1,10 +1,6 @@
 package main
 
 import (
-	"fmt"
-
-	"github.com/hashicorp/hcl/v2"
-
 	"github.com/holthome/bakc/compiler"
 	"github.com/holthome/bakc/compiler/plan"
 )
@@ -18,16 +14,8 @@ func loadNodePlan(e *env, file string, asJSON bool) (*plan.Plan, *compiler.Fleet
 		printDiagnostics(e, f, diags, asJSON)
 		return nil, f, silentExit(exitConfig)
 	}
+	// LoadNodeFile refuses a host file without a node or with several.
 	nodes := f.NodeNames()
-	if len(nodes) != 1 {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Several nodes in one host file",
-			Detail:   fmt.Sprintf("%s declares the nodes %v, but a node's outputs are compiled from a file of its own. Move each node to its own file, such as hosts/<node>.hcl.", file, nodes),
-		})
-		printDiagnostics(e, f, diags, asJSON)
-		return nil, f, silentExit(exitConfig)
-	}
 	p, d := f.Plan(nodes[0])
 	diags = append(diags, d...)
 	printDiagnostics(e, f, diags, asJSON)

@@ -152,6 +152,9 @@ func runBackup(e *env, opts runOptions, job string) error {
 	if !ok {
 		return &exitError{code: exitConfig, err: fmt.Errorf("%s has no job %q", opts.plan, job)}
 	}
+	if err := runtime.RefuseDisabled(j); err != nil {
+		return &exitError{code: exitConfig, err: err}
+	}
 	log := newRunLogger(e.stderr, opts.verbose)
 	if j.Snapshot == plan.SnapshotZFS && !opts.dryRun {
 		inChild, code, err := namespace.Enter(context.Background(), namespace.WithLogger(log))

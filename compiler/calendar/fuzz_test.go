@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,6 +53,12 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("Next(%q) = %v, not after %v", in, next, baseTime)
 		}
 		next2, ok2, err2 := Next(n, baseTime)
+		if starHidesSeconds(in) {
+			// systemd prints "*" for a seconds list holding "0/1",
+			// dropping its fractions ("0/1,44.5"): the normalized form
+			// may elapse earlier than the input.
+			return
+		}
 		if (err == nil) != (err2 == nil) || ok != ok2 || !next.Equal(next2) {
 			t.Fatalf("Next(%q) = %v %v %v, but Next(%q) = %v %v %v", in, next, ok, err, n, next2, ok2, err2)
 		}
@@ -80,6 +87,19 @@ func FuzzParseTimespan(f *testing.F) {
 		if d, err := ParseTimespan(in); err == nil && d != Infinity && FormatTimespan(d) != human {
 			t.Fatalf("FormatTimespan(%v) = %q, want %q", d, FormatTimespan(d), human)
 		}
+	})
+}
+
+// starHidesSeconds reports whether in's seconds are "0/1" and more,
+// which systemd's normalized form shows as "*".
+func starHidesSeconds(in string) bool {
+	s, err := parse(in, false)
+	if err != nil {
+		return false
+	}
+	sec := s.fields[fieldSecond]
+	return len(sec) > 1 && slices.ContainsFunc(sec, func(c component) bool {
+		return c.start == 0 && c.stop < 0 && c.repeat == usecPerSec
 	})
 }
 

@@ -37,88 +37,31 @@ func Next(expr string, after time.Time) (next time.Time, ok bool, err error) {
 	return s.next(after, loc)
 }
 
-// tm is C's struct tm as find_next uses it: mon counts from 0, and any
-// field may be out of range until normalize.
-type tm struct {
-	year, mon, mday, hour, min, sec int
-}
-
-func tmOf(t time.Time) tm {
-	return tm{t.Year(), int(t.Month()) - 1, t.Day(), t.Hour(), t.Minute(), t.Second()}
-}
-
-// clock is the zone find_next works in, with the state glibc's mktime
-// keeps between calls: the offset of its last result, which decides
-// which of two instants a wall-clock time that occurs twice is.
-type clock struct {
-	loc        *time.Location
-	lastOffset int64
-}
-
-func (cl *clock) offsetAt(instant int64) int64 {
-	_, off := time.Unix(instant, 0).In(cl.loc).Zone()
-	return int64(off)
-}
-
-// normalize is mktime with tm_isdst = -1, as systemd calls it:
-// out-of-range fields carry over, and the wall-clock time becomes an
-// instant the way glibc picks one around a change of offset.
-func (cl *clock) normalize(c tm) (tm, time.Time) {
-	w := time.Date(c.year, time.Month(c.mon+1), c.mday, c.hour, c.min, c.sec, 0, time.UTC)
-	if cl.loc == time.UTC {
-		return tmOf(w), w
-	}
-	x := cl.resolve(w.Unix())
-	cl.lastOffset = cl.offsetAt(x)
-	t := time.Unix(x, 0).In(cl.loc)
-	return tmOf(t), t
-}
-
-// resolve finds the instant whose wall clock reads wall (seconds as if
-// the wall clock were UTC). time.Date leaves the two hard cases
-// unspecified and decides them differently from glibc, which systemd
-// uses. A time that occurs twice (the clock is set back) is read with
-// the offset of mktime's previous result, as glibc's first guess is. A
-// time that does not occur (the clock skips ahead) is moved by the size
-// of the gap, to the side that is daylight saving time (02:30 becomes
-// 03:30), as glibc prefers.
-func (cl *clock) resolve(wall int64) int64 {
-	valid := func(x int64) bool { return x+cl.offsetAt(x) == wall }
-	if x := wall - cl.lastOffset; valid(x) {
-		return x
-	}
-	// Offsets change at most once within two days in any zone.
-	a, b := wall-cl.offsetAt(wall-2*86400), wall-cl.offsetAt(wall+2*86400)
-	switch {
-	case valid(a) && valid(b):
-		return min(a, b)
-	case valid(a):
-		return a
-	case valid(b):
-		return b
-	}
-	if !time.Unix(a, 0).In(cl.loc).IsDST() && time.Unix(b, 0).In(cl.loc).IsDST() {
-		return b
-	}
-	return a
-}
-
 // maxIterations is systemd's safety valve (MAX_CALENDAR_ITERATIONS).
 const maxIterations = 1000
 
-// next is calendar_spec_next_usec_impl and find_next.
+// next is calendar_spec_next_usec_impl and find_next, line by line, as
+// in systemd 252.39, which Debian 12 ships (src/shared/calendarspec.c).
+// c carries tm_isdst from one mktime to the next as in C: localtime's
+// at the start, -1 (spec->dst: bakc knows no zone abbreviations) after
+// the normalization at the top of each round, and mktime's own result
+// where tm_within_bounds copies a normalized time back. The first
+// mktime reads the start with the start's own isdst, which makes its
+// result, and so glibc's offset state for the rest of the search,
+// independent of the calls before (other expressions, in systemd).
 func (s *spec) next(after time.Time, loc *time.Location) (time.Time, bool, error) {
 	if after.Unix() < 0 {
 		return time.Time{}, false, fmt.Errorf("calendar: %v is before 1970", after)
 	}
 	usec := after.UnixMicro() + 1
-	start := time.UnixMicro(usec).In(loc)
-	c := tmOf(start)
-	// The first mktime gets localtime's tm_isdst, so it reads the start
-	// with the start's own offset.
-	_, off := start.Zone()
-	cl := &clock{loc: loc, lastOffset: int64(off)}
-	tmUsec := int(usec % usecPerSec)
+	cl := &clock{loc: loc}
+	start := cl.convert(usec / usecPerSec)
+	startUsec := int(usec % usecPerSec)
+	c, tmUsec := start, startUsec
+	// invalidateDST is set once the search got stuck at or before its
+	// start (252.39; see below): from then on c keeps the isdst of the
+	// last normalization instead of asking mktime to decide.
+	invalidateDST := false
 	reset := func(from field) {
 		switch from {
 		case fieldMonth:
@@ -139,7 +82,11 @@ func (s *spec) next(after time.Time, loc *time.Location) (time.Time, bool, error
 		}
 	}
 	for range maxIterations {
-		c, _ = cl.normalize(c)
+		// Normalize the current date.
+		cl.mktime(&c)
+		if !invalidateDST {
+			c.isdst = -1
+		}
 
 		r, found := s.match(fieldYear, &c, &c.year, cl)
 		if !found {
@@ -222,8 +169,25 @@ func (s *spec) next(after time.Time, loc *time.Location) (time.Time, bool, error
 			continue
 		}
 
-		_, t := cl.normalize(c)
-		return t.Add(time.Duration(tmUsec) * time.Microsecond), true, nil
+		// systemd 252.39 (not 252.0): a result that is not after the
+		// start, compared as wall-clock fields, means the search went
+		// back across a change of offset; move on an hour and let
+		// mktime pick the side.
+		r2 := compareTm(start, c)
+		if r2 == 0 {
+			r2 = compareInt(startUsec, tmUsec+1)
+		}
+		if r2 >= 0 {
+			invalidateDST = true
+			c.hour++
+			continue
+		}
+
+		t, ok := cl.mktime(&c)
+		if !ok {
+			return time.Time{}, false, fmt.Errorf("calendar: mktime fails on the result for %q (systemd fails too)", s.String())
+		}
+		return time.Unix(t, int64(tmUsec)*1000).In(loc), true, nil
 	}
 	return time.Time{}, false, fmt.Errorf("calendar: no result after %d steps for %q (systemd gives up too)", maxIterations, s.String())
 }
@@ -284,25 +248,29 @@ func (s *spec) match(f field, c *tm, val *int, cl *clock) (changed, found bool) 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // endOfMonthDay is find_end_of_month: the day of c's month that is day
-// days before the month's end ("~1" is the last day), or -1.
+// days before the month's end ("~1" is the last day), or -1. mktime gets
+// c's isdst, as in C.
 func endOfMonthDay(c tm, cl *clock, day int) int {
 	t := c
 	t.mon++
 	t.mday = 1 - day
-	n, _ := cl.normalize(t)
-	if n.mon != c.mon {
+	if _, ok := cl.mktime(&t); !ok || t.mon != c.mon {
 		return -1
 	}
-	return n.mday
+	return t.mday
 }
 
 // withinBounds is tm_within_bounds: in range (true), normalized into
-// range (false, *c updated), or past 2199 / going backwards (error).
+// range (false, *c updated, its isdst included), or past 2199, going
+// backwards or refused by mktime (error).
 func (s *spec) withinBounds(c *tm, cl *clock) (bool, error) {
 	if c.year > maxYear {
 		return false, fmt.Errorf("past %d", maxYear)
 	}
-	t, _ := cl.normalize(*c)
+	t := *c
+	if _, ok := cl.mktime(&t); !ok {
+		return false, fmt.Errorf("mktime fails")
+	}
 	cmp := 0
 	switch {
 	case t.year != c.year:
@@ -332,6 +300,16 @@ func (s *spec) withinBounds(c *tm, cl *clock) (bool, error) {
 	return cmp == 0, nil
 }
 
+// compareTm is tm_compare: the wall-clock fields, year first.
+func compareTm(a, b tm) int {
+	for _, p := range [][2]int{{a.year, b.year}, {a.mon, b.mon}, {a.mday, b.mday}, {a.hour, b.hour}, {a.min, b.min}} {
+		if r := compareInt(p[0], p[1]); r != 0 {
+			return r
+		}
+	}
+	return compareInt(a.sec, b.sec)
+}
+
 func compareInt(a, b int) int {
 	switch {
 	case a < b:
@@ -347,9 +325,13 @@ func (s *spec) matchesWeekday(c tm, cl *clock) bool {
 	if s.weekdays < 0 || s.weekdays >= allWeekdays {
 		return true
 	}
-	_, t := cl.normalize(c)
-	k := int(t.Weekday()) - 1
-	if t.Weekday() == time.Sunday {
+	t, ok := cl.mktime(&c)
+	if !ok {
+		return false
+	}
+	wd := time.Unix(t, 0).In(cl.loc).Weekday()
+	k := int(wd) - 1
+	if wd == time.Sunday {
 		k = 6
 	}
 	return s.weekdays&(1<<k) != 0

@@ -141,13 +141,22 @@ func normalizeChain(c []component) []component {
 
 // validate is calendar_spec_valid, one component at a time in the order
 // they were written, so that the first problem reported is the leftmost.
-// It runs on the normalized spec but in source order.
+// It runs on the normalized spec but in source order; a component's place
+// in the normalized chain (sorted, without duplicates) matters for days
+// counted from the month's end (see validComponent).
 func (s *spec) validate(in string) *Error {
 	for f := fieldYear; f <= fieldSecond; f++ {
-		cs := slices.Clone(s.fields[f])
-		slices.SortStableFunc(cs, func(a, b component) int { return cmp.Compare(a.pos, b.pos) })
-		for _, c := range cs {
-			if err := validComponent(in, f, c, s.endOfMonth && f == fieldDay); err != nil {
+		type placed struct {
+			c     component
+			index int
+		}
+		cs := make([]placed, len(s.fields[f]))
+		for i, c := range s.fields[f] {
+			cs[i] = placed{c, i}
+		}
+		slices.SortStableFunc(cs, func(a, b placed) int { return cmp.Compare(a.c.pos, b.c.pos) })
+		for _, x := range cs {
+			if err := validComponent(in, f, x.c, s.endOfMonth && f == fieldDay, x.index); err != nil {
 				return err
 			}
 		}
@@ -155,8 +164,22 @@ func (s *spec) validate(in string) *Error {
 	return nil
 }
 
-// validComponent is chain_valid for one component.
-func validComponent(in string, f field, c component, endOfMonth bool) *Error {
+// endOfMonthListMax is the longest list of days after "~" that systemd
+// 252 can accept: the limit of the tenth value would be 1, which only
+// "~1" meets, and "~1" always sorts first.
+const endOfMonthListMax = 9
+
+// validComponent is chain_valid for one component, the index-th of its
+// normalized chain.
+//
+// For days after "~", chain_valid (systemd 252, src/shared/calendarspec.c,
+// lines 172-213) lowers its upper bound "to" by 3 to forbid days more
+// than 28 from the month's end, and then calls itself for the next
+// component with the lowered bound, which lowers it by 3 again: the
+// index-th value of the sorted list may be at most 28-3*index ("~1,25"
+// is valid, "~1,26" is not, "~1,2,23" is not). Timers with such a list
+// are refused at boot, so bakc must refuse them too.
+func validComponent(in string, f field, c component, endOfMonth bool, index int) *Error {
 	from, to := f.bounds()
 	what := f.String()
 	fail := func(problem, hint string, args ...any) *Error {
@@ -164,14 +187,16 @@ func validComponent(in string, f field, c component, endOfMonth bool) *Error {
 	}
 	written := in[c.pos:c.end]
 	if endOfMonth {
-		// "~" counts days back from the end of the month; systemd
-		// forbids more than 28 of them.
-		to -= 3
+		to -= 3 * (index + 1)
 	}
 	rangeHint := func() string {
 		switch {
 		case f == fieldYear:
 			return "Years go from 1970 to 2199 (two-digit years 70..99 mean 1970..1999, 00..69 mean 2000..2069)."
+		case endOfMonth && index >= endOfMonthListMax:
+			return fmt.Sprintf(`After "~", systemd accepts at most %d values in a list of days (each further value lowers the limit by 3).`, endOfMonthListMax)
+		case endOfMonth && index > 0:
+			return fmt.Sprintf(`After "~", days count back from the last day of the month ("~01" is the last day) and go from 1 to 28, but systemd lowers that limit by 3 for each further value of a list, counted in sorted order: %q is value %d, so it may be at most %d. Use a range ("~01..07") or fewer values.`, written, index+1, to)
 		case endOfMonth:
 			return `After "~", days count back from the last day of the month ("~01" is the last day) and go from 1 to 28.`
 		default:
@@ -328,9 +353,13 @@ func formatChain(b *strings.Builder, width int, c []component, usec bool) {
 		b.WriteByte('*')
 		return
 	}
-	if usec && len(c) == 1 && c[0].start == 0 && c[0].stop < 0 && c[0].repeat == usecPerSec {
-		b.WriteByte('*')
-		return
+	// chain_is_star: a seconds chain holding "0/1" anywhere (every
+	// whole second) prints as "*", whatever else it lists.
+	for _, x := range c {
+		if usec && x.start == 0 && x.stop < 0 && x.repeat == usecPerSec {
+			b.WriteByte('*')
+			return
+		}
 	}
 	for i, x := range c {
 		if i > 0 {

@@ -75,6 +75,11 @@ type Paths struct {
 	Cache string `json:"cache"`
 	// Log holds the error log.
 	Log string `json:"log"`
+	// KnownHosts is the file that holds the host keys the node's sftp
+	// repositories declare inline (SSH.KnownHosts of each), next to the
+	// plan; the units install it (a file of `bakc units`, or
+	// environment.etc on NixOS). Empty when no repository declares any.
+	KnownHosts string `json:"known_hosts,omitempty"`
 }
 
 // Monitoring says where the runtime reports to.
@@ -126,6 +131,8 @@ type Repository struct {
 	// not mounted there. Empty when the plan does not say; the runtime
 	// then refuses to initialise it on the root file system.
 	Mountpoint string `json:"mountpoint,omitempty"`
+	// SSH is how restic's ssh reaches an sftp repository; nil otherwise.
+	SSH *SSH `json:"ssh,omitempty"`
 	// Init allows the runtime to run `restic init` when the repository
 	// does not exist yet. Off by default: a missing repository is usually
 	// a mount that did not happen, not a new one.
@@ -165,6 +172,57 @@ func (m NFSMount) Source() string {
 		return "[" + m.Server + "]:" + m.Export
 	}
 	return m.Server + ":" + m.Export
+}
+
+// SSH is how restic reaches an sftp repository: its ssh runs as the
+// backup user, whose home has no key and no known_hosts, so every file
+// it needs is named here and nothing else is read (Command).
+type SSH struct {
+	// User, Host and Port are the URL's, as restic reads an sftp URL;
+	// User and Port are empty when the URL has none.
+	User string `json:"user,omitempty"`
+	Host string `json:"host"`
+	Port string `json:"port,omitempty"`
+	// IdentityFile is the private key (a secret: never under
+	// /nix/store).
+	IdentityFile string `json:"identity_file"`
+	// KnownHostsFile is the known_hosts file ssh checks the server's
+	// key against: the user's own, or Paths.KnownHosts.
+	KnownHostsFile string `json:"known_hosts_file"`
+	// KnownHosts are the known_hosts lines the configuration gives
+	// inline (public keys), as written; they are in KnownHostsFile.
+	KnownHosts []string `json:"known_hosts,omitempty"`
+}
+
+// Command is the ssh command line restic starts for the repository
+// (its sftp.command), program first: no configuration file (-F none),
+// exactly the declared key (IdentitiesOnly, no agent) and host keys
+// (StrictHostKeyChecking, no global file), never a question
+// (BatchMode), a bounded connect and a dead server found within five
+// minutes; then the sftp subsystem on the URL's host.
+func (s *SSH) Command(program string) []string {
+	argv := []string{program,
+		"-F", "none",
+		"-i", s.IdentityFile,
+		"-o", "IdentitiesOnly=yes",
+		"-o", "IdentityAgent=none",
+		"-o", "UserKnownHostsFile=" + s.KnownHostsFile,
+		"-o", "GlobalKnownHostsFile=/dev/null",
+		"-o", "StrictHostKeyChecking=yes",
+		"-o", "UpdateHostKeys=no",
+		"-o", "CheckHostIP=no",
+		"-o", "BatchMode=yes",
+		"-o", "ConnectTimeout=30",
+		"-o", "ServerAliveInterval=60",
+		"-o", "ServerAliveCountMax=5",
+	}
+	if s.Port != "" {
+		argv = append(argv, "-p", s.Port)
+	}
+	if s.User != "" {
+		argv = append(argv, "-l", s.User)
+	}
+	return append(argv, "-s", "--", s.Host, "sftp")
 }
 
 // Schedule is when a timer fires.
@@ -208,6 +266,11 @@ type Job struct {
 	Name string `json:"name"`
 	// Description is free text for unit descriptions and the runbook.
 	Description string `json:"description,omitempty"`
+	// Disabled is a job the configuration keeps with enabled = false: it
+	// is in the plan for the runbook (its snapshots and how to restore
+	// them), gets no unit and no timer, and the runtime refuses to run
+	// it.
+	Disabled bool `json:"disabled,omitempty"`
 	// Paths are absolute, clean and sorted; none is inside another.
 	// Empty for a job that only dumps (Dumps).
 	Paths []string `json:"paths"`

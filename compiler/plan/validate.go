@@ -6,6 +6,7 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/holthome/bakc/compiler/calendar"
@@ -69,11 +70,12 @@ var fieldRules = map[string][]rule{
 	"user.uid":   {number(CheckUserID)},
 	"user.gid":   {number(CheckUserID)},
 
-	"paths":       nil,
-	"paths.plan":  {text(CheckAbsPath)},
-	"paths.state": {text(checkRuntimePath)},
-	"paths.cache": {text(checkRuntimePath)},
-	"paths.log":   {text(checkRuntimePath)},
+	"paths":             nil,
+	"paths.plan":        {text(CheckAbsPath)},
+	"paths.state":       {text(checkRuntimePath)},
+	"paths.cache":       {text(checkRuntimePath)},
+	"paths.log":         {text(checkRuntimePath)},
+	"paths.known_hosts": {optional(CheckAbsPath)},
 
 	"monitoring":                 nil,
 	"monitoring.textfile_dir":    {text(checkRuntimePath)},
@@ -96,6 +98,14 @@ var fieldRules = map[string][]rule{
 	"repositories[].nfs.options":                            nil,
 	"repositories[].nfs.options[]":                          {text(checkMountOption)},
 	"repositories[].mountpoint":                             {optional(CheckAbsPath)},
+	"repositories[].ssh":                                    nil, // sftp only: checkRepositories
+	"repositories[].ssh.user":                               {optional(checkWord)},
+	"repositories[].ssh.host":                               {text(checkAddressToken)},
+	"repositories[].ssh.port":                               {optional(checkPort)},
+	"repositories[].ssh.identity_file":                      {text(checkSecretFile)},
+	"repositories[].ssh.known_hosts_file":                   {text(CheckAbsPath)},
+	"repositories[].ssh.known_hosts":                        nil,
+	"repositories[].ssh.known_hosts[]":                      {text(checkLine)},
 	"repositories[].init":                                   nil,
 	"repositories[].prune":                                  nil,
 	"repositories[].prune.schedule":                         nil,
@@ -116,6 +126,7 @@ var fieldRules = map[string][]rule{
 	"jobs[]":                               nil,
 	"jobs[].name":                          {text(name(NameJob))},
 	"jobs[].description":                   {optional(checkLine)},
+	"jobs[].disabled":                      nil, // any bool
 	"jobs[].paths":                         nil, // or dumps: checkJobs
 	"jobs[].paths[]":                       {text(CheckAbsPath)},
 	"jobs[].exclude":                       nil,
@@ -471,11 +482,12 @@ func checkMountOption(s string) error {
 	return nil
 }
 
-// checkExclude accepts an exclude pattern: the runtime writes one per
-// line into restic's exclude file, so a line break would add a pattern.
+// checkExclude accepts an exclude pattern that the runtime can write as
+// one line of restic's exclude file (escape.ResticExcludeLine): no line
+// break, a valid restic pattern, not too long.
 func checkExclude(s string) error {
-	if strings.ContainsAny(s, "\n\r\x00") {
-		return fmt.Errorf("%q holds a line break or NUL", s)
+	if err := escape.CheckResticExcludeLine(s); err != nil {
+		return fmt.Errorf("%.80q %w", s, err)
 	}
 	return nil
 }
@@ -571,6 +583,14 @@ func checkRepositories(v *validator, p *Plan) {
 				v.fail(field+".mountpoint", fmt.Errorf("%q is neither the repository's folder %q nor a folder above it", mp, r.URL))
 			}
 		}
+		switch {
+		case r.Kind == KindSFTP && r.SSH == nil:
+			v.fail(field+".ssh", errors.New("is required for an sftp repository: restic's ssh has no key and no host keys without it"))
+		case r.Kind != KindSFTP && r.SSH != nil:
+			v.fail(field+".ssh", fmt.Errorf("is given, but the repository's kind is %q", r.Kind))
+		case r.SSH != nil && len(r.SSH.KnownHosts) > 0 && r.SSH.KnownHostsFile != p.Paths.KnownHosts:
+			v.fail(field+".ssh.known_hosts_file", fmt.Errorf("%q is not paths.known_hosts %q, where the inline host keys are installed", r.SSH.KnownHostsFile, p.Paths.KnownHosts))
+		}
 	}
 }
 
@@ -652,4 +672,13 @@ func checkMonitoring(v *validator, p *Plan) {
 			return
 		}
 	}
+}
+
+// checkPort accepts a TCP port number, as written in a URL.
+func checkPort(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != s {
+		return fmt.Errorf("%q is not a port number", s)
+	}
+	return nil
 }

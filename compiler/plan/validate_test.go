@@ -168,6 +168,8 @@ func TestDecodeRefuses(t *testing.T) {
 			[]string{`jobs[1].retention: keeps nothing`}},
 		{"an exclude with a line break", edit(func(p *Plan) { job(p, "plex").Exclude = []string{"a\n/home"} }),
 			[]string{`jobs[1].exclude[0]: "a\n/home" holds a line break`}},
+		{"an exclude restic refuses", edit(func(p *Plan) { job(p, "plex").Exclude = []string{"**/[ab"} }),
+			[]string{`jobs[1].exclude[0]: "**/[ab" is not a valid restic pattern`}},
 		{"a schedule systemd does not read", edit(func(p *Plan) { job(p, "plex").Schedule.Calendar = "every day" }),
 			[]string{`jobs[1].schedule.calendar: "every day" is not a systemd calendar expression`}},
 		{"an IO class in capitals", edit(func(p *Plan) { job(p, "plex").Resources.IOSchedulingClass = "Idle" }),

@@ -35,6 +35,10 @@ const etcPrefix = "/etc/"
 // works, whatever the path.
 const planStoreName = "bakc-plan.json"
 
+// knownHostsStoreName names the sftp repositories' known_hosts file in
+// the Nix store, for the same reason: it lies beside the plan.
+const knownHostsStoreName = "bakc-known_hosts"
+
 // Render returns backup.nix for the plan.
 func Render(p *plan.Plan) ([]byte, error) {
 	set, err := units.Build(p)
@@ -52,6 +56,13 @@ func Render(p *plan.Plan) ([]byte, error) {
 
 	top := &attrs{spaced: true}
 	top.set(call{"pkgs.writeText", []expr{str(planStoreName), text(planJSON)}}, "environment", "etc", etcName, "source")
+	if kh := set.KnownHosts; kh != nil {
+		name, ok := strings.CutPrefix(kh.Path, etcPrefix)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("paths.known_hosts: %q is not a file under /etc, where NixOS's environment.etc can put it", kh.Path)
+		}
+		top.set(call{"pkgs.writeText", []expr{str(knownHostsStoreName), text(strings.Join(kh.Lines, "\n") + "\n")}}, "environment", "etc", name, "source")
+	}
 	top.set(list{raw("bakc")}, "environment", "systemPackages")
 	top.set(userAttrs(p), "users", "users", p.User.Name)
 	top.set((&attrs{}).set(raw(strconv.Itoa(p.User.GID)), "gid"), "users", "groups", p.User.Group)
@@ -144,7 +155,12 @@ func service(u *units.Unit) *attrs {
 	for _, pkg := range u.Packages {
 		path = append(path, packageExpr(pkg))
 	}
-	if len(path) > 0 {
+	if u.RunsSSH {
+		// restic's ssh for an sftp repository; a service's default
+		// path (coreutils, findutils, grep, sed, systemd) has none.
+		path = append(path, raw("pkgs.openssh"))
+	}
+	if path != nil {
 		a.set(path, "path")
 	}
 	for _, s := range u.Sections {

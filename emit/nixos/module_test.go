@@ -58,6 +58,7 @@ const standIns = `{
   lib = throw "backup.nix must not need lib";
   pkgs = {
     bakc = "/stand-in/bakc";
+    openssh = "/stand-in/openssh";
     postgresql = "/stand-in/postgresql";
     python3Packages.psycopg = "/stand-in/psycopg";
   } // ` + writeTextStandIn + `;
@@ -224,6 +225,26 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 	if diff := cmp.Diff([]string{"/stand-in/bakc"}, got.Environment.SystemPackages); diff != "" {
 		t.Errorf("systemPackages (-want +got):\n%s", diff)
 	}
+	// The inline host keys of sftp repositories, as the plain units
+	// write them (without their # comments), at paths.known_hosts.
+	if p.Paths.KnownHosts != "" {
+		files, err := unitfile.Render(p, standInProgram)
+		require.NoError(t, err)
+		var want string
+		for _, f := range files {
+			if f.Name == unitfile.KnownHostsFile {
+				for _, l := range strings.SplitAfter(string(f.Data), "\n") {
+					if !strings.HasPrefix(l, "#") {
+						want += l
+					}
+				}
+			}
+		}
+		require.NotEmpty(t, want, "the plain units have no known_hosts file")
+		if diff := cmp.Diff(want, got.Environment.Etc[strings.TrimPrefix(p.Paths.KnownHosts, "/etc/")].Source.Text); diff != "" {
+			t.Errorf("environment.etc known_hosts (-plain +nix):\n%s", diff)
+		}
+	}
 	user := got.Users.Users[p.User.Name]
 	if !user.IsSystemUser || user.UID != p.User.UID || user.Group != p.User.Group || got.Users.Groups[p.User.Group].GID != p.User.GID {
 		t.Errorf("users: got %+v, groups %+v; want %+v", got.Users.Users, got.Users.Groups, p.User)
@@ -337,10 +358,13 @@ func checkAgreement(t *testing.T, p *plan.Plan) {
 		nu := got.Systemd.Services[strings.TrimSuffix(u.Name, ".service")]
 		wantPath := []string(nil)
 		if u.RunsZFS {
-			wantPath = []string{"/stand-in/zfs"}
+			wantPath = append(wantPath, "/stand-in/zfs")
 		}
 		for _, pkg := range u.Packages {
 			wantPath = append(wantPath, standInPackage(pkg))
+		}
+		if u.RunsSSH {
+			wantPath = append(wantPath, "/stand-in/openssh")
 		}
 		if diff := cmp.Diff(wantPath, nu.Path); diff != "" {
 			t.Errorf("%s path (-want +got):\n%s", u.Name, diff)

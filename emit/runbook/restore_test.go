@@ -45,7 +45,13 @@ func TestRestoreCommandsRestore(t *testing.T) {
 	manager := testenv.StartSystemdManager(t)
 	for _, r := range testenv.Restics(t) {
 		t.Run("restic-"+r.Version, func(t *testing.T) {
-			testRestore(t, sh, r, manager)
+			testRestore(t, sh, r, manager, false)
+		})
+		// The same repository behind an sshd of the test's own, as an
+		// sftp repository with its ssh block: the commands start ssh
+		// as the runtime does, with the declared key and host key only.
+		t.Run("restic-"+r.Version+"-sftp", func(t *testing.T) {
+			testRestore(t, sh, r, manager, true)
 		})
 	}
 }
@@ -55,7 +61,7 @@ const (
 	testUID  = 2049
 )
 
-func testRestore(t *testing.T, sh string, r testenv.Restic, manager *testenv.SystemdManager) {
+func testRestore(t *testing.T, sh string, r testenv.Restic, manager *testenv.SystemdManager, sftp bool) {
 	tmp := t.TempDir()
 	require.NoError(t, os.Chmod(tmp, 0o711))
 	src := filepath.Join(tmp, "src")
@@ -177,6 +183,19 @@ func testRestore(t *testing.T, sh string, r testenv.Restic, manager *testenv.Sys
 	resticStdin([]byte("decoy dump\n"), "backup", "--host", testNode, "--tag", job.JobTag, "--tag", "dump:other", "--stdin", "--stdin-filename", dump.Filename)
 	resticStdin([]byte("decoy dump\n"), "backup", "--host", "othernode", "--tag", job.JobTag, "--tag", dump.Tag, "--stdin", "--stdin-filename", dump.Filename)
 
+	if sftp {
+		keys := filepath.Join(tmp, "keys")
+		require.NoError(t, os.Mkdir(keys, 0o700))
+		pub := testenv.SSHKey(t, keys, "client", "client")
+		srv := testenv.StartSSHD(t, pub+"\n", "PermitRootLogin prohibit-password", "Subsystem sftp internal-sftp")
+		hostLine, err := os.ReadFile(srv.KnownHosts)
+		require.NoError(t, err)
+		r := &p.Repositories[0]
+		r.Kind, r.URL = plan.KindSFTP, "sftp://root@127.0.0.1:"+srv.Port+"/"+repo
+		r.SSH = &plan.SSH{User: "root", Host: "127.0.0.1", Port: srv.Port,
+			IdentityFile: filepath.Join(keys, "client"), KnownHostsFile: srv.KnownHosts,
+			KnownHosts: []string{strings.TrimSpace(string(hostLine))}}
+	}
 	md, err := Render(p, Options{RestoreRoot: filepath.Join(tmp, "restore")})
 	require.NoError(t, err)
 	setup, blocks := restoreSection(t, string(md), "files", "local")

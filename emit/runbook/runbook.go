@@ -134,10 +134,14 @@ type repoView struct {
 	KindWords string
 	// MountOptions are the NFS options for mounting by hand.
 	MountOptions string
-	Jobs         []string
-	Prune        scheduleView
-	Verify       *scheduleView
-	RestoreTest  *scheduleView
+	// SFTPOption is, for an sftp repository, restic's -o value that
+	// starts ssh as the runtime does (plan.SSH.Command), for the
+	// restore commands.
+	SFTPOption  string
+	Jobs        []string
+	Prune       scheduleView
+	Verify      *scheduleView
+	RestoreTest *scheduleView
 }
 
 func buildView(p *plan.Plan, opts Options) (*view, error) {
@@ -157,6 +161,13 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		rv := repoView{Repository: r, KindWords: kindWords(r)}
 		if r.NFS != nil {
 			rv.MountOptions = strings.Join(manualMountOptions(r.NFS.Options), ",")
+		}
+		if r.Kind == plan.KindSFTP && r.SSH != nil {
+			cmd, err := escape.ResticCommand(r.SSH.Command("ssh"))
+			if err != nil {
+				return nil, fmt.Errorf("runbook: repository %s: %w", r.Name, err)
+			}
+			rv.SFTPOption = escape.ResticOption("sftp.command=" + cmd)
 		}
 		for _, j := range p.Jobs {
 			for _, name := range j.Repositories {

@@ -68,7 +68,7 @@ func TestForgeRunbook(t *testing.T) {
 	md := string(renderExample(t, "forge"))
 	for _, want := range []string{
 		// Schedules in both forms, and the delay in systemd's words.
-		"- Schedule: `hourly`, which systemd reads as `*-*-* *:00:00`, each run delayed at random by up to `30min`.",
+		"- Schedule: `hourly`, which systemd reads as `*-*-* *:00:00`, each run at a fixed offset of up to `30min` after that (the same every run, chosen by systemd per machine and timer).",
 		"- Schedule: `weekly`, which systemd reads as `Mon *-*-* 00:00:00`",
 		// Retention in words and in restic's terms.
 		"Keeps the newest snapshot of each of the last 4 weeks, 3 months and 1 year",

@@ -25,6 +25,9 @@ const (
 	PlanFile     = "plan.json"
 	TmpfilesFile = "bakc-tmpfiles.conf"
 	SysusersFile = "bakc-sysusers.conf"
+	// KnownHostsFile holds the host keys of the node's sftp
+	// repositories; it is installed at the plan's paths.known_hosts.
+	KnownHostsFile = "known_hosts"
 )
 
 // DefaultProgram is where the units expect bakc on a plain host, unless
@@ -67,6 +70,12 @@ func Render(p *plan.Plan, program string) ([]File, error) {
 		File{Name: TmpfilesFile, Data: []byte(header + "# Install as /etc/tmpfiles.d/bakc.conf.\n" + strings.Join(set.Tmpfiles, "\n") + "\n")},
 		File{Name: SysusersFile, Data: []byte(header + "# Install as /etc/sysusers.d/bakc.conf.\n" + strings.Join(set.Sysusers, "\n") + "\n")},
 	)
+	if kh := set.KnownHosts; kh != nil {
+		// known_hosts takes # comments; ssh reads the rest line by line.
+		files = append(files, File{Name: KnownHostsFile, Data: []byte(header +
+			"# Install as " + kh.Path + " (mode 0644): the host keys of the sftp repositories.\n" +
+			strings.Join(kh.Lines, "\n") + "\n")})
+	}
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	return files, nil
 }

@@ -122,6 +122,12 @@ func TestHostile(t *testing.T) {
 	if err != nil || out != "" {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
+	// The host keys as they are, after the comments, for ssh to read.
+	kh, err := os.ReadFile(filepath.Join(dir, KnownHostsFile))
+	require.NoError(t, err)
+	if !strings.HasSuffix(string(kh), "\n"+unitstest.HostileKnownHosts+"\n") {
+		t.Errorf("known_hosts does not end with the line as it is:\n%s", kh)
+	}
 
 	// A target that pulls in every unit, so that one systemd --test
 	// run dumps them all.
@@ -142,13 +148,21 @@ func TestHostile(t *testing.T) {
 	if diff := cmp.Diff([][]string{{program, "run", "backup", "media", "--plan", unitstest.HostilePlanPath}}, commandLines(media["ExecStart"])); diff != "" {
 		t.Errorf("ExecStart (-want +got):\n%s", diff)
 	}
-	// PrivateTmp= adds /var/tmp.
-	if diff := cmp.Diff([]string{unitstest.HostileMountpoint, "/var/tmp"}, slices.Sorted(slices.Values(fileOrigin(media["RequiresMountsFor"])))); diff != "" {
+	// The repository's mount is not required (PrivateTmp= adds
+	// /var/tmp); its automount is wanted and comes first.
+	if diff := cmp.Diff([]string{"/var/tmp"}, slices.Sorted(slices.Values(fileOrigin(media["RequiresMountsFor"])))); diff != "" {
 		t.Errorf("RequiresMountsFor (-want +got):\n%s", diff)
 	}
+	automount := escape.SystemdUnitNameFromPath(unitstest.HostileMountpoint, ".automount")
+	for _, k := range []string{"Wants", "After"} {
+		if !slices.Contains(unitNames(media[k]), automount) {
+			t.Errorf("%s=%q lacks %s", k, media[k], automount)
+		}
+	}
 	// systemd prints ReadWritePaths= joined by spaces; the escape
-	// package's corpus test checks single hostile paths strictly.
-	wantRW := []string{unitstest.HostileMountpoint, unitstest.HostileLocalRepo, "/var/cache/bakc", "/var/lib/bakc state/%i", "/var/lib/node_exporter/textfile collector", "/var/log/bakc"}
+	// package's corpus test checks single hostile paths strictly. The
+	// repositories' folders may be missing ("-").
+	wantRW := []string{"-" + unitstest.HostileMountpoint, "-" + unitstest.HostileLocalRepo, "/var/cache/bakc", "/var/lib/bakc state/%i", "/var/lib/node_exporter/textfile collector", "/var/log/bakc"}
 	// The hook's declared writes follow, with "-": ignored if missing.
 	if diff := cmp.Diff([]string{strings.Join(slices.Sorted(slices.Values(wantRW)), " ") + " -" + unitstest.HostileWrites}, media["ReadWritePaths"]); diff != "" {
 		t.Errorf("ReadWritePaths (-want +got):\n%s", diff)
@@ -296,15 +310,17 @@ func TestRejects(t *testing.T) {
 		{"trailing backslash in description", func(p *plan.Plan) { p.Jobs[0].Description = `a\` }, `job "media": description`},
 		{"relative state folder", func(p *plan.Plan) { p.Paths.State = "var/lib/bakc" }, "paths.state"},
 		{"unclean mountpoint", func(p *plan.Plan) {
-			p.Repositories[2].NFS.Mountpoint = "/mnt/x/../y"
+			p.Repositories[3].NFS.Mountpoint = "/mnt/x/../y"
 		}, `repository "nas": nfs.mountpoint`},
-		{"control character in local repository", func(p *plan.Plan) { p.Repositories[1].URL = "/srv/a\x1bb" }, `repository "local": url`},
+		{"control character in local repository", func(p *plan.Plan) { p.Repositories[2].URL = "/srv/a\x1bb" }, `repository "local": url`},
 		{"template instance in a job name", func(p *plan.Plan) { p.Jobs[0].Name = "a@b" }, `job "a@b": name`},
 		{"unknown specifier in OnFailure", func(p *plan.Plan) { p.Monitoring.OnFailureUnit = "x@%z.service" }, "monitoring.on_failure_unit"},
 		{"space in CPUQuota", func(p *plan.Plan) { p.Jobs[0].Resources.CPUQuota = "50 %" }, "resources.cpu_quota"},
-		{"comma in a mount option", func(p *plan.Plan) { p.Repositories[2].NFS.Options = []string{"a,b"} }, "nfs.options"},
+		{"comma in a mount option", func(p *plan.Plan) { p.Repositories[3].NFS.Options = []string{"a,b"} }, "nfs.options"},
 		{"bad user name", func(p *plan.Plan) { p.User.Name = "bakc user" }, "user.name"},
 		{"NUL in the plan path", func(p *plan.Plan) { p.Paths.Plan = "/etc/a\x00b" }, "paths.plan"},
+		{"newline in a known_hosts line", func(p *plan.Plan) { p.Repositories[1].SSH.KnownHosts = []string{"a\nb"} }, `repository "far": ssh.known_hosts`},
+		{"inline host keys elsewhere than paths.known_hosts", func(p *plan.Plan) { p.Repositories[1].SSH.KnownHostsFile = "/etc/other" }, `repository "far": ssh.known_hosts_file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,7 @@ func Build(p *plan.Plan) (*Set, error) {
 	}
 	set.Units = append(set.Units, buildMounts(p)...)
 	slices.SortFunc(set.Units, func(a, b Unit) int { return strings.Compare(a.Name, b.Name) })
+	set.KnownHosts = buildKnownHosts(p)
 	set.Tmpfiles = buildTmpfiles(p)
 	set.Sysusers = buildSysusers(p)
 	return set, nil
@@ -59,13 +60,16 @@ type task struct {
 	job *plan.Job
 }
 
-// planTasks lists the node's tasks: a backup per job, then per
-// repository its verify and restore test (when the node declares them)
-// and its prune.
+// planTasks lists the node's tasks: a backup per job that is not
+// disabled, then per repository its verify and restore test (when the
+// node declares them) and its prune.
 func planTasks(p *plan.Plan) []task {
 	var tasks []task
 	for i := range p.Jobs {
 		j := &p.Jobs[i]
+		if j.Disabled {
+			continue
+		}
 		t := task{
 			kind:        KindBackup,
 			name:        j.Name,

@@ -9,6 +9,7 @@ import (
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/emit/units"
 	"github.com/holthome/bakc/emit/units/unitstest"
+	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/runtime/namespace"
 	"github.com/holthome/bakc/runtime/snapshot"
 	"github.com/stretchr/testify/require"
@@ -77,8 +78,13 @@ func TestServices(t *testing.T) {
 	}{
 		// Every service.
 		{"bakc-backup-plex.service", "Service", "Type", []string{"oneshot"}},
-		{"bakc-backup-plex.service", "Unit", "After", []string{"network-online.target"}},
-		{"bakc-backup-plex.service", "Unit", "Wants", []string{"network-online.target"}},
+		// After the network and the NFS repository's automount, which
+		// it wants but does not require: a NAS that is down costs that
+		// repository only (the runtime's preflight finds out).
+		{"bakc-backup-plex.service", "Unit", "After", []string{"network-online.target", `mnt-nas\x2dbackup.automount`}},
+		{"bakc-backup-plex.service", "Unit", "Wants", []string{"network-online.target", `mnt-nas\x2dbackup.automount`}},
+		{"bakc-prune-cloud-secondary.service", "Unit", "After", []string{"network-online.target"}},
+		{"bakc-prune-cloud-secondary.service", "Unit", "Wants", []string{"network-online.target"}},
 		{"bakc-backup-plex.service", "Service", "ExecStart", []string{"run backup plex --plan /etc/bakc/plan.json"}},
 		{"bakc-verify-nas-primary.service", "Service", "ExecStart", []string{"run verify nas-primary --plan /etc/bakc/plan.json"}},
 		{"bakc-restore-test-cloud-secondary.service", "Service", "ExecStart", []string{"run restore-test cloud-secondary --plan /etc/bakc/plan.json"}},
@@ -105,12 +111,15 @@ func TestServices(t *testing.T) {
 		{"bakc-backup-databases.service", "Service", "PrivateDevices", []string{"yes"}},
 		{"bakc-backup-databases.service", "Service", "Environment", []string{"PATH=/usr/lib/postgresql/15/bin:" + units.DefaultPath}},
 		{"bakc-backup-plex.service", "Service", "Environment", nil},
-		// Writable: the runtime's folders and the NFS repository; the
-		// b2 repository has no folder.
-		{"bakc-backup-databases.service", "Service", "ReadWritePaths", []string{"/mnt/nas-backup", "/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},
+		// Writable: the runtime's folders and the NFS repository, which
+		// systemd skips when it is missing ("-"); the b2 repository has
+		// no folder.
+		{"bakc-backup-databases.service", "Service", "ReadWritePaths", []string{"-/mnt/nas-backup", "/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},
 		{"bakc-prune-cloud-secondary.service", "Service", "ReadWritePaths", []string{"/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},
-		{"bakc-backup-databases.service", "Unit", "RequiresMountsFor", []string{"/mnt/nas-backup"}},
-		{"bakc-prune-cloud-secondary.service", "Unit", "RequiresMountsFor", nil},
+		// Never RequiresMountsFor=: a failed mount would keep the
+		// service from starting, and a stopped one would stop it.
+		{"bakc-backup-databases.service", "Unit", "RequiresMountsFor", nil},
+		{"bakc-prune-nas-primary.service", "Unit", "RequiresMountsFor", nil},
 		// Resources from the job; maintenance at the lowest priority.
 		{"bakc-backup-databases.service", "Service", "Nice", []string{"10"}},
 		{"bakc-backup-databases.service", "Service", "IOSchedulingClass", []string{"idle"}},
@@ -123,8 +132,14 @@ func TestServices(t *testing.T) {
 		{"bakc-backup-databases.timer", "Timer", "OnCalendar", []string{"hourly"}},
 		{"bakc-backup-databases.timer", "Timer", "Persistent", []string{"true"}},
 		{"bakc-backup-databases.timer", "Timer", "RandomizedDelaySec", []string{"30m"}},
+		// The same offset in the window every time, per machine and timer.
+		{"bakc-backup-databases.timer", "Timer", "FixedRandomDelay", []string{"true"}},
+		{"bakc-prune-nas-primary.timer", "Timer", "FixedRandomDelay", []string{"true"}},
 		{"bakc-backup-databases.timer", "Install", "WantedBy", []string{"timers.target"}},
-		{"bakc-restore-test-nas-primary.timer", "Timer", "OnCalendar", []string{"monthly"}},
+		// Maintenance on the half hour, away from the backups.
+		{"bakc-restore-test-nas-primary.timer", "Timer", "OnCalendar", []string{"*-*-01 04:30:00"}},
+		{"bakc-prune-nas-primary.timer", "Timer", "OnCalendar", []string{"Sun *-*-* 03:30:00"}},
+		{"bakc-verify-nas-primary.timer", "Timer", "OnCalendar", []string{"Sat *-*-* 03:30:00"}},
 		// No OnFailure= unless the configuration names a unit.
 		{"bakc-backup-databases.service", "Unit", "OnFailure", nil},
 	}
@@ -162,7 +177,8 @@ func TestHostileValuesAreEscaped(t *testing.T) {
 		want         []string
 	}{
 		{"Unit", "Description", []string{`bakc backup media: Nightly "full" 100%% of $HOME, ${x} and C:\backup; it's 'quoted' #1`}},
-		{"Unit", "RequiresMountsFor", []string{`"/mnt/nas \"q\" 100%% $x ${y} back\\slash"`}},
+		{"Unit", "Wants", []string{"network-online.target", escape.SystemdUnitNameFromPath(unitstest.HostileMountpoint, ".automount")}},
+		{"Unit", "RequiresMountsFor", nil},
 		{"Unit", "OnFailure", []string{"notify-failure@%n.service"}},
 		{"Service", "ExecStart", []string{`run backup media --plan "/etc/bakc/plan $$1 \"x\" 100%%.json"`}},
 		{"Service", "TimeoutStartSec", []string{"2h 30min"}},
@@ -209,7 +225,7 @@ func TestWritablePathsOutermost(t *testing.T) {
 
 func TestMountOptions(t *testing.T) {
 	p := unitstest.Hostile()
-	nfs := p.Repositories[2].NFS
+	nfs := p.Repositories[3].NFS
 	nfs.Options = []string{"_netdev", "nfsvers=4.2"}
 	set, err := units.Build(p)
 	require.NoError(t, err)
@@ -269,4 +285,58 @@ func TestRunDirHoldsTheRuntimesMounts(t *testing.T) {
 	if !slices.Contains(set.Tmpfiles, "d /run/bakc 0700 root root - -") {
 		t.Errorf("no tmpfiles rule for %s: %q", units.RunDir, set.Tmpfiles)
 	}
+}
+
+// TestMountDependencies: a service wants and follows its NFS
+// repositories' automount, or the mount itself when the options mount
+// without an automount, and never requires either.
+func TestMountDependencies(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		options []string
+		want    string
+	}{
+		{"automount", []string{"_netdev", "noauto", "x-systemd.automount"}, `mnt-nas\x2dbackup.automount`},
+		{"mounted at boot", []string{"_netdev", "nfsvers=4.2"}, `mnt-nas\x2dbackup.mount`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := forge(t)
+			r, ok := p.Repository("nas-primary")
+			require.True(t, ok)
+			r.NFS.Options = tt.options
+			set, err := units.Build(p)
+			require.NoError(t, err)
+			unit := values(set.Unit("bakc-backup-system.service"))["Unit"]
+			want := []string{"network-online.target", tt.want}
+			if diff := cmp.Diff(want, unit["Wants"]); diff != "" {
+				t.Errorf("Wants (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(want, unit["After"]); diff != "" {
+				t.Errorf("After (-want +got):\n%s", diff)
+			}
+			for _, k := range []string{"Requires", "RequiresMountsFor", "BindsTo"} {
+				if unit[k] != nil {
+					t.Errorf("%s=%q: a repository that is down must not keep the service from starting", k, unit[k])
+				}
+			}
+		})
+	}
+}
+
+// A disabled job (enabled = false) has no service and no timer; the
+// other jobs and the repositories' tasks keep theirs.
+func TestDisabledJobHasNoUnits(t *testing.T) {
+	p := forge(t)
+	for i := range p.Jobs {
+		if p.Jobs[i].Name == "plex" {
+			p.Jobs[i].Disabled = true
+		}
+	}
+	set, err := units.Build(p)
+	require.NoError(t, err)
+	got := names(set)
+	require.NotContains(t, got, "bakc-backup-plex.service")
+	require.NotContains(t, got, "bakc-backup-plex.timer")
+	require.Contains(t, got, "bakc-backup-system.service")
+	require.Contains(t, got, "bakc-prune-nas-primary.timer")
 }

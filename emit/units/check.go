@@ -55,6 +55,9 @@ func checkPlan(p *plan.Plan) error {
 			c.check(field+": nfs source", checkToken(r.NFS.Source()))
 			c.check(field+": nfs.options", checkMountOptions(r.NFS.Options))
 		}
+		if r.SSH != nil {
+			c.checkSSH(field, p, r.SSH)
+		}
 		c.checkSchedule(field+": prune.schedule", r.Prune.Schedule)
 		if r.Verify != nil {
 			c.checkSchedule(field+": verify.schedule", r.Verify.Schedule)

@@ -29,6 +29,9 @@ type Set struct {
 	// user with their fixed ids. NixOS declares them with users.users
 	// and users.groups instead.
 	Sysusers []string
+	// KnownHosts is the known_hosts file of the node's sftp
+	// repositories; nil when none declares host keys inline.
+	KnownHosts *KnownHosts
 }
 
 // Unit is one unit file.
@@ -49,6 +52,10 @@ type Unit struct {
 	// A plain host has no Nix packages; its PATH comes from a PlainOnly
 	// Environment= entry instead.
 	Packages []string
+	// RunsSSH says the service's restic starts ssh (an sftp repository).
+	// A plain host has it in PATH; NixOS adds openssh to the service's
+	// path.
+	RunsSSH bool
 }
 
 // Section is one [Section] of a unit file.

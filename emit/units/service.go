@@ -44,13 +44,7 @@ func buildService(p *plan.Plan, t task) Unit {
 		add("Description", escape.SystemdString(t.description)).
 		add("After", "network-online.target").
 		add("Wants", "network-online.target")
-	for _, r := range t.repos {
-		if r.Kind == plan.KindNFS {
-			// Requires= and After= the mount of the repository, so that
-			// the service never runs against an empty mountpoint.
-			u.add("RequiresMountsFor", escape.SystemdPath(r.NFS.Mountpoint))
-		}
-	}
+	addRepositoryDependencies(u, t.repos)
 	if t.onFailure != "" {
 		// Verbatim: checkPlan allowed only unit name characters and
 		// the specifiers a notification unit is told the failed
@@ -81,6 +75,7 @@ func buildService(p *plan.Plan, t task) Unit {
 		Sections: []Section{u.Section, s.Section},
 		RunsZFS:  t.zfs,
 		Packages: packages,
+		RunsSSH:  runsSSH(t),
 	}
 }
 
@@ -125,7 +120,7 @@ func addHardening(s *section, p *plan.Plan, t task) {
 		dirs = outermost(append(dirs, RunDir))
 	}
 	for _, dir := range dirs {
-		s.add("ReadWritePaths", escape.SystemdPath(dir))
+		s.add("ReadWritePaths", readWritePath(p, dir))
 	}
 	if t.job != nil {
 		addStepWrites(s, dirs, t.job)

@@ -81,7 +81,14 @@ var stderrPatterns = []struct {
 	{"signaturedoesnotmatch", CategoryAuth},
 	{"invalidaccesskeyid", CategoryAuth},
 	{"unauthorized", CategoryAuth},
+	// ssh, for an sftp repository (restic passes its stderr on, each line
+	// after "subprocess ssh: "): a server whose host key is not the one
+	// declared, or that is not declared at all, is as untrusted as a
+	// wrong password; so is a key the server refuses.
 	{"permission denied (publickey", CategoryAuth},
+	{"host key verification failed", CategoryAuth},
+	{"remote host identification has changed", CategoryAuth},
+	{"host key is known for", CategoryAuth}, // "No ED25519 host key is known for …"
 	// lock
 	{"repository is already locked", CategoryLock},
 	// network
@@ -100,7 +107,8 @@ var stderrPatterns = []struct {
 	// server that never answers gives up with it after its retries).
 	// bakc's own cancellation is "context canceled", below.
 	{"context deadline exceeded", CategoryNetwork},
-	{"host key verification failed", CategoryNetwork},
+	{"connection timed out", CategoryNetwork},
+	{"could not resolve hostname", CategoryNetwork},
 	// storage: no repository, full, read-only
 	{"repository does not exist", CategoryStorage},
 	{"is there a repository at the following location", CategoryStorage},
@@ -152,14 +160,34 @@ func Classify(exitCode int, stderr string) Category {
 	return CategoryUnknown
 }
 
+// sshPrefix starts every line restic passes on from the ssh of an sftp
+// repository.
+const sshPrefix = "subprocess ssh: "
+
 // message picks the line of restic's stderr that best says what went
 // wrong: the exit_error message of restic ≥ 0.17 in --json mode, else the
 // last "Fatal:" line, else the first line a stderr pattern recognises
 // (restic 0.14's lock message comes before its hints), else the last
 // non-empty line. A lock message keeps the lines restic prints after it
 // about the lock (its age, its storage ID, the unlock advice): they say
-// whether the lock is stale and what to do.
+// whether the lock is stale and what to do. restic's own words for a
+// failed sftp connection say only "unable to start the sftp session …
+// EOF": the last line of ssh's that a pattern recognises ("Host key
+// verification failed.") goes in front of them.
 func message(stderr string) string {
+	msg, ssh := resticMessage(stderr), ""
+	for _, line := range strings.Split(stderr, "\n") {
+		if l, ok := strings.CutPrefix(strings.TrimSpace(line), sshPrefix); ok && Classify(ExitFatal, l) != CategoryUnknown {
+			ssh = strings.TrimSpace(l)
+		}
+	}
+	if ssh == "" {
+		return msg
+	}
+	return "ssh: " + ssh + " — " + msg
+}
+
+func resticMessage(stderr string) string {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	var fatal, known, last string
 	for i, line := range lines {

@@ -25,6 +25,9 @@ func TestClassify(t *testing.T) {
 		{"disk full", 1, "Fatal: unable to save snapshot: open /r/snapshots/x: no space left on device", CategoryStorage},
 		{"read-only", 1, "Fatal: create repository at /r failed: mkdir /r/data: read-only file system", CategoryStorage},
 		{"sftp unreachable", 1, "subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\nFatal: unable to open repository at sftp:x@127.0.0.1:/r: unable to start the sftp session, error: EOF", CategoryNetwork},
+		{"0.14 sftp host key changed", 1, "subprocess ssh: @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nsubprocess ssh: Host key verification failed.\nFatal: unable to open repository at sftp://root@127.0.0.1:44429//r: unable to start the sftp session, error: EOF", CategoryAuth},
+		{"0.18 sftp key refused", 1, "subprocess ssh: root@127.0.0.1: Permission denied (publickey).\n{\"message_type\":\"exit_error\",\"code\":1,\"message\":\"Fatal: unable to open repository at sftp://root@127.0.0.1:33005//r: unable to start the sftp session, error: error receiving version packet from server: server unexpectedly closed connection: unexpected EOF\"}", CategoryAuth},
+		{"sftp host unknown", 1, "subprocess ssh: No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\nsubprocess ssh: Host key verification failed.", CategoryAuth},
 		{"rest unreachable", 1, "Fatal: unable to open config file: Head \"http://nas:8000/config\": dial tcp 10.0.0.1:8000: connect: no route to host", CategoryNetwork},
 		{"0.18 b2 unreachable, name lookup", 1, `{"message_type":"exit_error","code":1,"message":"Fatal: unable to open repository at b2:bucket-name:/forge: dial tcp: lookup api.backblazeb2.com: Temporary failure in name resolution"}`, CategoryNetwork},
 		{"0.18 b2 unreachable, restic's deadline", 1, `{"message_type":"exit_error","code":1,"message":"Fatal: unable to open repository at b2:bucket-name:/forge: context deadline exceeded"}`, CategoryNetwork},
@@ -62,6 +65,8 @@ func TestMessage(t *testing.T) {
 		{"0.18 forget lock, after its retry line",
 			"repo already locked, waiting up to 0s for the lock\nunable to create lock in backend: repository is already locked by PID 26151 on vm by bakc (UID 2049, GID 2049)\nlock was created at 2026-11-30 00:15:58 (1.2s ago)\nstorage ID 0c2e4f1a\nthe `unlock` command can be used to remove stale locks\n",
 			"unable to create lock in backend: repository is already locked by PID 26151 on vm by bakc (UID 2049, GID 2049); lock was created at 2026-11-30 00:15:58 (1.2s ago); storage ID 0c2e4f1a; the `unlock` command can be used to remove stale locks"},
+		{"ssh's words before restic's", "subprocess ssh: root@127.0.0.1: Permission denied (publickey).\n{\"message_type\":\"exit_error\",\"code\":1,\"message\":\"Fatal: unable to open repository at sftp://x//r: unable to start the sftp session, error: EOF\"}\n",
+			"ssh: root@127.0.0.1: Permission denied (publickey). — Fatal: unable to open repository at sftp://x//r: unable to start the sftp session, error: EOF"},
 		{"last line otherwise", "a\nb\n\n", "b"},
 		{"empty", "", ""},
 	}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/holthome/bakc/escape"
 )
 
 // Restic is one restic binary pointed at one repository. The zero value is
@@ -72,7 +74,7 @@ func (r *Restic) GlobalArgs() []string {
 		args = append(args, "--no-cache")
 	}
 	for _, o := range r.Options {
-		args = append(args, "-o", o)
+		args = append(args, "-o", escape.ResticOption(o))
 	}
 	if r.RetryLock > 0 {
 		args = append(args, "--retry-lock", formatDuration(r.RetryLock))

@@ -57,13 +57,16 @@ const (
 	HostileDescription = `Nightly "full" 100% of $HOME, ${x} and C:\backup; it's 'quoted' #1`
 	HostileMountpoint  = `/mnt/nas "q" 100% $x ${y} back\slash`
 	HostileLocalRepo   = `/srv/restic repo/it's 50%/${z}`
-	HostileState       = `/var/lib/bakc state/%i`
-	HostilePlanPath    = `/etc/bakc/plan $1 "x" 100%.json`
-	HostileServer      = `nas-1.example.net`
-	HostileExport      = `/mnt/backup/host/restic`
-	HostileOnFailure   = `notify-failure@%n.service`
-	HostileWrites      = `/srv/dumps "q" 100% $x`
-	HostilePathDir     = `/opt/pg 15/bin "q" 100%`
+	// HostileKnownHosts is a known_hosts line whose comment has what Nix
+	// and systemd read specially.
+	HostileKnownHosts = "[nas.example.net]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq8B0VF0d9ZVPFtGJed4g7hoAs6BjzRCeE/yjuYM3Se it's ''${x} 100% \\ \"q\""
+	HostileState      = `/var/lib/bakc state/%i`
+	HostilePlanPath   = `/etc/bakc/plan $1 "x" 100%.json`
+	HostileServer     = `nas-1.example.net`
+	HostileExport     = `/mnt/backup/host/restic`
+	HostileOnFailure  = `notify-failure@%n.service`
+	HostileWrites     = `/srv/dumps "q" 100% $x`
+	HostilePathDir    = `/opt/pg 15/bin "q" 100%`
 )
 
 // Hostile returns a plan with a hostile value in every field that
@@ -85,6 +88,8 @@ func Hostile() *plan.Plan {
 			State: HostileState,
 			Cache: "/var/cache/bakc",
 			Log:   "/var/log/bakc",
+			// Next to the plan, as the compiler puts it.
+			KnownHosts: "/etc/bakc/known_hosts",
 		},
 		Monitoring: plan.Monitoring{
 			TextfileDir:   "/var/lib/node_exporter/textfile collector",
@@ -95,6 +100,14 @@ func Hostile() *plan.Plan {
 			{
 				Name: "cloud", Kind: plan.KindB2, URL: "b2:bucket:/hostile",
 				PasswordFile: "/run/secrets/restic password", EnvironmentFile: "/run/secrets/b2 env",
+				Prune: plan.Prune{Schedule: sched("weekly")},
+			},
+			{
+				Name: "far", Kind: plan.KindSFTP, URL: "sftp://restic@nas.example.net:2222//srv/restic",
+				PasswordFile: "/run/secrets/restic password",
+				SSH: &plan.SSH{User: "restic", Host: "nas.example.net", Port: "2222",
+					IdentityFile: "/run/secrets/ssh-key", KnownHostsFile: "/etc/bakc/known_hosts",
+					KnownHosts: []string{HostileKnownHosts}},
 				Prune: plan.Prune{Schedule: sched("weekly")},
 			},
 			{
@@ -119,7 +132,7 @@ func Hostile() *plan.Plan {
 			{
 				Name: "media", Description: HostileDescription,
 				Paths:        []string{"/srv/media files"},
-				Repositories: []string{"cloud", "local", "nas"},
+				Repositories: []string{"cloud", "far", "local", "nas"},
 				Schedule:     sched("*-*-* 01:30:00"),
 				Retention:    plan.Retention{Daily: 7},
 				Tags:         []string{"job:media"}, JobTag: "job:media",

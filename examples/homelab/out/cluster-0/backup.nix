@@ -27,7 +27,8 @@ in
         "plan": "/etc/bakc/plan.json",
         "state": "/var/lib/bakc",
         "cache": "/var/cache/bakc",
-        "log": "/var/log/bakc"
+        "log": "/var/log/bakc",
+        "known_hosts": "/etc/bakc/known_hosts"
       },
       "monitoring": {
         "textfile_dir": "/var/lib/node_exporter/textfile_collector",
@@ -39,9 +40,18 @@ in
           "kind": "sftp",
           "url": "sftp:restic@nas-1.holthome.net:/srv/restic/cluster-0",
           "password_file": "/run/secrets/restic-password",
+          "ssh": {
+            "user": "restic",
+            "host": "nas-1.holthome.net",
+            "identity_file": "/run/secrets/restic-ssh-key",
+            "known_hosts_file": "/etc/bakc/known_hosts",
+            "known_hosts": [
+              "nas-1.holthome.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq8B0VF0d9ZVPFtGJed4g7hoAs6BjzRCeE/yjuYM3Se"
+            ]
+          },
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           }
@@ -91,6 +101,10 @@ in
     }
   '';
 
+  environment.etc."bakc/known_hosts".source = pkgs.writeText "bakc-known_hosts" ''
+    nas-1.holthome.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq8B0VF0d9ZVPFtGJed4g7hoAs6BjzRCeE/yjuYM3Se
+  '';
+
   environment.systemPackages = [ bakc ];
 
   users.users.bakc = {
@@ -113,6 +127,7 @@ in
 
   systemd.services.bakc-backup-etcd = {
     restartIfChanged = false;
+    path = [ pkgs.openssh ];
     unitConfig = {
       Description = "bakc backup etcd";
       After = [ "network-online.target" ];
@@ -163,11 +178,13 @@ in
       OnCalendar = "hourly";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
   systemd.services.bakc-prune-nas-sftp = {
     restartIfChanged = false;
+    path = [ pkgs.openssh ];
     unitConfig = {
       Description = "bakc prune of repository nas-sftp";
       After = [ "network-online.target" ];
@@ -212,9 +229,10 @@ in
       Description = "Schedule of bakc-prune-nas-sftp.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 }

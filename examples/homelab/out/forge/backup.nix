@@ -56,20 +56,20 @@ in
           "environment_file": "/run/secrets/restic/b2-credentials",
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           },
           "verify": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sat *-*-* 03:30:00",
               "randomized_delay": "30m"
             },
             "read_data_subset": "5%"
           },
           "restore_test": {
             "schedule": {
-              "calendar": "monthly",
+              "calendar": "*-*-01 04:30:00",
               "randomized_delay": "30m"
             },
             "files": 5
@@ -92,26 +92,25 @@ in
               "noatime",
               "noauto",
               "x-systemd.automount",
-              "x-systemd.idle-timeout=600",
               "x-systemd.mount-timeout=30s"
             ]
           },
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           },
           "verify": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sat *-*-* 03:30:00",
               "randomized_delay": "30m"
             },
             "read_data_subset": "5%"
           },
           "restore_test": {
             "schedule": {
-              "calendar": "monthly",
+              "calendar": "*-*-01 04:30:00",
               "randomized_delay": "30m"
             },
             "files": 5
@@ -132,6 +131,7 @@ in
             "randomized_delay": "30m"
           },
           "retention": {
+            "hourly": 24,
             "daily": 14,
             "weekly": 8,
             "monthly": 6,
@@ -299,7 +299,6 @@ in
       "noatime"
       "noauto"
       "x-systemd.automount"
-      "x-systemd.idle-timeout=600"
       "x-systemd.mount-timeout=30s"
     ];
   };
@@ -317,9 +316,14 @@ in
     path = [ (pkgs.postgresql or (missingPackage "postgresql")) ];
     unitConfig = {
       Description = "bakc backup databases: PostgreSQL, dumped with pg_dumpall straight into restic";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -332,7 +336,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -364,6 +368,7 @@ in
       OnCalendar = "hourly";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -371,9 +376,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc backup plex";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -389,7 +399,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -421,6 +431,7 @@ in
       OnCalendar = "weekly";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -429,9 +440,14 @@ in
     path = [ config.boot.zfs.package ];
     unitConfig = {
       Description = "bakc backup system: Home folders and persistent state";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -445,7 +461,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/run/bakc"
         "/var/cache/bakc"
         "/var/lib/bakc"
@@ -478,6 +494,7 @@ in
       OnCalendar = "daily";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -527,9 +544,10 @@ in
       Description = "Schedule of bakc-prune-cloud-secondary.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -537,9 +555,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc prune of repository nas-primary";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -555,7 +578,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -581,9 +604,10 @@ in
       Description = "Schedule of bakc-prune-nas-primary.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -633,9 +657,10 @@ in
       Description = "Schedule of bakc-restore-test-cloud-secondary.service";
     };
     timerConfig = {
-      OnCalendar = "monthly";
+      OnCalendar = "*-*-01 04:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -643,9 +668,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc restore test of repository nas-primary";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -661,7 +691,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -687,9 +717,10 @@ in
       Description = "Schedule of bakc-restore-test-nas-primary.service";
     };
     timerConfig = {
-      OnCalendar = "monthly";
+      OnCalendar = "*-*-01 04:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -739,9 +770,10 @@ in
       Description = "Schedule of bakc-verify-cloud-secondary.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sat *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -749,9 +781,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc verify of repository nas-primary";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -767,7 +804,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -793,9 +830,10 @@ in
       Description = "Schedule of bakc-verify-nas-primary.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sat *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 }

@@ -59,13 +59,12 @@ in
               "noatime",
               "noauto",
               "x-systemd.automount",
-              "x-systemd.idle-timeout=600",
               "x-systemd.mount-timeout=30s"
             ]
           },
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           }
@@ -145,7 +144,6 @@ in
       "noatime"
       "noauto"
       "x-systemd.automount"
-      "x-systemd.idle-timeout=600"
       "x-systemd.mount-timeout=30s"
     ];
   };
@@ -163,9 +161,14 @@ in
     path = [ config.boot.zfs.package ];
     unitConfig = {
       Description = "bakc backup state";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -179,7 +182,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/run/bakc"
         "/var/cache/bakc"
         "/var/lib/bakc"
@@ -212,6 +215,7 @@ in
       OnCalendar = "*-*-* 02:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -219,9 +223,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc prune of repository nas";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/nas-backup" ];
+      After = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-nas\\x2dbackup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -237,7 +246,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/nas-backup"
+        "-/mnt/nas-backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -263,9 +272,10 @@ in
       Description = "Schedule of bakc-prune-nas.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 }

@@ -52,14 +52,13 @@ in
               "noatime",
               "noauto",
               "x-systemd.automount",
-              "x-systemd.idle-timeout=600",
               "x-systemd.mount-timeout=30s"
             ]
           },
           "init": true,
           "prune": {
             "schedule": {
-              "calendar": "weekly",
+              "calendar": "Sun *-*-* 03:30:00",
               "randomized_delay": "30m"
             }
           },
@@ -126,7 +125,6 @@ in
       "noatime"
       "noauto"
       "x-systemd.automount"
-      "x-systemd.idle-timeout=600"
       "x-systemd.mount-timeout=30s"
     ];
   };
@@ -142,9 +140,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc backup data: Test data";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/backup" ];
+      After = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -160,7 +163,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/backup"
+        "-/mnt/backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -189,6 +192,7 @@ in
       OnCalendar = "daily";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -196,9 +200,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc prune of repository nas";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/backup" ];
+      After = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -214,7 +223,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/backup"
+        "-/mnt/backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -240,9 +249,10 @@ in
       Description = "Schedule of bakc-prune-nas.service";
     };
     timerConfig = {
-      OnCalendar = "weekly";
+      OnCalendar = "Sun *-*-* 03:30:00";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 
@@ -250,9 +260,14 @@ in
     restartIfChanged = false;
     unitConfig = {
       Description = "bakc restore test of repository nas";
-      After = [ "network-online.target" ];
-      Wants = [ "network-online.target" ];
-      RequiresMountsFor = [ "/mnt/backup" ];
+      After = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
+      Wants = [
+        "network-online.target"
+        "mnt-backup.automount"
+      ];
     };
     serviceConfig = {
       Type = "oneshot";
@@ -268,7 +283,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "/mnt/backup"
+        "-/mnt/backup"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -297,6 +312,7 @@ in
       OnCalendar = "weekly";
       Persistent = "true";
       RandomizedDelaySec = "30m";
+      FixedRandomDelay = "true";
     };
   };
 }
