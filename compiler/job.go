@@ -63,6 +63,7 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	reposBad := d.HasErrors()
 	diags = append(diags, s.checkOwnRepository(paths, excludes, out.Repositories)...)
+	diags = append(diags, s.checkRuntimeFolders(paths)...)
 
 	out.Schedule, d = lowerSchedule(j.Schedule, j.RandomizedDelay, def.schedule, def.randomizedDelay, "schedule")
 	diags = append(diags, d...)
@@ -279,6 +280,29 @@ func (s *nodeScope) checkOwnRepository(paths []schema.Text, exclude excludeList,
 	return diags
 }
 
+// checkRuntimeFolders warns about a job path that is bakc's state folder
+// or restic's cache, or inside one. A job that merely covers them (luna
+// backs up /var/lib, and the state is /var/lib/bakc) is fine: the runtime
+// leaves both folders out of its backups and shows them live inside a
+// snapshot's views (docs/snapshots.md). Asked for by name, they are
+// backed up, but hold nothing worth keeping.
+func (s *nodeScope) checkRuntimeFolders(paths []schema.Text) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, p := range paths {
+		for _, f := range []struct{ dir, what string }{
+			{s.paths.State, "bakc's state folder (locks, run state)"},
+			{s.paths.Cache, "restic's cache folder (a copy of the repositories' metadata)"},
+		} {
+			if f.dir != "" && isUnder(p.Value, f.dir) {
+				diags = append(diags, warningAt(p.Range, "Job backs up bakc's own folder",
+					"The job path %q is in %s %q, which the runtime rewrites on every run and leaves out of every other backup: restoring it would bring back stale state or nothing of use. Back up the data around it instead, or remove the path.", p.Value, f.what, f.dir))
+				break
+			}
+		}
+	}
+	return diags
+}
+
 // lowerTags checks a job's own tags: restic splits --tag on commas, and
 // the job: prefix is bakc's.
 func lowerTags(j *schema.Job) ([]string, hcl.Diagnostics) {
@@ -331,6 +355,12 @@ func (s *nodeScope) snapshotDatasets(j *schema.Job, paths []schema.Text) ([]plan
 			diags = append(diags, errorAt(p.Range, "Path not on a ZFS dataset",
 				"The job %q snapshots ZFS datasets, but no declared dataset holds %q (the node's datasets are mounted at %s), so it would be read live, unlike the rest of the job. Declare the dataset that holds it in the node's zfs block, or back it up in a job with snapshot = \"none\".",
 				j.Name, p.Value, quotedList(mountpoints(s.datasets))))
+			continue
+		}
+		if holder != nil && holder.Mountpoint == "/" {
+			diags = append(diags, errorAt(p.Range, "Snapshot of the root dataset",
+				"The job path %q lies on %q, the dataset mounted at /. bakc shows a snapshot at the original paths by mounting it over the dataset's mountpoint, and a mount over / is not seen by the processes of the run (they keep the live root): restic would read the live files while the job says it reads a snapshot. Declare the folders to back up as datasets of their own (for example \"/home\" = \"rpool/home\"), or set snapshot = \"none\" for this job.",
+				p.Value, holder.Name))
 			continue
 		}
 		if holder != nil {

@@ -141,7 +141,7 @@ node "a" {
     password_file = "/run/secrets/restic"
   }
   job "j" {
-    paths    = ["/home", "/var/lib/postgres/data", "/etc"]
+    paths    = ["/home", "/var/lib/postgres/data", "/srv/www"]
     snapshot = "zfs"
   }
 }
@@ -149,14 +149,15 @@ node "a" {
 	})
 	p := mustPlan(t, dir, "a")
 	j, _ := p.Job("j")
+	// Not the root dataset: a path on it is an error (snapshot-of-root-dataset.txtar).
 	want := []plan.Dataset{
-		{Mountpoint: "/", Name: "rpool/root"},
 		{Mountpoint: "/home", Name: "rpool/home"},
 		{Mountpoint: "/home/alice", Name: "rpool/home/alice"},
+		{Mountpoint: "/srv", Name: "tank/srv"},
 		{Mountpoint: "/var/lib/postgres", Name: "rpool/pg"},
 	}
 	if diff := cmp.Diff(want, j.Datasets); diff != "" {
 		t.Errorf("datasets (-want +got):\n%s", diff)
 	}
-	require.Equal(t, []string{"/etc", "/home", "/var/lib/postgres/data"}, j.Paths)
+	require.Equal(t, []string{"/home", "/srv/www", "/var/lib/postgres/data"}, j.Paths)
 }

@@ -2,12 +2,12 @@
 // language reads back as exactly those values: a POSIX shell word
 // (shell.go), a Nix string or attribute name (nix.go), the values of
 // systemd unit files, tmpfiles.d and sysusers.d lines (systemd.go), and a
-// line of restic's exclude file (restic.go).
+// line of restic's exclude file, a pattern or a literal path (restic.go).
 //
 // Every value that bakc writes into a script, a Nix file or a unit file
 // goes through one of these functions; no template and no emitter quotes
 // anything by hand. Each function is proven against the real reader
-// (sh and bash, nix-instantiate, systemd) and fuzzed.
+// (sh and bash, nix-instantiate, systemd, restic) and fuzzed.
 //
 // Some values cannot be carried at all (a NUL byte anywhere, a newline in
 // a unit file setting that is not C-unescaped). For each escaping function

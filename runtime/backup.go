@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/holthome/bakc/compiler/plan"
-	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/runtime/restic"
 	"github.com/holthome/bakc/runtime/snapshot"
 	"github.com/holthome/bakc/zfs"
@@ -193,6 +192,7 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 		Repo:         repo.URL,
 		PasswordFile: repo.PasswordFile,
 		CacheDir:     p.Paths.Cache,
+		TempDir:      resticTempDir(p.Paths.Cache),
 		Options:      resticOptions(repo, o),
 		Credential:   cred,
 		ProgressFPS:  progressFPS,
@@ -245,6 +245,15 @@ func (r *backupRun) phases() {
 		}
 	}
 
+	// Written before the snapshot is shown over the paths, which may hold
+	// the state folder (docs/snapshots.md, "The runtime's own files").
+	excludes, err := r.writeExcludeFile()
+	if err != nil {
+		r.fail(failure(PhasePreflight, "", restic.CategoryUnknown, err))
+		return
+	}
+	defer removeQuietly(excludes)
+
 	if r.job.Snapshot == plan.SnapshotZFS {
 		r.record.phase(PhaseSnapshot, "")
 		r.prog.phase("taking ZFS snapshots")
@@ -255,13 +264,6 @@ func (r *backupRun) phases() {
 			return
 		}
 	}
-
-	excludes, err := r.writeExcludeFile()
-	if err != nil {
-		r.fail(failure(PhasePreflight, "", restic.CategoryUnknown, err))
-		return
-	}
-	defer removeQuietly(excludes)
 
 	for _, rr := range r.repos {
 		if !rr.ready {
@@ -387,23 +389,17 @@ func summaryField(s *restic.Summary, f func(*restic.Summary) uint64) uint64 {
 	return f(s)
 }
 
-// writeExcludeFile writes the job's exclude patterns, one per line, for
-// restic's --exclude-file. restic expands $VAR in that file, skips a
-// line starting with "#" and trims white space, so each line goes
-// through escape.ResticExcludeLine: restic reads back the pattern as the
-// plan has it (the plan's validation refused what no line can carry).
-// It returns "" when there are none.
+// writeExcludeFile writes the job's exclude patterns and the runtime's
+// own folders it leaves out (excludeLines), one per line, for restic's
+// --exclude-file, each as restic's reading of that file needs it. It
+// returns "" when there are none.
 func (r *backupRun) writeExcludeFile() (string, error) {
-	if len(r.job.Exclude) == 0 {
+	lines := excludeLines(r.plan, r.job)
+	if len(lines) == 0 {
 		return "", nil
 	}
 	path := excludeFilePath(r.plan, r.job)
-	var b strings.Builder
-	for _, pattern := range r.job.Exclude {
-		b.WriteString(escape.ResticExcludeLine(pattern))
-		b.WriteByte('\n')
-	}
-	data := b.String()
+	data := strings.Join(lines, "\n") + "\n"
 	if err := writeFileAtomic(path, []byte(data), 0o644); err != nil {
 		return "", fmt.Errorf("writing the exclude file: %w", err)
 	}

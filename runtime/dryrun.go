@@ -67,20 +67,25 @@ func (r *backupRun) dryRun() {
 	if h := job.Hooks.PreBackup; h != "" {
 		printCommand(w, []string{"sh", "-c", h})
 	}
+	excludes := ""
+	if lines := excludeLines(p, job); len(lines) > 0 {
+		excludes = excludeFilePath(p, job)
+		comment(w, "write %s:", excludes)
+		for _, e := range lines {
+			comment(w, "  %s", e)
+		}
+	}
 	if job.Snapshot == plan.SnapshotZFS {
 		name := snapshot.Name(job.Name, r.start)
 		for _, ds := range topDatasets(job.Datasets) {
 			printCommand(w, []string{"zfs", "snapshot", "-r", ds + "@" + name})
 		}
 		comment(w, "show each snapshot read-only at its dataset's mountpoint (%s), children below it", strings.Join(datasetMountpoints(job.Datasets), ", "))
+		comment(w, "show again, live and on top of the views, what the run and restic use below them (docs/snapshots.md)")
+		comment(w, "if `restic features` lists %s (restic >= 0.17): RESTIC_FEATURES=%s for restic backup", restic.FeatureDeviceIDForHardlinks, restic.FeatureDeviceIDForHardlinks)
 	}
-	excludes := ""
-	if len(job.Exclude) > 0 {
-		excludes = excludeFilePath(p, job)
-		comment(w, "write %s (each pattern as restic's exclude file needs it):", excludes)
-		for _, e := range job.Exclude {
-			comment(w, "  %s", escape.ResticExcludeLine(e))
-		}
+	if dir := resticTempDir(p.Paths.Cache); dir != "" {
+		comment(w, "restic runs with TMPDIR=%s", dir)
 	}
 	pol := forgetOptions(p, job)
 	for _, rr := range r.repos {

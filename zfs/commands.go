@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -106,11 +107,15 @@ const (
 	TypeAll        = "all"
 )
 
-// ListEntry is one line of List: a dataset or snapshot and its
-// mountpoint property ("-" for snapshots, "legacy", "none" or a path).
+// ListEntry is one line of List: a dataset or snapshot, its mountpoint
+// property ("-" for snapshots, "legacy", "none" or a path), and the
+// transaction group it was created in (createtxg; 0 if zfs did not say).
+// A dataset created in an earlier transaction group than a recursive
+// snapshot of its parent is in that snapshot; one created later is not.
 type ListEntry struct {
 	Name       string
 	Mountpoint string
+	CreateTxg  uint64
 }
 
 // IsSnapshot reports whether the entry is a snapshot ("ds@snap").
@@ -119,33 +124,50 @@ func (e ListEntry) IsSnapshot() bool { return strings.Contains(e.Name, "@") }
 // List returns root and everything below it of the given types
 // (TypeFilesystem, TypeSnapshot, TypeAll, or several joined by commas),
 // in zfs's order (parents before children). It runs
-// `zfs list -H -o name,mountpoint -r -t TYPES ROOT`, which zfs-fuse
-// understands (it has no -p).
+// `zfs list -H -o name,mountpoint,createtxg -r -t TYPES ROOT`, which
+// zfs-fuse understands (it has no -p).
+//
+// On a node whose snapshots are kept by sanoid, "everything below" holds
+// hundreds or thousands of snapshots, and zfs fetches each one's
+// properties: list snapshots with ListChildren where that is enough.
 func (r *Runner) List(ctx context.Context, root string, types string) ([]ListEntry, error) {
+	return r.list(ctx, root, types, "-r")
+}
+
+// ListChildren is List of root and what is directly below it: its child
+// datasets, and for TypeSnapshot root's own snapshots, not those of its
+// descendants (`zfs list -d 1`).
+func (r *Runner) ListChildren(ctx context.Context, root string, types string) ([]ListEntry, error) {
+	return r.list(ctx, root, types, "-d", "1")
+}
+
+func (r *Runner) list(ctx context.Context, root, types string, depth ...string) ([]ListEntry, error) {
 	if err := checkName(root); err != nil {
 		return nil, err
 	}
-	out, err := r.run(ctx, "list", "-H", "-o", "name,mountpoint", "-r", "-t", types, root)
+	args := append([]string{"list", "-H", "-o", "name,mountpoint,createtxg"}, depth...)
+	out, err := r.run(ctx, append(args, "-t", types, root)...)
 	if err != nil {
 		return nil, err
 	}
 	return parseList(string(out))
 }
 
-// parseList reads `zfs list -H -o name,mountpoint`: one line per dataset,
-// the two columns separated by a tab (names never hold a tab; a
-// mountpoint may hold spaces).
+// parseList reads `zfs list -H -o name,mountpoint,createtxg`: one line
+// per dataset, the columns separated by tabs (names never hold a tab; a
+// mountpoint may hold spaces). A createtxg zfs does not give ("-") is 0.
 func parseList(out string) ([]ListEntry, error) {
 	var entries []ListEntry
 	for _, line := range strings.Split(out, "\n") {
 		if line == "" {
 			continue
 		}
-		name, mp, ok := strings.Cut(line, "\t")
-		if !ok {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
 			return nil, fmt.Errorf("zfs list: unexpected line %q", line)
 		}
-		entries = append(entries, ListEntry{Name: name, Mountpoint: mp})
+		txg, _ := strconv.ParseUint(f[2], 10, 64)
+		entries = append(entries, ListEntry{Name: f[0], Mountpoint: f[1], CreateTxg: txg})
 	}
 	return entries, nil
 }

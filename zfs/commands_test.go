@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 
 	"github.com/holthome/bakc/internal/testenv"
@@ -44,22 +45,43 @@ func TestRunnerOnZFSFuse(t *testing.T) {
 	r := New(nil)
 
 	require.NoError(t, r.Snapshot(ctx, pool+"/data@s", true))
+	noTxg := cmpopts.IgnoreFields(ListEntry{}, "CreateTxg")
 	snaps, err := r.List(ctx, pool, TypeSnapshot)
 	require.NoError(t, err)
 	want := []ListEntry{{Name: pool + "/data@s", Mountpoint: "-"}, {Name: pool + "/data/child@s", Mountpoint: "-"}}
-	if diff := cmp.Diff(want, snaps); diff != "" {
+	if diff := cmp.Diff(want, snaps, noTxg); diff != "" {
 		t.Errorf("recursive snapshot: List (-want +got):\n%s", diff)
 	}
+	// Root's own snapshots only, not its descendants'.
+	own, err := r.ListChildren(ctx, pool+"/data", TypeSnapshot)
+	require.NoError(t, err)
+	if diff := cmp.Diff(want[:1], own, noTxg); diff != "" {
+		t.Errorf("ListChildren snapshots (-want +got):\n%s", diff)
+	}
 
+	// A dataset made after the snapshot has a later createtxg; those
+	// made before, an earlier one.
+	zfsCmd(t, "create", pool+"/data/later")
 	fss, err := r.List(ctx, pool+"/data", TypeFilesystem)
 	require.NoError(t, err)
 	want = []ListEntry{
 		{Name: pool + "/data", Mountpoint: filepath.Join(root, "data")},
 		{Name: pool + "/data/child", Mountpoint: filepath.Join(root, "data", "child")},
+		{Name: pool + "/data/later", Mountpoint: filepath.Join(root, "data", "later")},
 	}
-	if diff := cmp.Diff(want, fss); diff != "" {
+	if diff := cmp.Diff(want, fss, noTxg); diff != "" {
 		t.Errorf("List filesystems (-want +got):\n%s", diff)
 	}
+	if snaps[0].CreateTxg == 0 || !(fss[0].CreateTxg < snaps[0].CreateTxg && fss[1].CreateTxg < snaps[0].CreateTxg && snaps[0].CreateTxg < fss[2].CreateTxg) {
+		t.Errorf("createtxg: data %d, child %d, snapshot %d, later %d; want data, child < snapshot < later",
+			fss[0].CreateTxg, fss[1].CreateTxg, snaps[0].CreateTxg, fss[2].CreateTxg)
+	}
+	top, err := r.ListChildren(ctx, pool, TypeFilesystem)
+	require.NoError(t, err)
+	if diff := cmp.Diff([]ListEntry{{Name: pool, Mountpoint: root}, {Name: pool + "/data", Mountpoint: filepath.Join(root, "data")}}, top, noTxg); diff != "" {
+		t.Errorf("ListChildren filesystems (-want +got):\n%s", diff)
+	}
+	require.NoError(t, r.Destroy(ctx, pool+"/data/later", false))
 
 	err = r.Snapshot(ctx, pool+"/data@s", true)
 	require.Error(t, err)
@@ -209,15 +231,16 @@ func TestParseList(t *testing.T) {
 		{name: "empty", in: "", want: nil},
 		{
 			name: "datasets and snapshots",
-			in:   "rpool/home\t/home\nrpool/home@s\t-\nrpool/var\tlegacy\n",
-			want: []ListEntry{{"rpool/home", "/home"}, {"rpool/home@s", "-"}, {"rpool/var", "legacy"}},
+			in:   "rpool/home\t/home\t7\nrpool/home@s\t-\t17\nrpool/var\tlegacy\t9\n",
+			want: []ListEntry{{"rpool/home", "/home", 7}, {"rpool/home@s", "-", 17}, {"rpool/var", "legacy", 9}},
 		},
 		{
-			name: "mountpoint with spaces",
-			in:   "tank/media\t/srv/my media\n",
-			want: []ListEntry{{"tank/media", "/srv/my media"}},
+			name: "mountpoint with spaces, no createtxg",
+			in:   "tank/media\t/srv/my media\t-\n",
+			want: []ListEntry{{"tank/media", "/srv/my media", 0}},
 		},
-		{name: "no tab", in: "rpool/home /home\n", wantErr: true},
+		{name: "no tab", in: "rpool/home /home 7\n", wantErr: true},
+		{name: "two columns", in: "rpool/home\t/home\n", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -100,7 +100,10 @@ type jobView struct {
 	Sched          scheduleView
 	RetentionWords string
 	RetentionFlags string
-	Restores       []restoreView
+	// LeftOut are bakc's own folders below the job's paths that no
+	// backup holds (plan.OwnFoldersLeftOut).
+	LeftOut  []string
+	Restores []restoreView
 	// Sources are the job's paths and its dumps' paths in the snapshots.
 	Sources []string
 	// HookList are the job's hooks, each printed whole in a code block.
@@ -202,6 +205,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			Unit:           "bakc-backup-" + j.Name,
 			RetentionWords: retentionWords(j.Retention),
 			RetentionFlags: retentionFlags(j.Retention),
+			LeftOut:        p.OwnFoldersLeftOut(&j),
 		}
 		jv.Sources = append(jv.Sources, j.Paths...)
 		for _, h := range []struct{ key, label, command string }{

@@ -1,6 +1,7 @@
 package restic
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -101,11 +102,12 @@ func TestEnvironDropsRepositoryAndPassword(t *testing.T) {
 	t.Setenv("RESTIC_REPOSITORY", "/elsewhere")
 	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
 	t.Setenv("KEEP_ME", "1")
-	r := &Restic{ProgressFPS: 2, Env: []string{"AWS_ACCESS_KEY_ID=x", "RESTIC_PROGRESS_FPS=0.5"}}
+	t.Setenv("TMPDIR", "/tmp/of-bakc")
+	r := &Restic{ProgressFPS: 2, TempDir: "/var/cache/bakc/tmp", Env: []string{"AWS_ACCESS_KEY_ID=x", "RESTIC_PROGRESS_FPS=0.5"}}
 	env := r.environ()
 	got := map[string][]string{}
 	for _, kv := range env {
-		for _, name := range []string{"RESTIC_PASSWORD=", "RESTIC_REPOSITORY=", "NOTIFY_SOCKET=", "KEEP_ME=", "AWS_ACCESS_KEY_ID=", "RESTIC_PROGRESS_FPS="} {
+		for _, name := range []string{"RESTIC_PASSWORD=", "RESTIC_REPOSITORY=", "NOTIFY_SOCKET=", "KEEP_ME=", "AWS_ACCESS_KEY_ID=", "RESTIC_PROGRESS_FPS=", "TMPDIR="} {
 			if len(kv) >= len(name) && kv[:len(name)] == name {
 				got[name] = append(got[name], kv[len(name):])
 			}
@@ -114,9 +116,59 @@ func TestEnvironDropsRepositoryAndPassword(t *testing.T) {
 	want := map[string][]string{
 		"KEEP_ME=":             {"1"},
 		"AWS_ACCESS_KEY_ID=":   {"x"},
-		"RESTIC_PROGRESS_FPS=": {"2", "0.5"}, // the environment file's comes last and wins
+		"RESTIC_PROGRESS_FPS=": {"2", "0.5"},                            // the environment file's comes last and wins
+		"TMPDIR=":              {"/tmp/of-bakc", "/var/cache/bakc/tmp"}, // TempDir comes later and wins
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseFeatures(t *testing.T) {
+	out := `All Feature Flags:
+Name                        Type    Default  Description
+------------------------------------------------------------------------------------------
+backend-error-redesign      beta    true     enforce timeouts for stuck HTTP requests and use new backend error handling design.
+deprecate-legacy-index      stable  true     disable support for index format used by restic 0.1.0.
+device-id-for-hardlinks     alpha   false    store deviceID only for hardlinks to reduce metadata changes
+------------------------------------------------------------------------------------------
+`
+	want := map[string]string{"backend-error-redesign": "beta", "deprecate-legacy-index": "stable", "device-id-for-hardlinks": "alpha"}
+	if diff := cmp.Diff(want, parseFeatures(out)); diff != "" {
+		t.Errorf("parseFeatures (-want +got):\n%s", diff)
+	}
+	if got := parseFeatures("unknown command \"features\" for \"restic\"\n"); len(got) != 0 {
+		t.Errorf("parseFeatures of an error = %v, want none", got)
+	}
+}
+
+// The feature flags bakc switches on come first in RESTIC_FEATURES, the
+// ones of bakc's own environment after them (restic keeps the last value
+// of a flag), and the repository's environment file replaces it whole.
+func TestEnvironFeatures(t *testing.T) {
+	get := func(env []string) []string {
+		var vals []string
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "RESTIC_FEATURES="); ok {
+				vals = append(vals, v)
+			}
+		}
+		return vals
+	}
+	t.Setenv("RESTIC_FEATURES", "")
+	r := &Restic{Features: []string{"device-id-for-hardlinks"}}
+	if diff := cmp.Diff([]string{"device-id-for-hardlinks"}, get(r.environ())); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	t.Setenv("RESTIC_FEATURES", "device-id-for-hardlinks=false,s3-restore")
+	if diff := cmp.Diff([]string{"device-id-for-hardlinks,device-id-for-hardlinks=false,s3-restore"}, get(r.environ())); diff != "" {
+		t.Errorf("with bakc's own (-want +got):\n%s", diff)
+	}
+	r.Env = []string{"RESTIC_FEATURES=x"}
+	if diff := cmp.Diff([]string{"device-id-for-hardlinks,device-id-for-hardlinks=false,s3-restore", "x"}, get(r.environ())); diff != "" {
+		t.Errorf("with the environment file's, which comes last (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"device-id-for-hardlinks=false,s3-restore"}, get((&Restic{}).environ())); diff != "" {
+		t.Errorf("without flags of bakc's, its own pass (-want +got):\n%s", diff)
 	}
 }

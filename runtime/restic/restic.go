@@ -32,6 +32,15 @@ type Restic struct {
 	PasswordFile string
 	// CacheDir is given as --cache-dir; empty means --no-cache.
 	CacheDir string
+	// TempDir is given as TMPDIR: where restic writes its temporary pack
+	// files (and unlinks them at once). Empty leaves bakc's own TMPDIR.
+	// The repository's environment file (Env) may still set another.
+	TempDir string
+	// Features are restic's feature flags to switch on (RESTIC_FEATURES,
+	// restic ≥ 0.17; see ListFeatures). Flags in bakc's own RESTIC_FEATURES
+	// come after them and win; the repository's environment file (Env)
+	// replaces the variable whole.
+	Features []string
 	// Options are extended options given as `-o key=value` to every call
 	// (for example sftp.command), in order.
 	Options []string
@@ -102,11 +111,19 @@ var inheritedEnvDropped = []string{
 }
 
 // environ is restic's environment: bakc's own without the variables
-// above, then the progress rate, then the repository's Env (which wins).
+// above, then the progress rate, TMPDIR and the feature flags, then the
+// repository's Env (which wins: exec keeps the last value of a name).
 func (r *Restic) environ() []string {
 	var env []string
+	features := r.Features
 	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
+		name, value, _ := strings.Cut(kv, "=")
+		if name == "RESTIC_FEATURES" && len(r.Features) > 0 {
+			if value != "" {
+				features = append(append([]string(nil), r.Features...), value)
+			}
+			continue
+		}
 		drop := false
 		for _, d := range inheritedEnvDropped {
 			if name == d {
@@ -120,6 +137,12 @@ func (r *Restic) environ() []string {
 	}
 	if r.ProgressFPS > 0 {
 		env = append(env, "RESTIC_PROGRESS_FPS="+formatFPS(r.ProgressFPS))
+	}
+	if r.TempDir != "" {
+		env = append(env, "TMPDIR="+r.TempDir)
+	}
+	if len(features) > 0 {
+		env = append(env, "RESTIC_FEATURES="+strings.Join(features, ","))
 	}
 	return append(env, r.Env...)
 }

@@ -267,3 +267,27 @@ func TestCancelStopsRestic(t *testing.T) {
 		})
 	}
 }
+
+// restic 0.18.1 lists its feature flags, device-id-for-hardlinks among
+// them as an optional (alpha) one; restic 0.14 has none and fails.
+func TestFeatures(t *testing.T) {
+	for _, r := range restictest.Restics(t) {
+		t.Run(r.Version, func(t *testing.T) {
+			rs, _ := newRepo(t, r)
+			flags, err := rs.ListFeatures(context.Background())
+			if strings.HasPrefix(r.Version, "0.14") {
+				if err == nil {
+					t.Errorf("restic %s features: %v, want a failure (no feature flags before 0.17)", r.Version, flags)
+				}
+				return
+			}
+			require.NoError(t, err)
+			if typ := flags[restic.FeatureDeviceIDForHardlinks]; !restic.Optional(typ) {
+				t.Errorf("%s is %q in %v, want an optional (alpha or beta) flag", restic.FeatureDeviceIDForHardlinks, typ, flags)
+			}
+			if typ := flags["deprecate-legacy-index"]; typ != "stable" {
+				t.Errorf("deprecate-legacy-index is %q, want stable", typ)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/holthome/bakc/compiler/plan"
@@ -57,22 +58,20 @@ func (s *Set) discover(ctx context.Context, job *plan.Job) ([]*view, error) {
 	byTarget := map[string]*view{}
 	for _, t := range s.snapshots {
 		root, _, _ := strings.Cut(t.name, "@")
-		inSnapshot := map[string]bool{}
-		snaps, err := s.z.List(ctx, root, zfs.TypeSnapshot)
+		snapTxg, err := s.z.Get(ctx, t.name, "createtxg")
 		if err != nil {
-			return nil, fmt.Errorf("listing snapshots below %s: %w", root, err)
-		}
-		for _, e := range snaps {
-			if ds, snap, _ := strings.Cut(e.Name, "@"); snap == s.name {
-				inSnapshot[ds] = true
-			}
+			return nil, fmt.Errorf("reading when snapshot %s was taken: %w", t.name, err)
 		}
 		fss, err := s.z.List(ctx, root, zfs.TypeFilesystem)
 		if err != nil {
 			return nil, fmt.Errorf("listing datasets below %s: %w", root, err)
 		}
 		for _, e := range fss {
-			if !inSnapshot[e.Name] {
+			in, err := s.inSnapshot(ctx, e, snapTxg)
+			if err != nil {
+				return nil, err
+			}
+			if !in {
 				s.log.Info("dataset created after the snapshot; not shown", "dataset", e.Name)
 				continue
 			}
@@ -97,8 +96,47 @@ func (s *Set) discover(ctx context.Context, job *plan.Job) ([]*view, error) {
 	}
 	// A path sorts before every path below it.
 	sort.Slice(views, func(i, j int) bool { return views[i].target < views[j].target })
+	if err := checkTargets(views); err != nil {
+		return nil, err
+	}
+	s.live = planLive(s.livePaths, views, mounts)
 	s.warnHidden(views, mounts, job.Paths)
 	return views, nil
+}
+
+// checkTargets refuses a view over /: the run's processes keep the live
+// root (a lookup starts at the process's root, not at what is mounted on
+// top of it), so restic would read the live files while the job says it
+// reads a snapshot. The compiler rejects such a job ("Snapshot of the
+// root dataset"); this catches a plan written by hand.
+func checkTargets(views []*view) error {
+	for _, v := range views {
+		if v.target == "/" {
+			return fmt.Errorf("dataset %s is mounted at /, and a snapshot shown over / would not be seen by restic (it keeps the live root): back up the folders from datasets of their own, or use snapshot = \"none\"", v.dataset)
+		}
+	}
+	return nil
+}
+
+// inSnapshot reports whether a dataset below a recursive snapshot's root
+// is in that snapshot: whether it was created in an earlier transaction
+// group than the snapshot (snapTxg, its createtxg). Only a dataset
+// created in the same transaction group, or one whose createtxg zfs does
+// not give, is looked up by name. Listing the snapshots below the root
+// instead would list every snapshot sanoid keeps there, each run.
+func (s *Set) inSnapshot(ctx context.Context, e zfs.ListEntry, snapTxg string) (bool, error) {
+	txg, err := strconv.ParseUint(snapTxg, 10, 64)
+	if err == nil && e.CreateTxg != 0 && e.CreateTxg != txg {
+		return e.CreateTxg < txg, nil
+	}
+	_, err = s.z.Get(ctx, e.Name+"@"+s.name, "createtxg")
+	switch {
+	case err == nil:
+		return true, nil
+	case zfs.IsNotExist(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("looking for snapshot %s@%s: %w", e.Name, s.name, err)
 }
 
 // resolveMountpoint says where a dataset is shown, and whether at all.
@@ -151,14 +189,15 @@ func within(p, dir string) bool {
 // warnHidden logs every mount below a view that is not itself a view:
 // the snapshot view covers it, so the job reads the snapshot's (empty)
 // folder there instead of what is mounted live. Such a mount is not a
-// dataset of the job; it is not backed up.
+// dataset of the job; it is not backed up. A mount that is shown live
+// again (WithLive) is not hidden.
 func (s *Set) warnHidden(views []*view, mounts []namespace.Mount, paths []string) {
 	isView := map[string]bool{}
 	for _, v := range views {
 		isView[v.target] = true
 	}
 	for _, m := range mounts {
-		if isView[m.Mountpoint] || !relevant(m.Mountpoint, paths) {
+		if isView[m.Mountpoint] || !relevant(m.Mountpoint, paths) || s.isLivePlace(m.Mountpoint) {
 			continue
 		}
 		for _, v := range views {

@@ -78,7 +78,8 @@ func kernelZFS(filesystems string) bool {
 }
 
 // Expose shows every dataset of the Set read-only at its original
-// mountpoint, parents before children, with the snapshot's content. It
+// mountpoint, parents before children, with the snapshot's content, and
+// then the live paths (WithLive) that lie under them live again. It
 // must run in the run's private mount namespace (namespace.Enter) and
 // refuses otherwise: the whole host would see the snapshot there.
 //
@@ -99,18 +100,27 @@ func (s *Set) Expose(ctx context.Context) error {
 		s.exposer = e
 	}
 	s.log.Debug("showing snapshots at their mountpoints", "strategy", s.exposer.kind(), "datasets", len(s.views))
+	fail := func(err error) error {
+		if uerr := s.unexpose(ctx); uerr != nil {
+			err = fmt.Errorf("%w; and taking the views back: %v", err, uerr)
+		}
+		return err
+	}
+	// The live places are opened before the views cover them.
+	if err := s.openLive(); err != nil {
+		return fail(err)
+	}
 	for i, v := range s.views {
 		if v.clone == "" {
 			v.clone = pool(v.dataset) + "/" + s.name + "-" + strconv.Itoa(i)
 		}
 		if err := s.exposer.expose(ctx, s, v); err != nil {
-			err = fmt.Errorf("showing %s at %s: %w", v.snapshot, v.target, err)
-			if uerr := s.unexpose(ctx); uerr != nil {
-				err = fmt.Errorf("%w; and taking the views back: %v", err, uerr)
-			}
-			return err
+			return fail(fmt.Errorf("showing %s at %s: %w", v.snapshot, v.target, err))
 		}
 		s.log.Info("snapshot shown at its mountpoint", "dataset", v.dataset, "mountpoint", v.target, "strategy", s.exposer.kind())
+	}
+	if err := s.showLive(); err != nil {
+		return fail(err)
 	}
 	s.exposed = true
 	return nil

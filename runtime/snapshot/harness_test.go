@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,6 +37,10 @@ const (
 	shareRootEnv = "BAKC_SNAPSHOT_TEST_SHARE_ROOT"
 	faultEnv     = "BAKC_SNAPSHOT_TEST_FAULT" // op:n, see faultyZFS
 	exposerEnv   = "BAKC_SNAPSHOT_TEST_EXPOSER"
+	liveEnv      = "BAKC_SNAPSHOT_TEST_LIVE" // WithLive's paths, comma-separated
+	// createAfterEnv names a dataset to create right after the first
+	// zfs snapshot: someone else's dataset, made at that moment.
+	createAfterEnv = "BAKC_SNAPSHOT_TEST_CREATE_AFTER"
 )
 
 func TestMain(m *testing.M) {
@@ -62,8 +67,10 @@ func runChild(jobJSON string) int {
 		return 98
 	}
 	var z ZFS = zfs.New(log)
-	if f := os.Getenv(faultEnv); f != "" {
-		z = newFaultyZFS(z, f)
+	if f := os.Getenv(faultEnv); f != "" || os.Getenv(createAfterEnv) != "" {
+		fz := newFaultyZFS(z, f)
+		fz.createAfter = os.Getenv(createAfterEnv)
+		z = fz
 	}
 	var set *Set
 	var double *mountDouble
@@ -85,7 +92,11 @@ func runChild(jobJSON string) int {
 		case "take":
 			now, _ := time.Parse(time.RFC3339, f[1])
 			var err error
-			set, err = Take(ctx, z, &job, now, log)
+			var opts []Option
+			if l := os.Getenv(liveEnv); l != "" {
+				opts = append(opts, WithLive(strings.Split(l, ",")...))
+			}
+			set, err = Take(ctx, z, &job, now, log, opts...)
 			if err == nil && os.Getenv(exposerEnv) == "direct-double" {
 				double = &mountDouble{}
 				set.exposer = directMounts{mount: double.mount}
@@ -110,7 +121,17 @@ func runChild(jobJSON string) int {
 		case "views":
 			// Mounts in this namespace made by this package, other than
 			// the clones' own (daemon) mounts below the share folder.
-			reply(nil, strings.Join(ourMounts(namespace.ShareDir()), ","))
+			reply(nil, strings.Join(ourMounts(namespace.ShareDir(), jobPools(&job)), ","))
+		case "mountpoints":
+			// Every mountpoint at or below the path, in mount order.
+			mounts, err := namespace.Mounts()
+			var mps []string
+			for _, m := range mounts {
+				if within(m.Mountpoint, f[1]) {
+					mps = append(mps, m.Mountpoint)
+				}
+			}
+			reply(err, strings.Join(mps, ","))
 		case "double-calls":
 			reply(nil, strings.Join(double.calls, ","))
 		default:
@@ -121,15 +142,16 @@ func runChild(jobJSON string) int {
 }
 
 // ourMounts lists this namespace's mounts whose source is named like
-// this package's snapshots and clones, outside skip (the share folder).
-func ourMounts(skip string) []string {
+// this package's snapshots and clones, in the job's pools (other tests
+// on the machine run too), outside skip (the share folder).
+func ourMounts(skip string, pools []string) []string {
 	mounts, err := namespace.Mounts()
 	if err != nil {
 		return []string{"error:" + err.Error()}
 	}
 	var out []string
 	for _, m := range mounts {
-		if strings.Contains(m.Source, "bakc-") && (skip == "" || !within(m.Mountpoint, skip)) {
+		if strings.Contains(m.Source, "bakc-") && slices.Contains(pools, pool(m.Source)) && (skip == "" || !within(m.Mountpoint, skip)) {
 			out = append(out, m.Source+"@"+m.Mountpoint)
 		}
 	}
@@ -145,6 +167,8 @@ type faultyZFS struct {
 	op    string
 	n     int
 	calls map[string]int
+	// createAfter is a dataset created after the first snapshot.
+	createAfter string
 }
 
 func newFaultyZFS(z ZFS, spec string) *faultyZFS {
@@ -164,7 +188,14 @@ func (f *faultyZFS) Snapshot(ctx context.Context, name string, recursive bool) e
 	if f.hit("snapshot") {
 		return errInjected
 	}
-	return f.ZFS.Snapshot(ctx, name, recursive)
+	err := f.ZFS.Snapshot(ctx, name, recursive)
+	if err == nil && f.createAfter != "" {
+		if out, cerr := exec.Command("zfs", "create", f.createAfter).CombinedOutput(); cerr != nil {
+			return fmt.Errorf("test: creating %s after the snapshot: %v: %s", f.createAfter, cerr, out)
+		}
+		f.createAfter = ""
+	}
+	return err
 }
 
 func (f *faultyZFS) Clone(ctx context.Context, snapshot, clone string, props map[string]string) error {
@@ -363,7 +394,8 @@ func assertNothingLeft(t *testing.T, f *fixture) {
 	mounts, err := namespace.Mounts()
 	require.NoError(t, err)
 	for _, m := range mounts {
-		if strings.Contains(m.Source, "bakc-") || within(m.Mountpoint, f.shareRoot) {
+		// This fixture's pool only: other tests on the machine run too.
+		if strings.HasPrefix(m.Source, f.pool+"/") && strings.Contains(m.Source, "bakc-") || within(m.Mountpoint, f.shareRoot) {
 			t.Errorf("left mounted on the host: %s at %s", m.Source, m.Mountpoint)
 		}
 	}

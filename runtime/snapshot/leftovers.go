@@ -19,10 +19,17 @@ import (
 // CleanLeftovers removes what killed runs of the job left behind: views
 // still mounted in this namespace, temporary clones and snapshots, all
 // found by their names (bakc-<job>-<UTC time>, clones with "-<n>" after
-// it) in the pools of the job's datasets. Names of other jobs, and names
-// that merely start the same way ("bakc-<job>-x-…"), are never touched;
-// a clone is destroyed only when its origin is one of the job's
-// snapshots.
+// it): clones directly below the pools of the job's datasets, snapshots
+// of the job's datasets (a leftover recursive snapshot is destroyed with
+// its descendants'). Names of other jobs, and names that merely start
+// the same way ("bakc-<job>-x-…"), are never touched; a clone is
+// destroyed only when its origin is one of the job's snapshots.
+//
+// It lists each dataset's own snapshots and each pool's top level only,
+// not everything below them: on a node whose snapshots sanoid keeps,
+// that would be every snapshot of the pool, every run. A snapshot left
+// on a dataset the job no longer reads (the plan changed after a killed
+// run) is therefore not found; docs/snapshots.md says how to find it.
 //
 // Call it while holding the job's lock, before Take: a run of the same
 // job going on at the same time would lose its snapshots.
@@ -33,19 +40,27 @@ func CleanLeftovers(ctx context.Context, z ZFS, job *plan.Job, log *slog.Logger)
 	log = log.With("job", job.Name)
 	var clones, snaps []zfs.ListEntry
 	for _, p := range jobPools(job) {
-		entries, err := z.List(ctx, p, zfs.TypeFilesystem+","+zfs.TypeSnapshot)
+		entries, err := z.ListChildren(ctx, p, zfs.TypeFilesystem)
 		if err != nil {
 			return fmt.Errorf("listing pool %s for leftovers of job %s: %w", p, job.Name, err)
 		}
 		for _, e := range entries {
-			if ds, snap, ok := strings.Cut(e.Name, "@"); ok {
-				if isJobSnapshotName(job.Name, snap) && ds != "" {
-					snaps = append(snaps, e)
-				}
-				continue
-			}
 			if path.Dir(e.Name) == p && isJobCloneName(job.Name, path.Base(e.Name)) {
 				clones = append(clones, e)
+			}
+		}
+	}
+	for _, d := range job.Datasets {
+		entries, err := z.ListChildren(ctx, d.Name, zfs.TypeSnapshot)
+		if err != nil {
+			if zfs.IsNotExist(err) {
+				continue // the dataset is gone; Take will say so
+			}
+			return fmt.Errorf("listing snapshots of %s for leftovers of job %s: %w", d.Name, job.Name, err)
+		}
+		for _, e := range entries {
+			if ds, snap, ok := strings.Cut(e.Name, "@"); ok && ds == d.Name && isJobSnapshotName(job.Name, snap) {
+				snaps = append(snaps, e)
 			}
 		}
 	}
@@ -88,9 +103,13 @@ func CleanLeftovers(ctx context.Context, z ZFS, job *plan.Job, log *slog.Logger)
 			_ = unix.Rmdir(c.Mountpoint)
 		}
 	}
-	sort.Slice(snaps, func(i, j int) bool { return snaps[i].Name < snaps[j].Name })
+	// Parents first: a recursive destroy takes the children's with it.
+	sort.Slice(snaps, func(i, j int) bool {
+		di, dj := strings.Count(snaps[i].Name, "/"), strings.Count(snaps[j].Name, "/")
+		return di < dj || di == dj && snaps[i].Name < snaps[j].Name
+	})
 	for _, s := range snaps {
-		if err := z.Destroy(ctx, s.Name, false); err != nil && !zfs.IsNotExist(err) {
+		if err := z.Destroy(ctx, s.Name, true); err != nil && !zfs.IsNotExist(err) {
 			errs = errors.Join(errs, fmt.Errorf("destroying leftover snapshot %s: %w", s.Name, err))
 			continue
 		}

@@ -154,3 +154,12 @@ func TestTakeRefusesJobsWithoutZFS(t *testing.T) {
 		t.Errorf("a nil Set must release nothing: %v", err)
 	}
 }
+
+func TestCheckTargetsRefusesAViewOverRoot(t *testing.T) {
+	if err := checkTargets([]*view{{dataset: "rpool/home", target: "/home"}}); err != nil {
+		t.Errorf("/home: %v", err)
+	}
+	if err := checkTargets([]*view{{dataset: "rpool/root", target: "/"}, {dataset: "rpool/home", target: "/home"}}); err == nil {
+		t.Error("a view over / was accepted")
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/holthome/bakc/runtime/namespace"
 	"github.com/holthome/bakc/zfs"
 )
@@ -46,11 +44,11 @@ func (s *Set) Release(ctx context.Context) error {
 	return err
 }
 
-// unexpose takes every view away, children first: unmount, then what the
-// strategy made (the clone). It goes on after an error, so that one stuck
-// view does not keep the others.
+// unexpose takes the live places and then every view away, children
+// first: unmount, then what the strategy made (the clone). It goes on
+// after an error, so that one stuck view does not keep the others.
 func (s *Set) unexpose(ctx context.Context) error {
-	var err error
+	err := s.hideLive()
 	for i := len(s.views) - 1; i >= 0; i-- {
 		v := s.views[i]
 		if v.mounted {
@@ -71,34 +69,12 @@ func (s *Set) unexpose(ctx context.Context) error {
 }
 
 // unmountView unmounts the view at v.target, if the mount on top there
-// is still ours (v.source): never anything else. A view still in use (a
-// straggling reader) is retried for a moment and then detached lazily:
-// it lives in the run's private namespace, which ends with the run.
+// is still ours (v.source): never anything else (see unmountOwn).
 func unmountView(v *view) error {
-	deadline := time.Now().Add(2 * time.Second)
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		top, ok, err := topMount(v.target)
-		if err != nil {
-			return err
-		}
-		if !ok || top.Source != v.source {
-			return nil // gone already
-		}
-		err = unix.Unmount(v.target, 0)
-		switch {
-		case err == nil:
-			continue // look again: the same source may be stacked twice
-		case errors.Is(err, unix.EBUSY) && time.Now().Before(deadline):
-			time.Sleep(wait)
-		case errors.Is(err, unix.EBUSY):
-			if derr := unix.Unmount(v.target, unix.MNT_DETACH); derr != nil {
-				return fmt.Errorf("unmounting the view at %s: %w", v.target, derr)
-			}
-			return nil
-		default:
-			return fmt.Errorf("unmounting the view at %s: %w", v.target, err)
-		}
+	if err := unmountOwn(v.target, func(m namespace.Mount) bool { return m.Source == v.source }); err != nil {
+		return fmt.Errorf("unmounting the view: %w", err)
 	}
+	return nil
 }
 
 // topMount returns the mount a lookup of dir finds, and whether dir is

@@ -47,8 +47,11 @@ type ZFS interface {
 	// snapshot of every descendant), retrying "dataset is busy" briefly.
 	Destroy(ctx context.Context, name string, recursive bool) error
 	// List returns root and what is below it of the given types
-	// ("filesystem", "snapshot", "all"), with mountpoints.
+	// ("filesystem", "snapshot", "all"), with mountpoints and createtxg.
 	List(ctx context.Context, root, types string) ([]zfs.ListEntry, error)
+	// ListChildren is List of root and what is directly below it: its
+	// child datasets, or root's own snapshots (not its descendants').
+	ListChildren(ctx context.Context, root, types string) ([]zfs.ListEntry, error)
 	// Get returns one property's value.
 	Get(ctx context.Context, name, property string) (string, error)
 }
@@ -110,6 +113,10 @@ type Set struct {
 	snapshots []*taken
 	// views are the datasets to show, parents before children.
 	views []*view
+	// livePaths are what WithLive asked for; live, the places Expose
+	// shows live again on top of the views (planLive).
+	livePaths []string
+	live      []*live
 
 	cloneDir string
 	// exposer is chosen on the first Expose (probe); tests set it.

@@ -156,7 +156,7 @@ func TestFailuresHalfWayLeaveNothing(t *testing.T) {
 		failsWith string // the step that fails: take or expose
 	}{
 		{"second snapshot fails", "snapshot:2", "take"},
-		{"listing fails after the snapshots", "list:2", "take"},
+		{"listing fails after the snapshots", "list:1", "take"},
 		{"second clone fails", "clone:2", "expose"},
 		{"clone made but zfs errs", "clone-after:2", "expose"},
 		{"first clone fails", "clone:1", "expose"},
@@ -280,17 +280,20 @@ func TestNameCollisionDestroysNothingOfOthers(t *testing.T) {
 // not a job whose name starts the same, not a dataset that only looks
 // like a clone.
 func TestCleanLeftoversTouchesOnlyTheJob(t *testing.T) {
-	f := newFixture(t, 128<<20, "data")
+	f := newFixture(t, 128<<20, "data", "data/child")
 	ctx := context.Background()
 	ts := "20261126T020000Z"
+	// A leftover recursive snapshot: the child's goes with the parent's.
 	mine := []string{f.pool + "/data@bakc-job-" + ts}
+	zfsOut(t, "snapshot", "-r", mine[0])
 	others := []string{
 		f.pool + "/data@bakc-other-" + ts,
 		f.pool + "/data@bakc-job-x-" + ts, // job "job-x"
 		f.pool + "/data@bakc-job-" + ts + "-manual",
 		f.pool + "/data@manual",
+		f.pool + "/data/child@bakc-other-" + ts,
 	}
-	for _, s := range append(append([]string(nil), mine...), others...) {
+	for _, s := range others {
 		zfsOut(t, "snapshot", s)
 	}
 	// Named like a clone, but a plain dataset: left alone.
@@ -302,7 +305,7 @@ func TestCleanLeftoversTouchesOnlyTheJob(t *testing.T) {
 	require.NoError(t, CleanLeftovers(ctx, zfs.New(nil), job, nil))
 
 	got := strings.Fields(zfsOut(t, "list", "-H", "-o", "name", "-t", "filesystem,snapshot", "-r", f.pool))
-	want := append([]string{f.pool, f.pool + "/bakc-job-" + ts + "-0", f.pool + "/data"}, others...)
+	want := append([]string{f.pool, f.pool + "/bakc-job-" + ts + "-0", f.pool + "/data", f.pool + "/data/child"}, others...)
 	if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
 		t.Errorf("after CleanLeftovers (-want +got):\n%s", diff)
 	}
@@ -408,4 +411,23 @@ func appendFile(path string, data []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// A dataset created below the job's dataset between the snapshot and the
+// listing (by someone else, at that moment) is not in the snapshot: it
+// is not shown, and the run goes on. Take decides by createtxg, without
+// listing every snapshot of the pool; the race is made here by creating
+// the dataset right after zfs snapshot returns.
+func TestDatasetCreatedAfterTheSnapshotIsNotShown(t *testing.T) {
+	f := newFixture(t, 128<<20, "data", "data/child")
+	job := f.job("race", []string{"data"}, "data")
+	r := startRun(t, f, job, createAfterEnv+"="+f.pool+"/data/later")
+	r.ok(t, take(when))
+	shown := r.ok(t, "expose")
+	if want := f.path("data") + "," + f.path("data", "child"); shown != want {
+		t.Errorf("Mountpoints() = %s, want %s (not the dataset made after the snapshot)", shown, want)
+	}
+	r.ok(t, "release")
+	require.Equal(t, 0, r.finish(t))
+	assertNothingLeft(t, f)
 }
