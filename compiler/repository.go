@@ -137,6 +137,10 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 // lowerLocation fills in the kind, URL and NFS mount of a repository
 // with exactly one location.
 func (s *nodeScope) lowerLocation(r *schema.Repository, out *plan.Repository) hcl.Diagnostics {
+	if r.Mountpoint != nil && r.Path == nil {
+		return hcl.Diagnostics{errorAt(r.Mountpoint.Range, "Mountpoint without path",
+			"mountpoint says which disk a local repository (path = \"/…\") lives on. An nfs repository gives its mountpoint inside its nfs block, and a URL repository has none. Remove it.")}
+	}
 	switch {
 	case r.Path != nil:
 		if d := checkAbsPath(r.Path, "repository path"); d.HasErrors() {
@@ -153,11 +157,37 @@ func (s *nodeScope) lowerLocation(r *schema.Repository, out *plan.Repository) hc
 			return d
 		}
 		out.Kind, out.URL = plan.KindLocal, r.Path.Value
-		return nil
+		return lowerLocalMountpoint(r, out)
 	case r.URL != nil:
 		return lowerURL(r.URL, out)
 	}
 	return s.lowerNFS(r, out)
+}
+
+// lowerLocalMountpoint checks the mountpoint of a local repository: the
+// disk it lives on, which the runtime checks is mounted. Without one,
+// init = true is warned about: the runtime then refuses to create the
+// repository on the root file system, where an unmounted disk's empty
+// mountpoint is.
+func lowerLocalMountpoint(r *schema.Repository, out *plan.Repository) hcl.Diagnostics {
+	if r.Mountpoint == nil {
+		if r.Init != nil && r.Init.Value {
+			return hcl.Diagnostics{warningAt(r.Init.Range, "Local repository without mountpoint",
+				"With init = true, bakc creates the repository %q when it is missing, but a missing local repository is usually a disk that is not mounted, and its empty mountpoint is a folder on the root file system. So bakc refuses to create it there. Say which disk it lives on with mountpoint = \"/mnt/…\" (bakc then also refuses to back up while that disk is not mounted), or mountpoint = \"/\" if the repository belongs on the root file system.",
+				r.Path.Value)}
+		}
+		return nil
+	}
+	if d := checkAbsPath(r.Mountpoint, "mountpoint"); d.HasErrors() {
+		return d
+	}
+	mp := r.Mountpoint.Value
+	if out.URL != mp && mp != "/" && !strings.HasPrefix(out.URL, mp+"/") {
+		return hcl.Diagnostics{errorAt(r.Mountpoint.Range, "Repository outside its mountpoint",
+			"The repository's path %q is not on the disk mounted at %q. Write the mountpoint of the disk the path is on (the path itself or a folder above it).", out.URL, mp)}
+	}
+	out.Mountpoint = mp
+	return nil
 }
 
 // lowerURL checks a restic repository URL.

@@ -81,6 +81,8 @@ type backupRun struct {
 	// locked is true once the job's lock is held: only then may the run
 	// write the job's state and metrics.
 	locked bool
+	// record is the run's durable record of its start (runstate.go).
+	record *runRecorder
 
 	report Report
 }
@@ -89,6 +91,8 @@ type backupRun struct {
 type repoRun struct {
 	repo   *plan.Repository
 	restic *restic.Restic
+	// guard is the repository's lock on this node (repolock.go).
+	guard *repoGuard
 	// ready is true when the repository passed its preflight.
 	ready  bool
 	result RepositoryResult
@@ -168,6 +172,7 @@ func newBackupRun(ctx context.Context, p *plan.Plan, job *plan.Job, o *Options) 
 		r.repos = append(r.repos, &repoRun{
 			repo:   repo,
 			restic: r.resticFor(repo),
+			guard:  newRepoGuard(p, repo.Name, o, r.cred, r.log.With("repository", repo.Name)),
 			result: RepositoryResult{Name: name, Outcome: OutcomeFailed, ResticExitCode: -1},
 		})
 	}
@@ -182,7 +187,7 @@ func (r *backupRun) resticFor(repo *plan.Repository) *restic.Restic {
 
 // newRestic is restic pointed at repo, as every task starts it.
 func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Credential, log *slog.Logger) *restic.Restic {
-	return &restic.Restic{
+	rs := &restic.Restic{
 		Binary:       o.restic(),
 		Repo:         repo.URL,
 		PasswordFile: repo.PasswordFile,
@@ -193,6 +198,8 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 		ProgressFPS:  progressFPS,
 		Log:          log.With("repository", repo.Name),
 	}
+	rs.Advice = unlockAdvice(p.User, repo, rs) // stalelock.go
+	return rs
 }
 
 // run takes the job's lock, goes through the phases, and ends in finish
@@ -208,6 +215,7 @@ func (r *backupRun) run() {
 	}
 	defer lock.Release()
 	r.locked = true
+	r.recordStart()
 	r.phases()
 	r.finish()
 }
@@ -229,6 +237,7 @@ func (r *backupRun) phases() {
 	}
 
 	if h := r.job.Hooks.PreBackup; h != "" {
+		r.record.phase(PhasePreHook, "")
 		r.prog.phase("pre_backup hook")
 		if err := r.hook(r.ctx, PhasePreHook, h, nil); err != nil {
 			r.fail(failure(PhasePreHook, "", restic.CategorySource, err))
@@ -246,6 +255,7 @@ func (r *backupRun) phases() {
 	defer removeQuietly(excludes)
 
 	if r.job.Snapshot == plan.SnapshotZFS {
+		r.record.phase(PhaseSnapshot, "")
 		r.prog.phase("taking ZFS snapshots")
 		err := r.takeSnapshot()
 		defer r.releaseSnapshot()
@@ -272,11 +282,23 @@ func (r *backupRun) phases() {
 func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 	start := time.Now()
 	defer func() { rr.result.Duration = time.Since(start) }()
-	if len(r.job.Paths) > 0 && !r.backupPathsTo(rr, excludes, start) {
+	r.record.phase(PhaseBackup, rr.repo.Name)
+	r.prog.phase("backing up to " + rr.repo.Name)
+	// The paths' and the dumps' restic backups share the repository with
+	// other jobs' (repolock.go); forget below takes it alone.
+	lock, err := rr.lock(r.ctx, lockShared)
+	if err != nil {
+		r.fail(failure(PhaseLock, rr.repo.Name, restic.CategoryLock, err))
 		return
 	}
+	pathsOK := len(r.job.Paths) == 0 || r.backupPathsTo(rr, excludes, start)
 	// The job's dumps, each its own snapshot (dump.go).
-	if !r.dumpsTo(rr) {
+	dumpsOK := pathsOK && r.dumpsTo(rr)
+	lock.release()
+	if !pathsOK {
+		return
+	}
+	if !dumpsOK {
 		rr.result.Outcome = OutcomeFailed
 		return
 	}
@@ -475,6 +497,7 @@ func (r *backupRun) finish() {
 	r.log.Log(ctx, level, "backup run ends", "exit_code", r.report.ExitCode, "failures", len(r.report.Failures),
 		"seconds", r.report.Duration.Seconds(), "peak_rss_kib", peakRSSKiB())
 	r.prog.phase(fmt.Sprintf("done, exit code %d", r.report.ExitCode))
+	r.record.end()
 }
 
 // finishTimeout bounds the hooks and reports of a run being stopped.

@@ -42,20 +42,25 @@ func (r *backupRun) dryRun() {
 		if repo.NFS != nil {
 			comment(w, "preflight %s: %s mounted from %s (NFS), touched first to trigger its automount", repo.Name, repo.NFS.Mountpoint, repo.NFS.Source())
 		}
+		if repo.Mountpoint != "" && repo.Mountpoint != "/" {
+			comment(w, "preflight %s: %s is a mount point (the repository's disk), touched first to trigger its automount", repo.Name, repo.Mountpoint)
+		} else if repo.Kind == plan.KindLocal && repo.Mountpoint == "" && repo.Init {
+			comment(w, "preflight %s: never created on the root file system (the plan gives no mountpoint)", repo.Name)
+		}
 		if repo.SSH != nil {
 			comment(w, "preflight %s: ssh on PATH, identity %s readable, host keys in %s; one ssh login with restic's sftp.command", repo.Name, repo.SSH.IdentityFile, repo.SSH.KnownHostsFile)
 		}
 		switch {
 		case repo.Kind == plan.KindLocal || repo.Kind == plan.KindNFS:
 			if repo.Init {
-				comment(w, "preflight %s: if %s/config is missing:", repo.Name, repo.URL)
+				comment(w, "preflight %s: if %s/config is missing, and still is under the repository lock (exclusive):", repo.Name, repo.URL)
 				printCommand(w, rr.restic.Argv(restic.InitArgs()))
 			} else {
 				comment(w, "preflight %s: %s/config exists (init = false: a missing repository fails the run)", repo.Name, repo.URL)
 			}
 		case repo.Init:
 			printCommand(w, rr.restic.Argv(restic.CatConfigArgs()))
-			comment(w, "preflight %s: if that finds no repository:", repo.Name)
+			comment(w, "preflight %s: if that finds no repository, and again under the repository lock (exclusive):", repo.Name)
 			printCommand(w, rr.restic.Argv(restic.InitArgs()))
 		}
 	}
@@ -84,6 +89,7 @@ func (r *backupRun) dryRun() {
 	}
 	pol := forgetOptions(p, job)
 	for _, rr := range r.repos {
+		comment(w, "%s: lock %s (shared), waiting up to %v; restic >= 0.16 gets what is left as --retry-lock", rr.repo.Name, rr.guard.path, rr.guard.wait)
 		if len(job.Paths) > 0 {
 			printCommand(w, rr.restic.Argv(restic.BackupArgs(restic.BackupOptions{
 				Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.snapshotTime(),
@@ -98,7 +104,7 @@ func (r *backupRun) dryRun() {
 		if pol.Policy.Empty() {
 			comment(w, "no retention: forget does not run")
 		} else {
-			comment(w, "after a complete backup only:")
+			comment(w, "after a complete backup only, with the same lock exclusive:")
 			printCommand(w, rr.restic.Argv(restic.ForgetArgs(pol)))
 		}
 	}
@@ -125,6 +131,11 @@ func comment(w io.Writer, format string, args ...any) {
 // printCommand prints argv as one shell line, every word quoted so that
 // the line, pasted into a shell, runs exactly argv.
 func printCommand(w io.Writer, argv []string) {
+	fmt.Fprintln(w, shellLine(argv))
+}
+
+// shellLine is argv as one shell line, every word quoted.
+func shellLine(argv []string) string {
 	words := make([]string, len(argv))
 	for i, a := range argv {
 		if escape.CheckShellWord(a) != nil {
@@ -135,7 +146,7 @@ func printCommand(w io.Writer, argv []string) {
 		}
 		words[i] = escape.ShellQuote(a)
 	}
-	fmt.Fprintln(w, strings.Join(words, " "))
+	return strings.Join(words, " ")
 }
 
 // dryRunSteps says who the hooks and dumps run as and what they need.

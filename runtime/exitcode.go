@@ -16,11 +16,17 @@ const (
 	ExitOK              = 0
 	ExitTaskFailed      = 3 // restic backup (also partial), forget, prune, check or a restore test failed
 	ExitPreflightFailed = 4 // a preflight check failed; nothing was backed up there
-	ExitLockHeld        = 5 // another run of the same job or repository holds the lock
+	ExitLockHeld        = 5 // another run of the same job or repository task holds its lock, or a repository stayed in use beyond the lock wait
 	ExitSnapshotFailed  = 6 // a ZFS snapshot could not be taken, shown or released
 	ExitHookFailed      = 7 // a hook failed (pre_backup: nothing was backed up)
 	ExitInterrupted     = 8 // stopped by SIGTERM or SIGINT; cleaned up
 )
+
+// ExitKilled is not an exit code of bakc's own: it is the exit code the
+// metrics give a run that was killed before it could report (SIGKILL, a
+// power loss), as the next run reports it; 137 is how a shell reports a
+// process killed by SIGKILL.
+const ExitKilled = 128 + 9
 
 // ExitCodeHelp documents the codes for `bakc run --help` and the docs.
 const ExitCodeHelp = `Exit codes:
@@ -32,7 +38,8 @@ const ExitCodeHelp = `Exit codes:
      check, or a restored file did not match its snapshot
   4  a preflight check failed (password file, source path, repository not
      mounted from where the plan says, or not initialised)
-  5  another run of the same job (or repository task) holds the lock
+  5  another run of the same job (or repository task) holds the lock, or
+     a repository stayed in use by other runs longer than --lock-wait
   6  a ZFS snapshot could not be taken, shown or released
   7  a hook failed (pre_backup: nothing was backed up)
   8  interrupted by SIGTERM or SIGINT; everything was cleaned up`
@@ -101,6 +108,12 @@ func failure(phase Phase, repo string, cat restic.Category, err error) Failure {
 	if re := restic.AsError(err); re != nil {
 		f.ResticExitCode = re.ExitCode
 		f.Category = re.Category()
+	}
+	// A step that could not have its repository within the wait failed
+	// for a lock, whichever step it was.
+	var busy *busyError
+	if errors.As(err, &busy) {
+		f.Phase, f.Category = PhaseLock, restic.CategoryLock
 	}
 	return f
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +40,8 @@ type failureCase struct {
 	// interrupt stops the run (as SIGTERM does: its context is
 	// cancelled) as soon as restic reports progress.
 	interrupt bool
+	// lockWait, if set, is the run's Options.LockWait.
+	lockWait time.Duration
 }
 
 var failureCases = []failureCase{
@@ -66,6 +69,8 @@ var failureCases = []failureCase{
 		},
 		exit: runtime.ExitTaskFailed, phase: runtime.PhaseBackup, cat: restic.CategoryLock, repo: "local", outcome: runtime.OutcomeFailed,
 		resticExit: map[string]int{"0.14": 1, "0.18": 11},
+		// restic 0.18 waits that long for the lock (--retry-lock).
+		lockWait: 2 * time.Second,
 	},
 	{
 		// A sysctl file ignores capabilities: not even root reads a
@@ -184,6 +189,9 @@ func checkFailure(t *testing.T, version string, f *fixture, tt failureCase) {
 
 	tt.breakIt(t, f)
 	o := f.options()
+	if tt.lockWait != 0 {
+		o.LockWait = tt.lockWait
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if tt.interrupt {

@@ -36,6 +36,7 @@ func Prune(ctx context.Context, p *plan.Plan, repoName string, o Options) (*Task
 	return runRepositoryTask(ctx, p, repoName, &o, repositoryTask{
 		name:  "prune",
 		phase: PhasePrune,
+		mode:  lockExclusive,
 		dryRun: func(w io.Writer, rs *restic.Restic, _ *plan.Repository) {
 			printCommand(w, rs.Argv(restic.PruneArgs()))
 		},
@@ -58,6 +59,7 @@ func Verify(ctx context.Context, p *plan.Plan, repoName string, o Options) (*Tas
 	return runRepositoryTask(ctx, p, repoName, &o, repositoryTask{
 		name:  "verify",
 		phase: PhaseCheck,
+		mode:  lockExclusive, // restic check locks the repository exclusively
 		dryRun: func(w io.Writer, rs *restic.Restic, repo *plan.Repository) {
 			printCommand(w, rs.Argv(restic.CheckArgs(subset(repo))))
 		},
@@ -73,6 +75,10 @@ type repositoryTask struct {
 	// ("prune", "verify", "restore-test").
 	name  string
 	phase Phase
+	// mode is how the task holds the repository's lock: as restic's own
+	// lock for its commands (prune and check exclusive, ls and dump
+	// shared).
+	mode lockMode
 	// dryRun prints the task's commands.
 	dryRun func(io.Writer, *restic.Restic, *plan.Repository)
 	run    func(context.Context, *restic.Restic, *plan.Repository, *slog.Logger) error
@@ -98,13 +104,14 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	}
 	log := o.log().With("task", t.name, "repository", repo.Name)
 	cred := resticCredential(p, euid)
-	rr := &repoRun{repo: repo, restic: newRestic(p, repo, o, cred, log)}
+	rr := &repoRun{repo: repo, restic: newRestic(p, repo, o, cred, log), guard: newRepoGuard(p, repo.Name, o, cred, log)}
 	rep := &TaskReport{Node: p.Node.Name, Task: t.name, Repository: repo.Name, Start: o.now(), ResticExitCode: -1}
 
 	if o.DryRun {
 		w := o.out()
 		comment(w, "bakc run %s %s --dry-run: what a run does; nothing is run or written", t.name, repo.Name)
 		comment(w, "lock %s", LockPath(p.Paths.State, t.name, repo.Name))
+		comment(w, "repository lock %s (%s), waiting up to %v", RepositoryLockPath(p.Paths.State, repo.Name), t.mode, rr.guard.wait)
 		comment(w, "preflight: password file %s readable; the repository exists", repo.PasswordFile)
 		if repo.NFS != nil {
 			comment(w, "preflight: %s mounted from %s (NFS)", repo.NFS.Mountpoint, repo.NFS.Source())
@@ -128,6 +135,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	// The lock is held until the report is written.
 	var lock *Lock
 	defer func() { lock.Release() }()
+	var record *runRecorder
 	func() {
 		log.Info(t.name + " starts")
 		var err error
@@ -136,6 +144,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 			fail(failure(PhaseLock, repo.Name, restic.CategoryLock, err))
 			return
 		}
+		record = recordTaskStart(p, t, repo.Name, rep.Start, cred, o, log)
 		if err := prepareCacheDir(p.Paths.Cache, cred); err != nil {
 			fail(failure(PhasePreflight, repo.Name, restic.CategoryPermission, err))
 			return
@@ -144,6 +153,14 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 			fail(*f)
 			return
 		}
+		var rlock *repoLock
+		rlock, err = rr.lock(ctx, t.mode)
+		if err != nil {
+			fail(failure(PhaseLock, repo.Name, restic.CategoryLock, err))
+			return
+		}
+		defer rlock.release()
+		record.phase(t.phase, repo.Name)
 		err = t.run(ctx, rr.restic, repo, log)
 		if re := restic.AsError(err); re != nil {
 			rep.ResticExitCode = re.ExitCode
@@ -183,6 +200,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		level = slog.LevelError
 	}
 	log.Log(context.WithoutCancel(ctx), level, t.name+" ends", "exit_code", rep.ExitCode, "seconds", rep.Duration.Seconds(), "peak_rss_kib", peakRSSKiB())
+	record.end()
 	return rep, nil
 }
 

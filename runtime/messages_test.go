@@ -31,6 +31,9 @@ func TestInitFailureNamedOnce(t *testing.T) {
 	require.NoError(t, os.RemoveAll(f.repo))
 	require.NoError(t, os.Mkdir(f.repo, 0o755))
 	f.repository("local").Init = true
+	// On the root file system on purpose (the test's temporary folder may
+	// be): else bakc refuses to create it there before restic runs.
+	f.repository("local").Mountpoint = "/"
 
 	rep := f.backup(f.options())
 	require.NotEqual(t, runtime.ExitOK, rep.ExitCode)

@@ -97,6 +97,17 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 			return fail(mountCategory(err), err)
 		}
 	}
+	// The repository's lock file, opened now, before any snapshot view
+	// can cover the state folder (repolock.go).
+	if err := rr.guard.prepare(); err != nil {
+		return fail(restic.CategoryPermission, err)
+	}
+	if repo.Kind == plan.KindLocal {
+		// The disk the plan says the repository is on (localdisk.go).
+		if err := checkLocalDisk(ctx, repo); err != nil {
+			return fail(mountCategory(err), err)
+		}
+	}
 	return ensureInitialised(ctx, log, rr, mayInit && repo.Init)
 }
 
@@ -136,37 +147,38 @@ func checkSecretFile(what, path string) error {
 // costs nothing. A URL repository is checked with `restic cat config`
 // only when it may be created (opening it costs restic's key derivation,
 // half a second); otherwise restic itself reports a missing repository.
+//
+// Initialisation is serialised per repository: a repository found missing
+// is looked at again under the repository's lock, held exclusively when
+// this run may create it, and created only if it is still missing. Two
+// first runs at once (a new node's timers firing together) would
+// otherwise each run restic init, leaving several keys with different
+// master keys and one config that only one of them opens. The look
+// without the lock is only a shortcut: restic init writes the key first
+// and the config last, so a config seen means a finished init.
 func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayInit bool) *Failure {
 	repo := rr.repo
 	fail := func(cat restic.Category, err error) *Failure {
 		f := failure(PhasePreflight, repo.Name, cat, err)
 		return &f
 	}
-	switch repo.Kind {
-	case plan.KindLocal, plan.KindNFS:
-		_, err := os.Stat(filepath.Join(repo.URL, "config"))
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, os.ErrPermission):
-			// NFS with root_squash: root may not look inside; restic,
-			// as the backup user, will tell.
-			log.Debug("cannot look for the repository's config file; restic will", "repository", repo.Name, "error", err)
-			return nil
-		case !errors.Is(err, os.ErrNotExist):
-			return fail(restic.CategoryStorage, fmt.Errorf("repository %s: %w", repo.URL, err))
+	if exists, f := repositoryExists(ctx, log, rr, mayInit); f != nil || exists {
+		return f
+	}
+	mode := lockShared
+	if mayInit {
+		mode = lockExclusive
+	}
+	lock, err := rr.lock(ctx, mode)
+	if err != nil {
+		return fail(restic.CategoryLock, err)
+	}
+	defer lock.release()
+	if exists, f := repositoryExists(ctx, log, rr, mayInit); f != nil || exists {
+		if exists {
+			log.Info("the repository was initialised by another run meanwhile", "repository", repo.Name)
 		}
-	default:
-		if !mayInit {
-			return nil
-		}
-		err := rr.restic.CatConfig(ctx)
-		if err == nil {
-			return nil
-		}
-		if re := restic.AsError(err); re == nil || re.Category() != restic.CategoryStorage {
-			return fail(restic.CategoryUnknown, err)
-		}
+		return f
 	}
 	if !mayInit && repo.Init {
 		return fail(restic.CategoryStorage, fmt.Errorf(
@@ -178,10 +190,53 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 			"there is no restic repository at %s, and the plan does not allow creating one (init = false): if the disk or share is simply not there, mount it; if the repository is new, set init = true or run restic init",
 			repo.URL))
 	}
+	// Never on the root file system by mistake (localdisk.go).
+	if err := checkInitTarget(repo); err != nil {
+		return fail(restic.CategoryStorage, err)
+	}
 	log.Info("initialising the repository, as the plan allows", "repository", repo.Name, "url", repo.URL)
 	if err := rr.restic.Init(ctx); err != nil {
 		// err is restic's own: "restic init: exit code 1: …".
 		return fail(restic.CategoryUnknown, err)
 	}
 	return nil
+}
+
+// repositoryExists looks for the repository as ensureInitialised says:
+// true when it is there (or when bakc leaves it to restic to tell), false
+// when it is missing.
+func repositoryExists(ctx context.Context, log *slog.Logger, rr *repoRun, mayInit bool) (bool, *Failure) {
+	repo := rr.repo
+	fail := func(cat restic.Category, err error) *Failure {
+		f := failure(PhasePreflight, repo.Name, cat, err)
+		return &f
+	}
+	switch repo.Kind {
+	case plan.KindLocal, plan.KindNFS:
+		_, err := os.Stat(filepath.Join(repo.URL, "config"))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, os.ErrPermission):
+			// NFS with root_squash: root may not look inside; restic,
+			// as the backup user, will tell.
+			log.Debug("cannot look for the repository's config file; restic will", "repository", repo.Name, "error", err)
+			return true, nil
+		case !errors.Is(err, os.ErrNotExist):
+			return false, fail(restic.CategoryStorage, fmt.Errorf("repository %s: %w", repo.URL, err))
+		}
+		return false, nil
+	default:
+		if !mayInit {
+			return true, nil
+		}
+		err := rr.restic.CatConfig(ctx)
+		if err == nil {
+			return true, nil
+		}
+		if re := restic.AsError(err); re == nil || re.Category() != restic.CategoryStorage {
+			return false, fail(restic.CategoryUnknown, err)
+		}
+		return false, nil
+	}
 }

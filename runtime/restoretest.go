@@ -41,6 +41,7 @@ func RestoreTest(ctx context.Context, p *plan.Plan, repoName string, o Options) 
 	return runRepositoryTask(ctx, p, repoName, &o, repositoryTask{
 		name:  "restore-test",
 		phase: PhaseRestore,
+		mode:  lockShared, // restic ls and dump
 		dryRun: func(w io.Writer, rs *restic.Restic, repo *plan.Repository) {
 			printCommand(w, rs.Argv(restic.LsArgs("latest", p.Node.Name)))
 			comment(w, "pick %d regular files at random (seed %d), and for each, into a temporary folder:", restoreTestFiles(repo), seed)

@@ -42,5 +42,13 @@ func (r *backupRun) forget(rr *repoRun) error {
 		return nil
 	}
 	r.prog.phase("applying retention in " + rr.repo.Name)
+	r.record.phase(PhaseForget, rr.repo.Name)
+	// restic's forget takes the repository alone: it waits here for the
+	// other jobs' backups into the repository, not in restic.
+	lock, err := rr.lock(r.ctx, lockExclusive)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
 	return rr.restic.Forget(r.ctx, o)
 }

@@ -20,6 +20,13 @@
 //	report      metrics, the last success kept across failures, one error
 //	            line per failure (metrics.go, state.go, errorlog.go)
 //
+// Every restic operation on a repository holds the repository's lock on
+// this node, shared (backup, ls, dump) or exclusive (forget, prune, check,
+// init), waiting a bounded time for other runs (repolock.go), and first
+// removes the stale restic locks of this host's killed restics
+// (stalelock.go). Every run records its start durably, so that the next
+// one reports a run that was killed (runstate.go).
+//
 // The exit code says which phase failed first (exitcode.go). Prune and
 // verify are runs of their own per repository (maintenance.go).
 package runtime
@@ -74,6 +81,10 @@ type Options struct {
 	// Seed picks the files of a restore test; 0 picks a new seed, which
 	// is logged so that a test can be repeated with the same files.
 	Seed uint64
+	// LockWait bounds the wait for a repository that another run of this
+	// node uses (repolock.go); 0 is DefaultLockWait, negative does not
+	// wait. What is left of it is restic's --retry-lock (restic ≥ 0.16).
+	LockWait time.Duration
 }
 
 func (o *Options) log() *slog.Logger {

@@ -13,6 +13,8 @@ type Repository struct {
 	NFS       *NFS
 	Path      *Text
 	URL       *Text
+	// Mountpoint is where the disk of a path repository is mounted.
+	Mountpoint *Text
 	// PasswordFile and EnvironmentFile are paths to secrets on the node.
 	PasswordFile    *Text
 	EnvironmentFile *Text
@@ -49,6 +51,7 @@ type SSH struct {
 var repositorySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path"},
+		{Name: "mountpoint"},
 		{Name: "url"},
 		{Name: "password_file"},
 		{Name: "environment_file"},
@@ -78,7 +81,7 @@ func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl
 	for _, t := range []struct {
 		dst  **Text
 		name string
-	}{{&r.Path, "path"}, {&r.URL, "url"}, {&r.PasswordFile, "password_file"}, {&r.EnvironmentFile, "environment_file"}} {
+	}{{&r.Path, "path"}, {&r.Mountpoint, "mountpoint"}, {&r.URL, "url"}, {&r.PasswordFile, "password_file"}, {&r.EnvironmentFile, "environment_file"}} {
 		v, d := decodeText(a[t.name], ctx, singleLine)
 		diags = append(diags, d...)
 		*t.dst = v

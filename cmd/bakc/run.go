@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
@@ -26,6 +27,7 @@ type runOptions struct {
 	resticOptions []string
 	verbose       bool
 	seed          uint64
+	lockWait      time.Duration
 }
 
 const runLong = `Run one task of the installed plan: what the systemd units start on each
@@ -61,6 +63,7 @@ func newRunCmd(e *env) *cobra.Command {
 	f.StringVar(&opts.restic, "restic", envOr("BAKC_RESTIC", "restic"), "the restic `binary` ($BAKC_RESTIC sets the default)")
 	f.StringArrayVarP(&opts.resticOptions, "restic-option", "o", nil, "an extended restic option for every restic call, such as sftp.command=…; repeatable")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug messages too")
+	f.DurationVar(&opts.lockWait, "lock-wait", lockWaitDefault(), "how long to wait for a repository that another run of this node uses, then for restic's own lock (restic ≥ 0.16), before failing with exit code 5 ($BAKC_LOCK_WAIT sets the default)")
 
 	cmd.AddCommand(
 		&cobra.Command{
@@ -117,6 +120,16 @@ func exactArgs(n int, msg string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// lockWaitDefault is $BAKC_LOCK_WAIT when it is a duration (a unit's
+// drop-in can set it without changing ExecStart=), else the runtime's
+// default.
+func lockWaitDefault() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("BAKC_LOCK_WAIT")); err == nil && d > 0 {
+		return d
+	}
+	return runtime.DefaultLockWait
 }
 
 func envOr(name, def string) string {
@@ -195,9 +208,13 @@ func runtimeOptions(e *env, opts runOptions, log *slog.Logger) runtime.Options {
 		ResticOptions: opts.resticOptions,
 		DryRun:        opts.dryRun,
 		Seed:          opts.seed,
+		LockWait:      opts.lockWait,
 		Out:           e.stdout,
 		Terminal:      isTerminal(e.stdout),
 		Log:           log,
+	}
+	if opts.lockWait <= 0 {
+		o.LockWait = -1 // --lock-wait 0: do not wait
 	}
 	if os.Getenv("NOTIFY_SOCKET") != "" {
 		o.Notify = func(state string) error {

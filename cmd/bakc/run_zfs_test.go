@@ -378,6 +378,9 @@ type zfsFailure struct {
 // mount left behind.
 func TestRunBackupZFSFailures(t *testing.T) {
 	testenv.Root(t)
+	// A repository locked by another restic: restic ≥ 0.16 waits for it
+	// (--retry-lock) as long as bakc's --lock-wait says.
+	t.Setenv("BAKC_LOCK_WAIT", "2s")
 	cases := []zfsFailure{
 		{
 			name: "wrong password",

@@ -125,6 +125,12 @@ type Repository struct {
 	EnvironmentFile string `json:"environment_file,omitempty"`
 	// NFS describes the mount of an nfs repository; nil otherwise.
 	NFS *NFSMount `json:"nfs,omitempty"`
+	// Mountpoint, for a local repository, is where the disk it lives on
+	// is mounted (its URL is this folder or below it; "/" for the root
+	// file system). The runtime refuses the repository while the disk is
+	// not mounted there. Empty when the plan does not say; the runtime
+	// then refuses to initialise it on the root file system.
+	Mountpoint string `json:"mountpoint,omitempty"`
 	// SSH is how restic's ssh reaches an sftp repository; nil otherwise.
 	SSH *SSH `json:"ssh,omitempty"`
 	// Init allows the runtime to run `restic init` when the repository

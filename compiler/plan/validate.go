@@ -97,6 +97,7 @@ var fieldRules = map[string][]rule{
 	"repositories[].nfs.mountpoint":                         {text(CheckNFSMountpoint)},
 	"repositories[].nfs.options":                            {list(checkMountOptions)},
 	"repositories[].nfs.options[]":                          {text(checkMountOption)},
+	"repositories[].mountpoint":                             {optional(CheckAbsPath)},
 	"repositories[].ssh":                                    nil, // sftp only: checkRepositories
 	"repositories[].ssh.user":                               {optional(checkWord)},
 	"repositories[].ssh.host":                               {text(checkAddressToken)},
@@ -589,6 +590,14 @@ func checkRepositories(v *validator, p *Plan) {
 		}
 		if r.Kind != KindNFS && r.NFS != nil {
 			v.fail(field+".nfs", fmt.Errorf("is given, but the repository's kind is %q", r.Kind))
+		}
+		if mp := r.Mountpoint; mp != "" {
+			switch {
+			case r.Kind != KindLocal:
+				v.fail(field+".mountpoint", fmt.Errorf("is given, but the repository's kind is %q (only a local repository names its disk)", r.Kind))
+			case mp != "/" && r.URL != mp && !strings.HasPrefix(r.URL, mp+"/"):
+				v.fail(field+".mountpoint", fmt.Errorf("%q is neither the repository's folder %q nor a folder above it", mp, r.URL))
+			}
 		}
 		switch {
 		case r.Kind == KindSFTP && r.SSH == nil:

@@ -151,6 +151,18 @@ func TestDecodeRefuses(t *testing.T) {
 			[]string{`repositories[1].url: "/mnt/elsewhere" is not the NFS mountpoint "/mnt/nas-backup"`}},
 		{"a URL of another kind", edit(func(p *Plan) { p.Repositories[0].URL = "s3:host/bucket" }),
 			[]string{`repositories[0].url: "s3:host/bucket" is not a restic URL of kind "b2"`}},
+		{"a mountpoint on a URL repository", edit(func(p *Plan) { p.Repositories[0].Mountpoint = "/mnt" }),
+			[]string{`repositories[0].mountpoint: is given, but the repository's kind is "b2"`}},
+		{"a local repository outside its mountpoint", edit(func(p *Plan) {
+			p.Repositories[0].Kind, p.Repositories[0].URL, p.Repositories[0].EnvironmentFile = KindLocal, "/mnt/usb2/restic", ""
+			p.Repositories[0].Mountpoint = "/mnt/usb"
+		}),
+			[]string{`repositories[0].mountpoint: "/mnt/usb" is neither the repository's folder "/mnt/usb2/restic" nor a folder above it`}},
+		{"a relative mountpoint", edit(func(p *Plan) {
+			p.Repositories[0].Kind, p.Repositories[0].URL, p.Repositories[0].EnvironmentFile = KindLocal, "/mnt/usb/restic", ""
+			p.Repositories[0].Mountpoint = "mnt/usb"
+		}),
+			[]string{`repositories[0].mountpoint: "mnt/usb" is not an absolute path`}},
 		{"no password file", edit(func(p *Plan) { p.Repositories[0].PasswordFile = "" }),
 			[]string{`repositories[0].password_file: "" is not an absolute path`}},
 		{"a job writing to an unknown repository", edit(func(p *Plan) { job(p, "plex").Repositories = []string{"nope"} }),

@@ -59,6 +59,12 @@ func TestArgv(t *testing.T) {
 			want: []string{"restic", "--repo", "/mnt/r", "--password-file", "/pw", "--no-cache", "check", "--read-data-subset", "5%"},
 		},
 		{
+			name: "retry-lock in whole seconds, among the global flags",
+			r:    &Restic{Binary: "restic", Repo: "/mnt/r", PasswordFile: "/pw", RetryLock: 2*time.Hour + 29*time.Minute + 59*time.Second + 600*time.Millisecond},
+			sub:  PruneArgs(),
+			want: []string{"restic", "--repo", "/mnt/r", "--password-file", "/pw", "--no-cache", "--retry-lock", "2h30m0s", "prune"},
+		},
+		{
 			name: "check structure only",
 			r:    noCache,
 			sub:  CheckArgs(""),

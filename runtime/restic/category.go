@@ -44,6 +44,11 @@ const (
 	// CategoryResource means the run was interrupted (SIGTERM: the unit's timeout or a
 	// shutdown) or ran out of memory, time or file handles.
 	CategoryResource Category = "resource"
+	// CategoryInterrupted means a run was killed before it could report
+	// (SIGKILL: the OOM killer or the unit's stop timeout; a power loss or
+	// crash): the next run of the task found its start without an end and
+	// reports it. restic never gives it; bakc does.
+	CategoryInterrupted Category = "interrupted"
 	// CategoryUnknown means none of the above could be recognised.
 	CategoryUnknown Category = "unknown"
 )
@@ -163,10 +168,12 @@ const sshPrefix = "subprocess ssh: "
 // wrong: the exit_error message of restic ≥ 0.17 in --json mode, else the
 // last "Fatal:" line, else the first line a stderr pattern recognises
 // (restic 0.14's lock message comes before its hints), else the last
-// non-empty line. restic's own words for a failed sftp connection say
-// only "unable to start the sftp session … EOF": the last line of ssh's
-// that a pattern recognises ("Host key verification failed.") goes in
-// front of them.
+// non-empty line. A lock message keeps the lines restic prints after it
+// about the lock (its age, its storage ID, the unlock advice): they say
+// whether the lock is stale and what to do. restic's own words for a
+// failed sftp connection say only "unable to start the sftp session …
+// EOF": the last line of ssh's that a pattern recognises ("Host key
+// verification failed.") goes in front of them.
 func message(stderr string) string {
 	msg, ssh := resticMessage(stderr), ""
 	for _, line := range strings.Split(stderr, "\n") {
@@ -183,7 +190,7 @@ func message(stderr string) string {
 func resticMessage(stderr string) string {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	var fatal, known, last string
-	for _, line := range lines {
+	for i, line := range lines {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -211,6 +218,9 @@ func resticMessage(stderr string) string {
 		}
 		if known == "" && Classify(ExitFatal, line) != CategoryUnknown {
 			known = line
+			if Classify(ExitFatal, line) == CategoryLock {
+				known = strings.Join(append([]string{line}, lockDetails(lines[i+1:])...), "; ")
+			}
 		}
 		last = line
 	}
@@ -221,6 +231,27 @@ func resticMessage(stderr string) string {
 		return known
 	}
 	return last
+}
+
+// lockDetailPrefixes start the lines restic (0.14 to 0.18) prints after
+// "repository is already locked …".
+var lockDetailPrefixes = []string{"lock was created at", "storage ID", "the `unlock"}
+
+// lockDetails are the lines about a lock that follow its message.
+func lockDetails(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		known := false
+		for _, p := range lockDetailPrefixes {
+			known = known || strings.HasPrefix(l, p)
+		}
+		if !known {
+			break
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // oneLine joins a multi-line message with "; " so that it fits a log line.

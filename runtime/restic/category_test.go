@@ -59,6 +59,12 @@ func TestMessage(t *testing.T) {
 			"Fatal: unable to open config file: stat /r/config: no such file or directory"},
 		{"0.18 error object", `{"message_type":"error","error":{"message":"open /x: permission denied"},"during":"archival","item":"/x"}`,
 			"/x: open /x: permission denied"},
+		{"0.14 lock: restic's age of the lock and its advice are kept",
+			"unable to create lock in backend: repository is already locked exclusively by PID 23116 on vm by root (UID 0, GID 0)\nlock was created at 2026-11-30 00:10:43 (14.083901324s ago)\nstorage ID 7abebf26\nthe `unlock` command can be used to remove stale locks\n",
+			"unable to create lock in backend: repository is already locked exclusively by PID 23116 on vm by root (UID 0, GID 0); lock was created at 2026-11-30 00:10:43 (14.083901324s ago); storage ID 7abebf26; the `unlock` command can be used to remove stale locks"},
+		{"0.18 forget lock, after its retry line",
+			"repo already locked, waiting up to 0s for the lock\nunable to create lock in backend: repository is already locked by PID 26151 on vm by bakc (UID 2049, GID 2049)\nlock was created at 2026-11-30 00:15:58 (1.2s ago)\nstorage ID 0c2e4f1a\nthe `unlock` command can be used to remove stale locks\n",
+			"unable to create lock in backend: repository is already locked by PID 26151 on vm by bakc (UID 2049, GID 2049); lock was created at 2026-11-30 00:15:58 (1.2s ago); storage ID 0c2e4f1a; the `unlock` command can be used to remove stale locks"},
 		{"ssh's words before restic's", "subprocess ssh: root@127.0.0.1: Permission denied (publickey).\n{\"message_type\":\"exit_error\",\"code\":1,\"message\":\"Fatal: unable to open repository at sftp://x//r: unable to start the sftp session, error: EOF\"}\n",
 			"ssh: root@127.0.0.1: Permission denied (publickey). — Fatal: unable to open repository at sftp://x//r: unable to start the sftp session, error: EOF"},
 		{"last line otherwise", "a\nb\n\n", "b"},
@@ -70,5 +76,28 @@ func TestMessage(t *testing.T) {
 				t.Errorf("message() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// fullRE stops restic at a write that failed for a full repository, as
+// restic 0.14 and 0.18 print it, and not at a file that merely has such
+// a name.
+func TestFullRE(t *testing.T) {
+	tests := []struct {
+		line string
+		want bool
+	}{
+		{"Save(<data/c58db4361c>) returned error, retrying after 1.4s: write /r/data/c5/c58d-tmp-2596728871: disk quota exceeded", true},
+		{"Save(<data/906e271dbb>) returned error, retrying after 720ms: open /r/data/90/906e-tmp-2892320354: disk quota exceeded", true},
+		{"Fatal: unable to save snapshot: open /r/snapshots/x: no space left on device", true},
+		{`{"message_type":"error","error":{"message":"write /r/data/x: No space left on device"},"during":"archival","item":""}`, true},
+		{`{"message_type":"error","error":{"message":"open /home/u/disk quota exceeded.txt: permission denied"},"item":"/home/u/disk quota exceeded.txt"}`, false},
+		{"error: lstat /src/no space left on device: no such file or directory", false},
+		{"Save(<data/060858fa17>) operation successful after 1 retries", false},
+	}
+	for _, tt := range tests {
+		if got := fullRE.MatchString(tt.line); got != tt.want {
+			t.Errorf("fullRE.Match(%q) = %v, want %v", tt.line, got, tt.want)
+		}
 	}
 }

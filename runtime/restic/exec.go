@@ -40,6 +40,9 @@ type Error struct {
 	Message string
 	// Err is the underlying error from starting or waiting, if any.
 	Err error
+	// Stopped is set when bakc stopped restic itself because of what it
+	// printed (a full repository: CategoryStorage); it is the category.
+	Stopped Category
 }
 
 func (e *Error) Error() string {
@@ -54,7 +57,18 @@ func (e *Error) Unwrap() error { return e.Err }
 // Category is what the failure was about, from the exit code first and
 // stderr second (see Classify); a restic that did not start is judged by
 // why ("permission denied", "no such file").
-func (e *Error) Category() Category { return Classify(e.ExitCode, e.Stderr+"\n"+e.Message) }
+func (e *Error) Category() Category {
+	if e.Stopped != "" {
+		return e.Stopped
+	}
+	return Classify(e.ExitCode, e.Stderr+"\n"+e.Message)
+}
+
+// fullRE recognises restic's report of a write that failed because the
+// repository's disk is full or its quota reached: an error ending in
+// "no space left on device" (ENOSPC) or "disk quota exceeded" (EDQUOT),
+// at the end of a line or of a JSON string (not a file named so).
+var fullRE = regexp.MustCompile(`(?i):\s*(no space left on device|disk quota exceeded)\s*("|$)`)
 
 // AsError returns the *Error in err's chain, or nil.
 func AsError(err error) *Error {
@@ -68,7 +82,13 @@ func AsError(err error) *Error {
 // Run starts restic with the subcommand and its arguments, hands every
 // stdout line to onStdout (if not nil), logs and keeps stderr, and waits.
 // When ctx ends restic gets SIGINT, so that it removes its lock, and
-// SIGKILL StopGrace later. The typed methods (Backup, Forget, …) are
+// SIGKILL StopGrace later.
+//
+// restic is stopped the same way at its first report of a full
+// repository (fullRE): restic retries a write that failed for a quota
+// (0.18.1 for up to 15 minutes, holding the run and its ZFS snapshot all
+// along), and it rarely succeeds; the run fails at once instead, with
+// category storage. The typed methods (Backup, Forget, …) are
 // built on it; use it directly for a subcommand they do not cover.
 func (r *Restic) Run(ctx context.Context, sub []string, onStdout func(line []byte)) error {
 	return r.run(ctx, sub, func(stdout io.Reader) {
@@ -95,6 +115,8 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 		defer stdin.Close()
 	}
 	argv := r.Argv(sub)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if stdin != nil {
 		cmd.Stdin = stdin
@@ -128,6 +150,7 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 	}
 
 	tail := &stderrTail{}
+	var full string // restic's first line saying the repository is full
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -142,6 +165,13 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 			tail.add(line)
 			if r.Log != nil {
 				r.Log.Warn("restic stderr", "subcommand", sub[0], "line", string(line))
+			}
+			if full == "" && fullRE.Match(line) {
+				full = string(line)
+				if r.Log != nil {
+					r.Log.Error("the repository is full; restic is stopped instead of retrying", "subcommand", sub[0])
+				}
+				stop()
 			}
 		})
 	}()
@@ -160,7 +190,17 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 	if msg == "" && waitErr != nil {
 		msg = waitErr.Error()
 	}
-	return &Error{Subcommand: sub[0], ExitCode: code, Stderr: text, Message: msg, Err: waitErr}
+	e := &Error{Subcommand: sub[0], ExitCode: code, Stderr: text, Message: msg, Err: waitErr}
+	if full != "" {
+		e.Stopped = CategoryStorage
+		e.Message = "the repository is full; restic was stopped at its first write that failed for it, rather than left to retry: " + oneLine(message(full))
+	}
+	if r.Advice != nil {
+		if a := r.Advice(e); a != "" {
+			e.Message += "; " + a
+		}
+	}
+	return e
 }
 
 // exitCode is the process's exit code, 128+n for death by signal n (as a

@@ -14,9 +14,11 @@ func InitArgs() []string { return []string{"init"} }
 // only when the plan allows (Repository.Init).
 func (r *Restic) Init(ctx context.Context) error { return r.Run(ctx, InitArgs(), nil) }
 
-// CatConfigArgs is `restic cat config`: the cheapest call that opens the
-// repository (it must exist and the password must fit).
-func CatConfigArgs() []string { return []string{"cat", "config"} }
+// CatConfigArgs is `restic cat config --no-lock`: the cheapest call that
+// opens the repository (it must exist and the password must fit). The
+// config never changes, so it is read without a lock (restic 0.14 would
+// take one, and fail on another process's exclusive lock).
+func CatConfigArgs() []string { return []string{"cat", "config", "--no-lock"} }
 
 // CatConfig opens the repository and reads its config; it fails with
 // category Storage when there is no repository and Auth when the password

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/holthome/bakc/escape"
 )
@@ -61,6 +62,15 @@ type Restic struct {
 	// Log receives one line per restic start and end, and restic's stderr
 	// line by line. Nil logs nothing.
 	Log *slog.Logger
+	// RetryLock, when positive, is given as --retry-lock: restic waits
+	// that long for a lock held by another process before it gives up.
+	// Only restic ≥ 0.16 knows the flag (Version.HasRetryLock); the
+	// runtime sets it from the time left of its own lock wait.
+	RetryLock time.Duration
+	// Advice, when set, may give a sentence to add to a failure's
+	// message: what to do about it with this repository's settings (the
+	// runtime gives the unlock command for a lock failure).
+	Advice func(*Error) string
 }
 
 // GlobalArgs are the arguments every restic call starts with: repository,
@@ -74,6 +84,9 @@ func (r *Restic) GlobalArgs() []string {
 	}
 	for _, o := range r.Options {
 		args = append(args, "-o", escape.ResticOption(o))
+	}
+	if r.RetryLock > 0 {
+		args = append(args, "--retry-lock", formatDuration(r.RetryLock))
 	}
 	return args
 }
@@ -135,3 +148,13 @@ func (r *Restic) environ() []string {
 }
 
 func formatFPS(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// formatDuration is d in whole seconds (at least one) as Go's
+// time.ParseDuration, which restic's duration flags use, reads it: "1h2m3s".
+func formatDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < time.Second {
+		d = time.Second
+	}
+	return d.String()
+}

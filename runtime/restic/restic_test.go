@@ -160,6 +160,12 @@ func TestFailuresAreCategorised(t *testing.T) {
 						t.Errorf("got exit %d, category %s, message %q; want exit %d, category %s, a message with %q\nstderr:\n%s",
 							re.ExitCode, re.Category(), re.Message, tt.code, tt.category, tt.message, re.Stderr)
 					}
+					// A lock's message keeps what restic says of it: its
+					// age and the unlock advice (0.14 prints them on lines
+					// of their own).
+					if tt.category == restic.CategoryLock && (!strings.Contains(re.Message, "lock was created at") || !strings.Contains(re.Message, "`unlock` command")) {
+						t.Errorf("lock message %q lacks restic's age of the lock or its unlock advice\nstderr:\n%s", re.Message, re.Stderr)
+					}
 					if tt.code == restic.ExitPartial && (summary == nil || summary.SnapshotID == "") {
 						t.Errorf("a partial backup gave no summary with a snapshot: %+v", summary)
 					}
