@@ -120,7 +120,44 @@ func walkCadence(cal string, p period) (int, bool) {
 // finest period its retention keeps one snapshot of. The warning points
 // at the job's retention block, else its schedule, else the job.
 func checkCadence(j *schema.Job, job *plan.Job) hcl.Diagnostics {
-	fi, ok := finestPeriod(job.Retention)
+	rng := j.DeclRange
+	switch {
+	case j.Retention != nil:
+		rng = j.Retention.DeclRange
+	case j.Schedule != nil:
+		rng = j.Schedule.Range
+	}
+	var own bool
+	for _, name := range job.Repositories {
+		if _, ok := job.RepositoryRetention[name]; !ok {
+			own = true
+		}
+	}
+	if !own {
+		// The job's retention applies nowhere: every repository of
+		// the job has its own (checkRepositoryCadence).
+		return nil
+	}
+	return cadenceWarning(job, job.Retention, rng, "its retention", "add %s to the retention")
+}
+
+// checkRepositoryCadence is checkCadence for the retention of a
+// repository, which replaces the job's there: the warning points at the
+// repository's retention block and names the job.
+func checkRepositoryCadence(r *schema.Repository, job *plan.Job) hcl.Diagnostics {
+	rt, ok := job.RepositoryRetention[r.Name]
+	if !ok || r.Retention == nil {
+		return nil
+	}
+	return cadenceWarning(job, rt, r.Retention.DeclRange,
+		fmt.Sprintf("the retention of repository %q, which replaces the job's there,", r.Name),
+		"add %s to the repository's retention; keep the job out of the repository (list the job's repositories, or set default = false in the repository)")
+}
+
+// cadenceWarning is the warning of checkCadence for the policy r, said
+// to be whose, at rng; fix is what to add ("%s" is the keep option).
+func cadenceWarning(job *plan.Job, r plan.Retention, rng hcl.Range, whose, fix string) hcl.Diagnostics {
+	fi, ok := finestPeriod(r)
 	if !ok {
 		return nil
 	}
@@ -128,13 +165,6 @@ func checkCadence(j *schema.Job, job *plan.Job) hcl.Diagnostics {
 	n, more := runsPerPeriod(job.Schedule.Calendar, p)
 	if n < 2 {
 		return nil
-	}
-	rng := j.DeclRange
-	switch {
-	case j.Retention != nil:
-		rng = j.Retention.DeclRange
-	case j.Schedule != nil:
-		rng = j.Schedule.Range
 	}
 	count := fmt.Sprint(n)
 	if more {
@@ -150,8 +180,8 @@ func checkCadence(j *schema.Job, job *plan.Job) hcl.Diagnostics {
 		}
 	}
 	return hcl.Diagnostics{warningAt(rng, "Retention forgets most runs",
-		"The job %q runs %s times in one %s (schedule %q), but its retention (%s) keeps at most one snapshot %s %s: restic forget keeps the newest snapshot of each %s, so the job keeps 1 of its %s snapshots %s %s beyond the latest, and forgets the others after the next backup. To keep them, add %s to the retention; or run the job at most once %s %s.",
-		job.Name, count, p.noun, job.Schedule.Calendar, retentionText(job.Retention), p.article, p.noun, p.noun, count, p.article, p.noun, keep, p.article, p.noun)}
+		"The job %q runs %s times in one %s (schedule %q), but %s (%s) keeps at most one snapshot %s %s: restic forget keeps the newest snapshot of each %s, so the job keeps 1 of its %s snapshots %s %s beyond the latest, and forgets the others after the next backup. To keep them, %s; or run the job at most once %s %s.",
+		job.Name, count, p.noun, job.Schedule.Calendar, whose, retentionText(r), p.article, p.noun, p.noun, count, p.article, p.noun, fmt.Sprintf(fix, keep), p.article, p.noun)}
 }
 
 // retentionText is r as it is written: "daily = 7, weekly = 4".

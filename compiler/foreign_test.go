@@ -34,7 +34,7 @@ func TestForeignNamesHintedInBothSyntaxes(t *testing.T) {
 }}}
 `
 	want := map[string]string{
-		`"primary"`:         `bakc has no primary repository`,
+		`"primary"`:         `bakc calls it "default"`,
 		`"enable"`:          `bakc calls it "enabled"`,
 		`"excludePatterns"`: `bakc calls it "exclude"`,
 		`"preBackupScript"`: `bakc calls it "pre_backup"`,

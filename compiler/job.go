@@ -62,6 +62,8 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 	out.Repositories, d = s.jobRepositories(j)
 	diags = append(diags, d...)
 	reposBad := d.HasErrors()
+	out.DefaultRepositories = j.Repositories == nil
+	out.RepositoryRetention = s.repositoryRetention(out.Repositories)
 	diags = append(diags, s.checkOwnRepository(paths, excludes, out.Repositories)...)
 	diags = append(diags, s.checkRuntimeFolders(paths)...)
 
@@ -81,6 +83,9 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 
 	if !diags.HasErrors() {
 		diags = append(diags, checkCadence(j, out)...)
+		for _, name := range out.Repositories {
+			diags = append(diags, checkRepositoryCadence(s.repos[name], out)...)
+		}
 	}
 
 	out.Tags, d = lowerTags(j)
@@ -224,19 +229,29 @@ func checkExcludedPaths(j *schema.Job, paths []schema.Text, exclude excludeList)
 	return diags
 }
 
-// jobRepositories resolves a job's repositories: the listed ones, or
-// every repository of the node when the job lists none.
+// jobRepositories resolves a job's repositories: the listed ones, or,
+// when the job lists none, every repository of the node but those with
+// default = false (which only the jobs that name them write to).
 func (s *nodeScope) jobRepositories(j *schema.Job) ([]string, hcl.Diagnostics) {
 	if j.Repositories == nil {
-		names := sortedKeys(s.repos)
-		for _, n := range names {
+		var names, others []string
+		for _, n := range sortedKeys(s.repos) {
+			if d := s.repos[n].Default; d != nil && !d.Value {
+				others = append(others, n)
+				continue
+			}
+			names = append(names, n)
 			s.used[n] = true
+		}
+		if len(names) == 0 && len(others) > 0 {
+			return nil, hcl.Diagnostics{errorAt(j.DeclRange, "Job without repositories",
+				"The job %q lists no repositories, so it writes to the node's default ones, but every repository of the node (%s) has default = false, so its backups would go nowhere. List the ones it writes to with repositories = [\"…\"], or remove default = false from one of them.", j.Name, quotedList(others))}
 		}
 		return names, nil
 	}
 	if len(j.Repositories.Items) == 0 {
 		return nil, hcl.Diagnostics{errorAt(j.Repositories.Range, "Job without repositories",
-			"The job %q lists no repository, so its backups would go nowhere. List at least one, or remove repositories to use all of the node's.", j.Name)}
+			"The job %q lists no repository, so its backups would go nowhere. List at least one, or remove repositories to use the node's default ones (every repository without default = false).", j.Name)}
 	}
 	var diags hcl.Diagnostics
 	var names []string
@@ -259,6 +274,24 @@ func (s *nodeScope) jobRepositories(j *schema.Job) ([]string, hcl.Diagnostics) {
 	}
 	sort.Strings(names)
 	return names, diags
+}
+
+// repositoryRetention is, for the job's repositories that have a
+// retention of their own, that retention: it replaces the job's there
+// (docs/language.md, "Retention per repository"). nil when none has.
+func (s *nodeScope) repositoryRetention(repos []string) map[string]plan.Retention {
+	var out map[string]plan.Retention
+	for _, name := range repos {
+		r := s.lowered[name]
+		if r == nil || r.Retention == nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]plan.Retention{}
+		}
+		out[name] = *r.Retention
+	}
+	return out
 }
 
 // checkOwnRepository warns when a job backs up the folder one of its

@@ -161,6 +161,8 @@ node "web" {
 		Hooks:        plan.Hooks{PreBackup: "set -e\necho \"web\"\n"},
 		Resources:    plan.Resources{Nice: 5, IOSchedulingClass: "idle"},
 	}
+	// The job lists no repositories: the node's default ones.
+	want.DefaultRepositories = true
 	if diff := cmp.Diff(want, *job); diff != "" {
 		t.Errorf("job (-want +got):\n%s", diff)
 	}

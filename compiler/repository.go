@@ -82,6 +82,19 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 	if r.Init != nil {
 		out.Init = r.Init.Value
 	}
+	if r.Default != nil && !r.Default.Value {
+		// Only false is written: absent means a default repository,
+		// as every repository was before the attribute.
+		f := false
+		out.Default = &f
+	}
+	if r.Retention != nil {
+		rt, d := lowerRetention(r.Retention)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			out.Retention = &rt
+		}
+	}
 
 	var given []string
 	if r.NFS != nil {

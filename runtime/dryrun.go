@@ -87,8 +87,8 @@ func (r *backupRun) dryRun() {
 	if dir := resticTempDir(p.Paths.Cache); dir != "" {
 		comment(w, "restic runs with TMPDIR=%s", dir)
 	}
-	pol := forgetOptions(p, job)
 	for _, rr := range r.repos {
+		pol := forgetOptions(p, job, rr.repo.Name)
 		comment(w, "%s: lock %s (shared), waiting up to %v; restic >= 0.16 gets what is left as --retry-lock", rr.repo.Name, rr.guard.path, rr.guard.wait)
 		if len(job.Paths) > 0 {
 			printCommand(w, rr.restic.Argv(restic.BackupArgs(restic.BackupOptions{

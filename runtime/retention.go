@@ -21,10 +21,13 @@ func policy(rt plan.Retention) restic.Policy {
 
 // forgetOptions scope forget to this node (--host) and this job (--tag
 // with the job's tag): another node's or another job's snapshots in the
-// same repository are never considered, let alone removed.
-func forgetOptions(p *plan.Plan, job *plan.Job) restic.ForgetOptions {
+// same repository are never considered, let alone removed. The policy is
+// the one the plan says applies to the job in the repository
+// (plan.Job.RetentionIn: the repository's own retention, if it has one,
+// replaces the job's).
+func forgetOptions(p *plan.Plan, job *plan.Job, repo string) restic.ForgetOptions {
 	return restic.ForgetOptions{
-		Policy:  policy(job.Retention),
+		Policy:  policy(job.RetentionIn(repo)),
 		Host:    p.Node.Name,
 		Tag:     job.JobTag,
 		GroupBy: forgetGroupBy,
@@ -36,7 +39,7 @@ func forgetOptions(p *plan.Plan, job *plan.Job) restic.ForgetOptions {
 // removing old snapshots could leave fewer good ones than the policy
 // promises. Pruning the data is the repository's own schedule.
 func (r *backupRun) forget(rr *repoRun) error {
-	o := forgetOptions(r.plan, r.job)
+	o := forgetOptions(r.plan, r.job, rr.repo.Name)
 	if o.Policy.Empty() {
 		r.log.Info("the job keeps every snapshot (no retention); forget skipped", "repository", rr.repo.Name)
 		return nil

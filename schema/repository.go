@@ -23,6 +23,14 @@ type Repository struct {
 	// the Nix store, so the compiler reports them.
 	InlineSecret *hcl.Attribute
 	Init         *Bool
+	// Default false keeps the repository out of the jobs that list no
+	// repositories: only a job that names it writes to it (the seed's
+	// primary = false). nil means true.
+	Default *Bool
+	// Retention, when set, is the forget policy of every job in this
+	// repository, in place of the job's own (a cloud copy that keeps
+	// less).
+	Retention *Retention
 	// SSH is how restic's ssh reaches an sftp repository.
 	SSH         *SSH
 	Verify      *Verify
@@ -56,6 +64,7 @@ var repositorySchema = &hcl.BodySchema{
 		{Name: "password_file"},
 		{Name: "environment_file"},
 		{Name: "init"},
+		{Name: "default"},
 		// Accepted only to be reported.
 		{Name: "password"},
 		{Name: "environment"},
@@ -63,6 +72,7 @@ var repositorySchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "nfs"}, {Type: "ssh"},
 		{Type: "verify"}, {Type: "restore_test"}, {Type: "prune"},
+		{Type: "retention"},
 	},
 }
 
@@ -96,6 +106,8 @@ func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl
 	var d hcl.Diagnostics
 	r.Init, d = decodeBool(a["init"], ctx)
 	diags = append(diags, d...)
+	r.Default, d = decodeBool(a["default"], ctx)
+	diags = append(diags, d...)
 	where := "A repository"
 	blk, d := singleBlock(content.Blocks, "nfs", where)
 	diags = append(diags, d...)
@@ -125,6 +137,12 @@ func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl
 	diags = append(diags, d...)
 	if blk != nil {
 		r.Prune, d = decodePruneBlock(blk, ctx)
+		diags = append(diags, d...)
+	}
+	blk, d = singleBlock(content.Blocks, "retention", where)
+	diags = append(diags, d...)
+	if blk != nil {
+		r.Retention, d = decodeRetentionBlock(blk, ctx)
 		diags = append(diags, d...)
 	}
 	return r, diags

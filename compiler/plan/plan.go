@@ -137,6 +137,18 @@ type Repository struct {
 	// does not exist yet. Off by default: a missing repository is usually
 	// a mount that did not happen, not a new one.
 	Init bool `json:"init,omitempty"`
+	// Default is false for a repository the configuration marks
+	// default = false: a job that lists no repositories does not write
+	// to it (only the jobs that name it do). nil (absent) is true, as
+	// every repository was before the attribute. It only explains the
+	// jobs' lists (the runbook says why a job writes where it does):
+	// Job.Repositories is already resolved. See JobDefault.
+	Default *bool `json:"default,omitempty"`
+	// Retention is the repository's own forget policy, nil when it has
+	// none: it replaces the job's in this repository, for every job
+	// (Job.RepositoryRetention holds the result per job, which is what
+	// the runtime reads).
+	Retention *Retention `json:"retention,omitempty"`
 	// Prune removes unreferenced data on its own schedule.
 	Prune Prune `json:"prune"`
 	// Verify runs `restic check`; nil when the node declares no verify.
@@ -145,6 +157,10 @@ type Repository struct {
 	// node declares no restore_test.
 	RestoreTest *RestoreTest `json:"restore_test,omitempty"`
 }
+
+// JobDefault reports whether a job that lists no repositories writes
+// to r.
+func (r *Repository) JobDefault() bool { return r.Default == nil || *r.Default }
 
 // NFSMount is an NFS export of the node's NAS, mounted on the node.
 type NFSMount struct {
@@ -282,10 +298,20 @@ type Job struct {
 	Exclude []string `json:"exclude,omitempty"`
 	// Repositories are names of Plan.Repositories, sorted.
 	Repositories []string `json:"repositories"`
+	// DefaultRepositories is true when the job lists no repositories of
+	// its own and so writes to the node's default ones (those without
+	// default = false); false when it names them.
+	DefaultRepositories bool `json:"default_repositories,omitempty"`
 	// Schedule is when the job's timer fires.
 	Schedule Schedule `json:"schedule"`
-	// Retention is applied by `restic forget` after a successful backup.
+	// Retention is applied by `restic forget` after a successful backup,
+	// in every repository of the job but those of RepositoryRetention.
 	Retention Retention `json:"retention"`
+	// RepositoryRetention is, by repository name, the policy that
+	// applies to this job in a repository whose own retention replaces
+	// the job's (Repository.Retention). Keys are among Repositories.
+	// RetentionIn says which policy applies where.
+	RepositoryRetention map[string]Retention `json:"repository_retention,omitempty"`
 	// Tags are given to every snapshot, sorted; JobTag is among them.
 	Tags []string `json:"tags"`
 	// JobTag is the tag that names the job; forget is scoped by it.
@@ -306,6 +332,16 @@ type Job struct {
 	Resources Resources `json:"resources"`
 	// OnFailureUnit overrides Monitoring.OnFailureUnit for this job.
 	OnFailureUnit string `json:"on_failure_unit,omitempty"`
+}
+
+// RetentionIn is the forget policy of the job in the repository named
+// repo: the repository's own when it has one (RepositoryRetention),
+// the job's otherwise.
+func (j *Job) RetentionIn(repo string) Retention {
+	if r, ok := j.RepositoryRetention[repo]; ok {
+		return r
+	}
+	return j.Retention
 }
 
 // Retention is a restic forget policy. Zero means "not used". Within is

@@ -107,6 +107,15 @@ var fieldRules = map[string][]rule{
 	"repositories[].ssh.known_hosts":                        nil,
 	"repositories[].ssh.known_hosts[]":                      {text(checkLine)},
 	"repositories[].init":                                   nil,
+	"repositories[].default":                                nil, // any bool
+	"repositories[].retention":                              nil, // keeps something: checkRepositories
+	"repositories[].retention.last":                         {number(between(0, 1000000))},
+	"repositories[].retention.hourly":                       {number(between(0, 1000000))},
+	"repositories[].retention.daily":                        {number(between(0, 1000000))},
+	"repositories[].retention.weekly":                       {number(between(0, 1000000))},
+	"repositories[].retention.monthly":                      {number(between(0, 1000000))},
+	"repositories[].retention.yearly":                       {number(between(0, 1000000))},
+	"repositories[].retention.within":                       {optional(CheckResticDuration)},
 	"repositories[].prune":                                  nil,
 	"repositories[].prune.schedule":                         nil,
 	"repositories[].prune.schedule.calendar":                {text(checkCalendar)},
@@ -188,6 +197,18 @@ var fieldRules = map[string][]rule{
 	"jobs[].resources.memory_max":          {optional(checkWord)},
 	"jobs[].resources.timeout_start":       {optional(checkTimespan)},
 	"jobs[].on_failure_unit":               {optional(checkUnitName)},
+
+	// Repository roles and retention per repository (issue 9).
+	"jobs[].default_repositories":           nil, // any bool
+	"jobs[].repository_retention":           nil, // keys: checkJobs
+	"jobs[].repository_retention{}":         nil, // keeps something: checkJobs
+	"jobs[].repository_retention{}.last":    {number(between(0, 1000000))},
+	"jobs[].repository_retention{}.hourly":  {number(between(0, 1000000))},
+	"jobs[].repository_retention{}.daily":   {number(between(0, 1000000))},
+	"jobs[].repository_retention{}.weekly":  {number(between(0, 1000000))},
+	"jobs[].repository_retention{}.monthly": {number(between(0, 1000000))},
+	"jobs[].repository_retention{}.yearly":  {number(between(0, 1000000))},
+	"jobs[].repository_retention{}.within":  {optional(CheckResticDuration)},
 }
 
 // planRules relate fields to each other.
@@ -599,6 +620,9 @@ func checkRepositories(v *validator, p *Plan) {
 				v.fail(field+".mountpoint", fmt.Errorf("%q is neither the repository's folder %q nor a folder above it", mp, r.URL))
 			}
 		}
+		if r.Retention != nil && !r.Retention.Keeps() {
+			v.fail(field+".retention", errors.New("keeps nothing: every number is 0 and within is not set"))
+		}
 		switch {
 		case r.Kind == KindSFTP && r.SSH == nil:
 			v.fail(field+".ssh", errors.New("is required for an sftp repository: restic's ssh has no key and no host keys without it"))
@@ -668,6 +692,7 @@ func checkJobs(v *validator, p *Plan) {
 		if !j.Retention.Keeps() {
 			v.fail(field+".retention", errors.New("keeps nothing: every number is 0 and within is not set"))
 		}
+		checkRepositoryRetention(v, p, j, field)
 	}
 	for i := range p.Jobs {
 		// Tags each go to restic as one --tag.
@@ -677,6 +702,50 @@ func checkJobs(v *validator, p *Plan) {
 			}
 		}
 	}
+}
+
+// checkRepositoryRetention: a job's policy per repository names one of
+// the job's repositories, keeps something, and is that repository's
+// own retention, which replaces the job's there (the compiler's rule;
+// the runtime only reads Job.RetentionIn). A job with default
+// repositories writes to none with default = false.
+func checkRepositoryRetention(v *validator, p *Plan, j *Job, field string) {
+	for _, name := range sortedMapKeys(j.RepositoryRetention) {
+		f := fmt.Sprintf("%s.repository_retention[%q]", field, name)
+		rt := j.RepositoryRetention[name]
+		repo, ok := p.Repository(name)
+		switch {
+		case !slices.Contains(j.Repositories, name):
+			v.fail(f, fmt.Errorf("%q is not a repository of the job", name))
+		case !rt.Keeps():
+			v.fail(f, errors.New("keeps nothing: every number is 0 and within is not set"))
+		case ok && (repo.Retention == nil || *repo.Retention != rt):
+			v.fail(f, fmt.Errorf("is not the retention of repository %q, which is the one that applies there", name))
+		}
+	}
+	for k, name := range j.Repositories {
+		repo, ok := p.Repository(name)
+		if !ok {
+			continue
+		}
+		if repo.Retention != nil {
+			if _, has := j.RepositoryRetention[name]; !has {
+				v.fail(field+".repository_retention", fmt.Errorf("has no entry for repository %q, whose own retention applies there", name))
+			}
+		}
+		if j.DefaultRepositories && !repo.JobDefault() {
+			v.fail(fmt.Sprintf("%s.repositories[%d]", field, k), fmt.Errorf("%q has default = false, but the job lists no repositories of its own", name))
+		}
+	}
+}
+
+func sortedMapKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // checkMonitoring: the error log is a file, not one of the runtime's

@@ -183,6 +183,26 @@ func TestDecodeRefuses(t *testing.T) {
 			[]string{`jobs[1].resources.io_scheduling_class: "Idle" is not one of`}},
 		{"root as the backup user", edit(func(p *Plan) { p.User.UID = 0 }),
 			[]string{`user.uid: 0 is root's id`}},
+		{"a retention for a repository the job does not write", edit(func(p *Plan) {
+			job(p, "system").RepositoryRetention = map[string]Retention{"cloud-secondary": {Daily: 1}}
+		}), []string{`repository_retention["cloud-secondary"]: "cloud-secondary" is not a repository of the job`}},
+		{"a repository's retention the job does not apply", edit(func(p *Plan) {
+			for i := range p.Repositories {
+				if p.Repositories[i].Name == "nas-primary" {
+					p.Repositories[i].Retention = &Retention{Daily: 3}
+				}
+			}
+		}), []string{`has no entry for repository "nas-primary", whose own retention applies there`}},
+		{"a job of default repositories writing to one that is not", edit(func(p *Plan) {
+			f := false
+			for i := range p.Repositories {
+				if p.Repositories[i].Name == "nas-primary" {
+					p.Repositories[i].Default = &f
+				}
+			}
+			job(p, "plex").DefaultRepositories = true
+			job(p, "plex").Repositories = []string{"nas-primary"}
+		}), []string{`"nas-primary" has default = false, but the job lists no repositories of its own`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := tc.mutate(t, readExample(t))

@@ -75,6 +75,7 @@ in
           "repositories": [
             "nas-sftp"
           ],
+          "default_repositories": true,
           "schedule": {
             "calendar": "hourly",
             "randomized_delay": "30m"

@@ -126,6 +126,7 @@ in
             "cloud-secondary",
             "nas-primary"
           ],
+          "default_repositories": true,
           "schedule": {
             "calendar": "hourly",
             "randomized_delay": "30m"
@@ -194,6 +195,7 @@ in
             "cloud-secondary",
             "nas-primary"
           ],
+          "default_repositories": true,
           "schedule": {
             "calendar": "weekly",
             "randomized_delay": "30m"

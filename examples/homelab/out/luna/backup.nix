@@ -88,6 +88,7 @@ in
           "repositories": [
             "nas"
           ],
+          "default_repositories": true,
           "schedule": {
             "calendar": "*-*-* 02:30:00",
             "randomized_delay": "30m"

@@ -81,6 +81,7 @@ in
           "repositories": [
             "nas"
           ],
+          "default_repositories": true,
           "schedule": {
             "calendar": "daily",
             "randomized_delay": "30m"
