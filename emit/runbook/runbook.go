@@ -98,8 +98,12 @@ type jobView struct {
 	plan.Job
 	Unit           string
 	Sched          scheduleView
-	RetentionWords string
-	RetentionFlags string
+	// Retentions are the job's forget policies and where each applies
+	// (a repository's own retention replaces the job's there).
+	Retentions []retentionView
+	// NotDefault are the node's repositories with default = false, for
+	// a job that lists none: why it does not write there.
+	NotDefault []string
 	// LeftOut are bakc's own folders below the job's paths that no
 	// backup holds (plan.OwnFoldersLeftOut).
 	LeftOut  []string
@@ -142,7 +146,10 @@ type repoView struct {
 	// restore commands.
 	SFTPOption  string
 	Jobs        []string
-	Prune       scheduleView
+	// OwnRetention is the repository's own retention, which replaces
+	// the jobs' there; nil when it has none.
+	OwnRetention *retentionView
+	Prune        scheduleView
 	Verify      *scheduleView
 	RestoreTest *scheduleView
 }
@@ -179,6 +186,9 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 				}
 			}
 		}
+		if r.Retention != nil {
+			rv.OwnRetention = &retentionView{Own: true, Words: retentionWords(*r.Retention), Flags: retentionFlags(*r.Retention)}
+		}
 		if rv.Prune, err = schedule("prune of "+r.Name, r.Prune.Schedule); err != nil {
 			return nil, err
 		}
@@ -203,9 +213,11 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		jv := jobView{
 			Job:            j,
 			Unit:           "bakc-backup-" + j.Name,
-			RetentionWords: retentionWords(j.Retention),
-			RetentionFlags: retentionFlags(j.Retention),
-			LeftOut:        p.OwnFoldersLeftOut(&j),
+			Retentions: jobRetentions(&j),
+			LeftOut:    p.OwnFoldersLeftOut(&j),
+		}
+		if j.DefaultRepositories {
+			jv.NotDefault = notDefault(p)
 		}
 		jv.Sources = append(jv.Sources, j.Paths...)
 		for _, h := range []struct{ key, label, command string }{

@@ -88,7 +88,7 @@ func TestForgeRunbook(t *testing.T) {
 	for _, c := range []struct {
 		job, repo string
 		paths     int
-	}{{"databases", "cloud-secondary", 2}, {"databases", "nas-primary", 2}, {"plex", "cloud-secondary", 1}, {"plex", "nas-primary", 1}, {"system", "nas-primary", 2}} {
+	}{{"databases", "nas-primary", 2}, {"plex", "cloud-secondary", 1}, {"plex", "nas-primary", 1}, {"system", "nas-primary", 2}} {
 		setup, perPath := restoreSection(t, md, c.job, c.repo)
 		require.Len(t, perPath, c.paths, "%s from %s", c.job, c.repo) // databases: the dump into a file and into psql
 		require.True(t, strings.HasSuffix(setup, "\nbakc_restic snapshots --host forge --tag job:"+c.job), "%s from %s: the setup block ends listing the snapshots", c.job, c.repo)
@@ -96,8 +96,10 @@ func TestForgeRunbook(t *testing.T) {
 		require.Equal(t, c.repo == "cloud-secondary", strings.Contains(setup, "EnvironmentFile="), "%s: credentials only for the cloud", c.repo)
 		require.NotContains(t, setup, "set -a", "%s: an environment file is never sourced", c.repo)
 	}
-	// The system job is not in the cloud.
+	// The system job is not in the cloud, nor the databases job, which
+	// lists no repositories and cloud-secondary is not a default one.
 	require.NotContains(t, md, "### Restore job `system` from `cloud-secondary`")
+	require.NotContains(t, md, "### Restore job `databases` from `cloud-secondary`")
 }
 
 func TestRenderRefuses(t *testing.T) {
@@ -221,4 +223,25 @@ func TestIPv6NASMountLine(t *testing.T) {
 	out, err := exec.Command(sh, "-c", script).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Equal(t, "-t\nnfs\n-o\nnfsvers=4.2,noatime\n[fd00::1]:/mnt/backup/forge/restic\n/mnt/nas-backup\n", string(out))
+}
+
+// The runbook says why a job writes where it does (issue 9: repository
+// roles), and which retention applies in which repository.
+func TestRunbookRepositoryRoles(t *testing.T) {
+	p, err := plan.ReadFile("../../examples/homelab/out/forge/plan.json")
+	require.NoError(t, err)
+	out, err := Render(p, Options{})
+	require.NoError(t, err)
+	md := string(out)
+	for _, want := range []string{
+		"- Repositories: `nas-primary` (the job lists none, so it writes to the node's default repositories; not to `cloud-secondary`, which has `default = false` and gets only the jobs that list it)",
+		"- Repositories: `cloud-secondary`, `nas-primary` (listed by the job)",
+		"- Retention in `nas-primary`: Keeps the newest snapshot of each of the last 4 weeks, 3 months and 1 year",
+		"- Retention in `cloud-secondary` (the repository's own, in place of the job's): Keeps the newest snapshot of each of the last 7 days, 4 weeks and 3 months",
+		"- Jobs: `plex`; only the jobs that list it write here (`default = false`)",
+		"- Retention, for every job in this repository, in place of the job's: Keeps the newest snapshot of each of the last 7 days, 4 weeks and 3 months",
+		"- Jobs: `databases`, `plex`, `system`; every job that lists no repositories writes here",
+	} {
+		require.Contains(t, md, want)
+	}
 }

@@ -18,10 +18,20 @@ node "forge" {
     password_file = "/run/secrets/restic/password"
   }
 
+  # Off-site copy of what cannot be had again. default = false: only the
+  # jobs that list it write here (the hourly databases job does not
+  # upload every hour), and it keeps less than the NAS.
   repository "cloud-secondary" {
     url              = "b2:bucket-name:/${node.name}"
     password_file    = "/run/secrets/restic/password"
     environment_file = "/run/secrets/restic/b2-credentials"
+    default          = false
+
+    retention {
+      daily   = 7
+      weekly  = 4
+      monthly = 3
+    }
   }
 
   job "system" {
@@ -34,8 +44,9 @@ node "forge" {
   }
 
   job "plex" {
-    paths    = ["/persist/var/lib/plex"]
-    schedule = "weekly"
+    paths        = ["/persist/var/lib/plex"]
+    repositories = ["nas-primary", "cloud-secondary"]
+    schedule     = "weekly"
     exclude  = ["**/Plex Media Server/Cache/**", "**/Transcode/**"]
     tags     = ["plex", "media-metadata"]
 
@@ -46,6 +57,7 @@ node "forge" {
     }
   }
 
+  # Lists no repositories: the node's default ones, so the NAS only.
   job "databases" {
     description = "PostgreSQL, dumped with pg_dumpall straight into restic"
     schedule    = "hourly"

@@ -54,6 +54,12 @@ in
           "url": "b2:bucket-name:/forge",
           "password_file": "/run/secrets/restic/password",
           "environment_file": "/run/secrets/restic/b2-credentials",
+          "default": false,
+          "retention": {
+            "daily": 7,
+            "weekly": 4,
+            "monthly": 3
+          },
           "prune": {
             "schedule": {
               "calendar": "Sun *-*-* 03:30:00",
@@ -123,7 +129,6 @@ in
           "description": "PostgreSQL, dumped with pg_dumpall straight into restic",
           "paths": [],
           "repositories": [
-            "cloud-secondary",
             "nas-primary"
           ],
           "default_repositories": true,
@@ -195,7 +200,6 @@ in
             "cloud-secondary",
             "nas-primary"
           ],
-          "default_repositories": true,
           "schedule": {
             "calendar": "weekly",
             "randomized_delay": "30m"
@@ -204,6 +208,13 @@ in
             "weekly": 4,
             "monthly": 3,
             "yearly": 1
+          },
+          "repository_retention": {
+            "cloud-secondary": {
+              "daily": 7,
+              "weekly": 4,
+              "monthly": 3
+            }
           },
           "tags": [
             "job:plex",
