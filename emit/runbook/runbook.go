@@ -96,8 +96,8 @@ type scheduleView struct {
 
 type jobView struct {
 	plan.Job
-	Unit           string
-	Sched          scheduleView
+	Unit  string
+	Sched scheduleView
 	// Retentions are the job's forget policies and where each applies
 	// (a repository's own retention replaces the job's there).
 	Retentions []retentionView
@@ -144,14 +144,14 @@ type repoView struct {
 	// SFTPOption is, for an sftp repository, restic's -o value that
 	// starts ssh as the runtime does (plan.SSH.Command), for the
 	// restore commands.
-	SFTPOption  string
-	Jobs        []string
+	SFTPOption string
+	Jobs       []string
 	// OwnRetention is the repository's own retention, which replaces
 	// the jobs' there; nil when it has none.
 	OwnRetention *retentionView
 	Prune        scheduleView
-	Verify      *scheduleView
-	RestoreTest *scheduleView
+	Verify       *scheduleView
+	RestoreTest  *scheduleView
 }
 
 func buildView(p *plan.Plan, opts Options) (*view, error) {
@@ -211,8 +211,8 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 	}
 	for _, j := range p.Jobs {
 		jv := jobView{
-			Job:            j,
-			Unit:           "bakc-backup-" + j.Name,
+			Job:        j,
+			Unit:       "bakc-backup-" + j.Name,
 			Retentions: jobRetentions(&j),
 			LeftOut:    p.OwnFoldersLeftOut(&j),
 		}
