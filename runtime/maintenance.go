@@ -82,6 +82,9 @@ type repositoryTask struct {
 	// dryRun prints the task's commands.
 	dryRun func(io.Writer, *restic.Restic, *plan.Repository)
 	run    func(context.Context, *restic.Restic, *plan.Repository, *slog.Logger) error
+	// metrics, if set, adds the task's own series to its metrics file
+	// (the restore test's per job).
+	metrics func(*prometheus.Registry)
 }
 
 // metricPrefix is the task's name as a Prometheus name part.
@@ -184,7 +187,11 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		rep.ExitCode = exitCodeOf(rep.Failures[0].Phase)
 	}
 	if lock != nil {
-		if err := writeTaskReport(p, rep, t.metricPrefix()); err != nil {
+		var extra []func(*prometheus.Registry)
+		if t.metrics != nil {
+			extra = append(extra, t.metrics)
+		}
+		if err := writeTaskReport(p, rep, t.metricPrefix(), extra...); err != nil {
 			log.Error("writing state and metrics", "error", err)
 		}
 	}
@@ -211,7 +218,7 @@ func taskMetricsPath(dir, task, repo string) string {
 
 // writeTaskReport keeps the last success in the state and writes the
 // task's metrics (docs/metrics.md).
-func writeTaskReport(p *plan.Plan, rep *TaskReport, prefix string) error {
+func writeTaskReport(p *plan.Plan, rep *TaskReport, prefix string, extra ...func(*prometheus.Registry)) error {
 	path := statePath(p.Paths.State, rep.Task, rep.Repository)
 	state, _ := readState(path)
 	st := state.Repositories[rep.Repository]
@@ -244,6 +251,9 @@ func writeTaskReport(p *plan.Plan, rep *TaskReport, prefix string) error {
 	result.WithLabelValues(r, "failed").Set(1 - ok)
 	gauge("restic_exit_code", "Exit code of restic in the last run; -1 when it did not run.", "repository").WithLabelValues(r).Set(float64(rep.ResticExitCode))
 	gauge("exit_code", "Exit code of the last `bakc run` of the task (see docs/runtime.md).", "repository").WithLabelValues(r).Set(float64(rep.ExitCode))
+	for _, add := range extra {
+		add(reg)
+	}
 	merr := writeTextfile(taskMetricsPath(p.Monitoring.TextfileDir, rep.Task, r), reg)
 	if werr != nil {
 		return fmt.Errorf("state file: %w", werr)

@@ -11,10 +11,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime/restic"
@@ -24,36 +28,66 @@ import (
 // the plan's repository has no restore_test block.
 const defaultRestoreTestFiles = 5
 
-// RestoreTest proves that the node's latest snapshot in a repository can
-// be restored: it picks N random regular files of it (seeded; the seed is
-// logged, and Options.Seed repeats a pick), restores each with `restic
-// dump` into a temporary folder, and compares its size with what the
-// snapshot records. restic checks every blob it restores against its id,
-// the SHA-256 the snapshot records, so the content is checked too; the
-// restored file's own SHA-256 is logged. The folder is removed at the
-// end. It reports like prune and verify (metrics
-// bakc-restore-test-<repo>.prom, error lines with phase "restore").
+// RestoreTest proves that every job's latest snapshot in a repository
+// can be restored. The node's latest snapshot alone was not enough: with
+// an hourly job it is always that job's, and the other jobs were never
+// tested. So each run tests, for every job that writes to the
+// repository:
+//
+//   - the latest snapshot of its paths: N random regular files of it
+//     (the repository's restore_test files, divided among the jobs, at
+//     least one each; seeded, the seed is logged, and Options.Seed
+//     repeats a pick), each restored with `restic dump` into a temporary
+//     folder and its size compared with what the snapshot records;
+//   - the latest snapshot of each of its dumps: the dump is one big
+//     file, so it is streamed through `restic dump` into SHA-256 and a
+//     byte count, never written to disk, and its size compared with the
+//     snapshot's record.
+//
+// restic checks every blob it restores against its id, the SHA-256 the
+// snapshot records, so the content is checked too; each file's own
+// SHA-256 is logged. A job without a snapshot in the repository (not
+// run yet, or it never got there) is reported untested, not failed: the
+// backup's own metrics say that it is missing, and a new job would
+// otherwise fail every restore test until its first run. A repository
+// where no job has a snapshot fails, as it did before. The folder is removed at the end. It
+// reports like prune and verify (metrics bakc-restore-test-<repo>.prom,
+// error lines with phase "restore"), and per job (the
+// bakc_restore_test_job_* series, docs/metrics.md).
 func RestoreTest(ctx context.Context, p *plan.Plan, repoName string, o Options) (*TaskReport, error) {
 	seed := o.Seed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
+	var results []JobRestoreTest
 	return runRepositoryTask(ctx, p, repoName, &o, repositoryTask{
 		name:  "restore-test",
 		phase: PhaseRestore,
-		mode:  lockShared, // restic ls and dump
+		mode:  lockShared, // restic snapshots, ls and dump
 		dryRun: func(w io.Writer, rs *restic.Restic, repo *plan.Repository) {
-			printCommand(w, rs.Argv(restic.LsArgs("latest", p.Node.Name)))
-			comment(w, "pick %d regular files at random (seed %d), and for each, into a temporary folder:", restoreTestFiles(repo), seed)
+			printCommand(w, rs.Argv(restic.SnapshotsArgs(p.Node.Name, "")))
+			jobs := restoreTestJobs(p, repo.Name)
+			comment(w, "for each job writing here (%s): its latest snapshot of its paths and of each dump; a job without any is untested", strings.Join(jobNamesOf(jobs), ", "))
+			comment(w, "pick %d regular files at random (seed %d), divided among the jobs' path snapshots (at least one each), and for each, into a temporary folder:", restoreTestFiles(repo), seed)
+			printCommand(w, rs.Argv(restic.LsArgs("<snapshot of the job>", "")))
 			comment(w, "a file whose path is not UTF-8 (restic's JSON shows such bytes as U+FFFD) is first found in the snapshot's trees:")
 			printCommand(w, rs.Argv([]string{"cat", "snapshot", "<snapshot>"}))
 			printCommand(w, rs.Argv([]string{"cat", "blob", "<tree of each folder on its path>"}))
 			printCommand(w, rs.Argv(restic.DumpArgs("<snapshot>", "<file>")))
 			comment(w, "compare its size with the snapshot's record (restic checks its content against the recorded SHA-256)")
+			for _, j := range jobs {
+				for _, d := range j.Dumps {
+					comment(w, "job %s, dump %s: stream its latest snapshot through SHA-256 (nothing written) and compare its size:", j.Name, d.Name)
+					printCommand(w, rs.Argv(restic.DumpArgs("<snapshot tagged "+d.Tag+">", d.SnapshotPath())))
+				}
+			}
 		},
 		run: func(ctx context.Context, rs *restic.Restic, repo *plan.Repository, log *slog.Logger) error {
-			return restoreTest(ctx, rs, p.Node.Name, restoreTestFiles(repo), seed, log)
+			var err error
+			results, err = restoreTest(ctx, rs, p, repo, seed, log)
+			return err
 		},
+		metrics: func(reg *prometheus.Registry) { registerRestoreTestJobMetrics(reg, repoName, results) },
 	})
 }
 
@@ -64,39 +98,274 @@ func restoreTestFiles(repo *plan.Repository) int {
 	return defaultRestoreTestFiles
 }
 
-// restoreTest is one restore test: pick, restore, compare.
-func restoreTest(ctx context.Context, rs *restic.Restic, host string, n int, seed uint64, log *slog.Logger) error {
-	picked, snapshotID, err := pickFiles(ctx, rs, host, n, seed)
-	if err != nil {
-		return err
+// restoreTestJobs are the jobs of the plan that write to the
+// repository, in the plan's order (by name), disabled ones too: their
+// snapshots are still what a restore would use.
+func restoreTestJobs(p *plan.Plan, repo string) []*plan.Job {
+	var out []*plan.Job
+	for i := range p.Jobs {
+		if slices.Contains(p.Jobs[i].Repositories, repo) {
+			out = append(out, &p.Jobs[i])
+		}
 	}
-	log.Info("restore test picked files", "snapshot", snapshotID, "seed", seed, "files", len(picked))
+	return out
+}
+
+func jobNamesOf(jobs []*plan.Job) []string {
+	names := make([]string, len(jobs))
+	for i, j := range jobs {
+		names[i] = j.Name
+	}
+	return names
+}
+
+// JobRestoreTest is what a restore test found of one job in the
+// repository.
+type JobRestoreTest struct {
+	Job string
+	// Untested is a job without any snapshot in the repository (it has
+	// not run yet, or never reached it): nothing to restore, and no
+	// failure of the restore test; that the backup is missing is for
+	// the backup's own metrics to say (bakc_backup_last_success_…).
+	Untested bool
+	// Files and Dumps are how many files and dumps were restored and
+	// matched; Bytes how many bytes they held.
+	Files, Dumps int
+	Bytes        uint64
+	// Snapshot is the time of the newest snapshot of the job tested;
+	// zero when it has none.
+	Snapshot time.Time
+	// Err is why the job failed; nil when every file and dump matched.
+	Err error
+}
+
+// restoreTarget is what a restore test reads of one job: the latest
+// snapshot of its paths and of each of its dumps.
+type restoreTarget struct {
+	job   *plan.Job
+	files *restic.Snapshot // nil: no paths, or no snapshot of them
+	dumps []dumpTarget
+	// missing are what should have a snapshot and has none (logged).
+	missing []string
+}
+
+type dumpTarget struct {
+	dump     plan.Dump
+	snapshot restic.Snapshot
+}
+
+// restoreTest is one restore test: find each job's latest snapshots,
+// pick, restore, compare. It returns the result per job and every
+// job's failure joined.
+func restoreTest(ctx context.Context, rs *restic.Restic, p *plan.Plan, repo *plan.Repository, seed uint64, log *slog.Logger) ([]JobRestoreTest, error) {
+	snaps, err := rs.Snapshots(ctx, p.Node.Name, "")
+	if err != nil {
+		return nil, fmt.Errorf("listing the snapshots of %s: %w", p.Node.Name, err)
+	}
+	targets := findRestoreTargets(restoreTestJobs(p, repo.Name), snaps)
+	withFiles, tested := 0, 0
+	for _, t := range targets {
+		if t.files != nil {
+			withFiles++
+		}
+		if t.files != nil || len(t.dumps) > 0 {
+			tested++
+		}
+	}
+	if tested == 0 {
+		// As before jobs were tested one by one: a repository without
+		// a snapshot of the node cannot pass a restore test.
+		return nil, fmt.Errorf("no job writing to the repository %s has a snapshot of %s there: nothing to restore", repo.Name, p.Node.Name)
+	}
+	shares := splitFiles(restoreTestFiles(repo), withFiles)
 	dir, err := os.MkdirTemp("", "bakc-restore-test-")
 	if err != nil {
-		return fmt.Errorf("temporary folder: %w", err)
+		return nil, fmt.Errorf("temporary folder: %w", err)
 	}
 	defer os.RemoveAll(dir)
+
+	var results []JobRestoreTest
 	var errs []error
+	share := 0
+	for i, t := range targets {
+		res := JobRestoreTest{Job: t.job.Name}
+		var jobErrs []error
+		if t.files == nil && len(t.dumps) == 0 {
+			res.Untested = true
+			log.Warn("restore test: job without a snapshot in the repository, nothing to restore", "job", t.job.Name)
+			results = append(results, res)
+			continue
+		}
+		for _, m := range t.missing {
+			log.Warn("restore test: no snapshot in the repository, not tested", "job", t.job.Name, "of", m)
+		}
+		if t.files != nil {
+			res.Snapshot = t.files.Time
+			n := shares[share]
+			share++
+			files, bytes, err := restoreFilesOf(ctx, rs, t.files.ID, n, seed+uint64(i), filepath.Join(dir, t.job.Name), log.With("job", t.job.Name))
+			res.Files, res.Bytes = files, bytes
+			if err != nil {
+				jobErrs = append(jobErrs, err)
+			}
+		}
+		for _, d := range t.dumps {
+			if d.snapshot.Time.After(res.Snapshot) {
+				res.Snapshot = d.snapshot.Time
+			}
+			n, err := verifyDump(ctx, rs, d, log.With("job", t.job.Name))
+			res.Bytes += n
+			if err != nil {
+				jobErrs = append(jobErrs, err)
+				continue
+			}
+			res.Dumps++
+		}
+		if err := errors.Join(jobErrs...); err != nil {
+			res.Err = err
+			errs = append(errs, fmt.Errorf("job %s: %w", t.job.Name, err))
+		}
+		results = append(results, res)
+	}
+	return results, errors.Join(errs...)
+}
+
+// findRestoreTargets finds each job's latest snapshots among the node's
+// snapshots in the repository: the latest that carries the job's tag and
+// no dump tag (its paths), and for each dump the latest with the job's
+// tag and the dump's.
+func findRestoreTargets(jobs []*plan.Job, snaps []restic.Snapshot) []restoreTarget {
+	latest := func(keep func(s *restic.Snapshot) bool) *restic.Snapshot {
+		var best *restic.Snapshot
+		for i := range snaps {
+			s := &snaps[i]
+			if keep(s) && (best == nil || !s.Time.Before(best.Time)) {
+				best = s
+			}
+		}
+		return best
+	}
+	var out []restoreTarget
+	for _, j := range jobs {
+		t := restoreTarget{job: j}
+		if len(j.Paths) > 0 {
+			t.files = latest(func(s *restic.Snapshot) bool {
+				return slices.Contains(s.Tags, j.JobTag) && !slices.ContainsFunc(s.Tags, isDumpTag)
+			})
+			if t.files == nil {
+				t.missing = append(t.missing, "the job's paths")
+			}
+		}
+		for _, d := range j.Dumps {
+			s := latest(func(s *restic.Snapshot) bool {
+				return slices.Contains(s.Tags, j.JobTag) && slices.Contains(s.Tags, d.Tag)
+			})
+			if s == nil {
+				t.missing = append(t.missing, "the dump "+d.Name)
+				continue
+			}
+			t.dumps = append(t.dumps, dumpTarget{dump: d, snapshot: *s})
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func isDumpTag(tag string) bool { return strings.HasPrefix(tag, plan.DumpTagPrefix) }
+
+// splitFiles divides n files among k snapshots as evenly as it goes,
+// the first ones getting the remainder, each at least one.
+func splitFiles(n, k int) []int {
+	out := make([]int, k)
+	for i := range out {
+		out[i] = n / k
+		if i < n%k {
+			out[i]++
+		}
+		if out[i] < 1 {
+			out[i] = 1
+		}
+	}
+	return out
+}
+
+// restoreFilesOf picks n random regular files of a snapshot, restores
+// each into dir and compares it; it returns how many matched and their
+// bytes.
+func restoreFilesOf(ctx context.Context, rs *restic.Restic, snapshotID string, n int, seed uint64, dir string, log *slog.Logger) (int, uint64, error) {
+	picked, err := pickFiles(ctx, rs, snapshotID, n, seed)
+	if err != nil {
+		return 0, 0, err
+	}
+	log.Info("restore test picked files", "snapshot", snapshotID, "seed", seed, "files", len(picked))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, 0, fmt.Errorf("temporary folder: %w", err)
+	}
+	var errs []error
+	matched := 0
+	var bytes uint64
 	stored := rs.StoredPaths(snapshotID)
 	for i, node := range picked {
 		if err := restoreOne(ctx, rs, stored, snapshotID, node, filepath.Join(dir, fmt.Sprint(i)), log); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		matched++
+		bytes += node.Size
 	}
-	return errors.Join(errs...)
+	return matched, bytes, errors.Join(errs...)
 }
 
-// pickFiles lists the node's latest snapshot and picks n regular files
-// uniformly at random (reservoir sampling: the listing is streamed, never
-// held), sorted by path.
-func pickFiles(ctx context.Context, rs *restic.Restic, host string, n int, seed uint64) ([]restic.Node, string, error) {
+// verifyDump streams the dump's file out of its snapshot through
+// SHA-256 and a byte count, writing nothing (a dump may be as large as
+// the database), and compares the count with the snapshot's record of
+// the file. It returns the bytes read.
+func verifyDump(ctx context.Context, rs *restic.Restic, d dumpTarget, log *slog.Logger) (uint64, error) {
+	path := d.dump.SnapshotPath()
+	var record *restic.Node
+	if _, err := rs.Ls(ctx, d.snapshot.ID, "", func(n restic.Node) {
+		if n.Type == "file" && n.Path == path {
+			record = &n
+		}
+	}); err != nil {
+		return 0, fmt.Errorf("listing the snapshot of the dump %s: %w", d.dump.Name, err)
+	}
+	if record == nil {
+		return 0, fmt.Errorf("the snapshot %s of the dump %s holds no file %s", shortSnapshotID(d.snapshot), d.dump.Name, path)
+	}
+	h := sha256.New()
+	count := &countingWriter{}
+	if err := rs.Dump(ctx, d.snapshot.ID, path, io.MultiWriter(h, count)); err != nil {
+		return count.n, fmt.Errorf("reading the dump %s (%s): %w", d.dump.Name, path, err)
+	}
+	if count.n != record.Size {
+		return count.n, &mismatchError{fmt.Sprintf("the dump %s (%s) has %d bytes in the repository, the snapshot records %d", d.dump.Name, path, count.n, record.Size)}
+	}
+	log.Info("dump read whole and matches its snapshot", "dump", d.dump.Name, "snapshot", shortSnapshotID(d.snapshot), "path", path, "bytes", count.n, "sha256", hex.EncodeToString(h.Sum(nil)))
+	return count.n, nil
+}
+
+func shortSnapshotID(s restic.Snapshot) string {
+	if s.ShortID != "" {
+		return s.ShortID
+	}
+	if len(s.ID) > 8 {
+		return s.ID[:8]
+	}
+	return s.ID
+}
+
+// pickFiles lists a snapshot and picks n regular files uniformly at
+// random (reservoir sampling: the listing is streamed, never held),
+// sorted by path.
+func pickFiles(ctx context.Context, rs *restic.Restic, snapshotID string, n int, seed uint64) ([]restic.Node, error) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var picked []restic.Node
 	seen := 0
 	// shown counts the files listed per path that restic's JSON may have
 	// changed (not UTF-8), to find the right one of those that look alike.
 	shown := map[string]int{}
-	id, err := rs.Ls(ctx, "latest", host, func(node restic.Node) {
+	_, err := rs.Ls(ctx, snapshotID, "", func(node restic.Node) {
 		if node.Type != "file" {
 			return
 		}
@@ -112,13 +381,13 @@ func pickFiles(ctx context.Context, rs *restic.Restic, host string, n int, seed 
 		}
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("listing the latest snapshot of %s: %w", host, err)
+		return nil, fmt.Errorf("listing the snapshot %s: %w", snapshotID, err)
 	}
 	if len(picked) == 0 {
-		return nil, "", fmt.Errorf("the latest snapshot of %s (%s) holds no regular file to restore", host, id)
+		return nil, fmt.Errorf("the snapshot %s holds no regular file to restore", snapshotID)
 	}
 	sort.Slice(picked, func(i, j int) bool { return picked[i].Path < picked[j].Path })
-	return picked, id, nil
+	return picked, nil
 }
 
 // restoreOne restores one file to target and compares its size. A file
