@@ -319,13 +319,7 @@ func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 // repository; it returns false when that failed.
 func (r *backupRun) backupPathsTo(rr *repoRun, excludes string, start time.Time) bool {
 	r.prog.phase("backing up to " + rr.repo.Name)
-	summary, err := rr.restic.Backup(r.ctx, restic.BackupOptions{
-		Paths:       r.job.Paths,
-		ExcludeFile: excludes,
-		Tags:        backupTags(r.job),
-		Host:        r.plan.Node.Name,
-		Time:        r.snapshotTime(),
-	}, r.prog.status(rr.repo.Name))
+	summary, err := rr.restic.Backup(r.ctx, pathsBackupOptions(r.plan, r.job, excludes, r.snapshotTime()), r.prog.status(rr.repo.Name))
 	r.prog.clear()
 	rr.result.Summary = summary
 	if err != nil {
@@ -358,6 +352,21 @@ func (r *backupRun) snapshotTime() time.Time {
 		return time.Time{}
 	}
 	return r.start
+}
+
+// pathsBackupOptions is how restic backs up the job's paths; a dump's
+// backup (stdin) takes none of the job's file options.
+func pathsBackupOptions(p *plan.Plan, job *plan.Job, excludes string, at time.Time) restic.BackupOptions {
+	return restic.BackupOptions{
+		Paths:             job.Paths,
+		ExcludeFile:       excludes,
+		Tags:              backupTags(job),
+		Host:              p.Node.Name,
+		Time:              at,
+		ExcludeCaches:     job.ExcludeCaches,
+		OneFileSystem:     job.OneFileSystem,
+		ExcludeLargerThan: job.ExcludeLargerThan,
+	}
 }
 
 // backupTags are the job's tags with its JobTag, which the compiler puts

@@ -91,9 +91,7 @@ func (r *backupRun) dryRun() {
 		pol := forgetOptions(p, job, rr.repo.Name)
 		comment(w, "%s: lock %s (shared), waiting up to %v; restic >= 0.16 gets what is left as --retry-lock", rr.repo.Name, rr.guard.path, rr.guard.wait)
 		if len(job.Paths) > 0 {
-			printCommand(w, rr.restic.Argv(restic.BackupArgs(restic.BackupOptions{
-				Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.snapshotTime(),
-			})))
+			printCommand(w, rr.restic.Argv(restic.BackupArgs(pathsBackupOptions(p, job, excludes, r.snapshotTime()))))
 		}
 		for _, d := range job.Dumps {
 			comment(w, "dump %s: the command's output is restic's stdin; restic's snapshot counts only if the command exits 0", d.Name)

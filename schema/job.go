@@ -20,17 +20,22 @@ type Job struct {
 	Exclude         *TextList
 	ExcludeDefaults *Bool
 	// Repositories name repositories of the node; nil means all of them.
-	Repositories    *TextList
-	Schedule        *Text
-	RandomizedDelay *Text
-	Retention       *Retention
-	Tags            *TextList
-	Snapshot        *Text
-	PreBackup       *Text
-	PostBackup      *Text
-	OnFailure       *Text
-	OnFailureUnit   *Text
-	Resources       *Resources
+	Repositories *TextList
+	// ExcludeCaches, OneFileSystem and ExcludeLargerThan are restic
+	// backup options for the job's paths.
+	ExcludeCaches     *Bool
+	OneFileSystem     *Bool
+	ExcludeLargerThan *Text
+	Schedule          *Text
+	RandomizedDelay   *Text
+	Retention         *Retention
+	Tags              *TextList
+	Snapshot          *Text
+	PreBackup         *Text
+	PostBackup        *Text
+	OnFailure         *Text
+	OnFailureUnit     *Text
+	Resources         *Resources
 	// Hooks are the hooks written as blocks, in source order.
 	Hooks []*Hook
 	// Dumps are the job's dump blocks, in source order.
@@ -44,6 +49,9 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "paths"},
 		{Name: "exclude"},
 		{Name: "exclude_defaults"},
+		{Name: "exclude_caches"},
+		{Name: "one_file_system"},
+		{Name: "exclude_larger_than"},
 		{Name: "repositories"},
 		{Name: "schedule"},
 		{Name: "randomized_delay"},
@@ -75,6 +83,7 @@ func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) 
 		{&j.Schedule, "schedule", singleLine},
 		{&j.RandomizedDelay, "randomized_delay", singleLine},
 		{&j.Snapshot, "snapshot", singleLine},
+		{&j.ExcludeLargerThan, "exclude_larger_than", singleLine},
 		{&j.PreBackup, "pre_backup", multiLine},
 		{&j.PostBackup, "post_backup", multiLine},
 		{&j.OnFailure, "on_failure", multiLine},
@@ -96,6 +105,10 @@ func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) 
 	j.ExcludeDefaults, d = decodeBool(a["exclude_defaults"], ctx)
 	diags = append(diags, d...)
 	j.Enabled, d = decodeBool(a["enabled"], ctx)
+	diags = append(diags, d...)
+	j.ExcludeCaches, d = decodeBool(a["exclude_caches"], ctx)
+	diags = append(diags, d...)
+	j.OneFileSystem, d = decodeBool(a["one_file_system"], ctx)
 	diags = append(diags, d...)
 	where := "A job"
 	blk, d := singleBlock(content.Blocks, "retention", where)

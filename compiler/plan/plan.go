@@ -296,6 +296,15 @@ type Job struct {
 	// Exclude are restic exclude patterns: the defaults' first, then the
 	// job's own, without duplicates.
 	Exclude []string `json:"exclude,omitempty"`
+	// ExcludeCaches is restic backup's --exclude-caches: leave out the
+	// contents of folders marked with a CACHEDIR.TAG file.
+	ExcludeCaches bool `json:"exclude_caches,omitempty"`
+	// OneFileSystem is restic backup's --one-file-system: do not cross
+	// into another file system mounted below a path.
+	OneFileSystem bool `json:"one_file_system,omitempty"`
+	// ExcludeLargerThan is restic backup's --exclude-larger-than, as
+	// restic reads it (CheckResticSize); empty for none.
+	ExcludeLargerThan string `json:"exclude_larger_than,omitempty"`
 	// Repositories are names of Plan.Repositories, sorted.
 	Repositories []string `json:"repositories"`
 	// DefaultRepositories is true when the job lists no repositories of
@@ -332,6 +341,25 @@ type Job struct {
 	Resources Resources `json:"resources"`
 	// OnFailureUnit overrides Monitoring.OnFailureUnit for this job.
 	OnFailureUnit string `json:"on_failure_unit,omitempty"`
+}
+
+// OneFileSystemLeavesOut returns a dataset of a ZFS snapshot job with
+// OneFileSystem that restic would leave out: one mounted strictly below
+// a job path. The runtime shows each dataset's snapshot at its own
+// mountpoint, a file system of its own, which --one-file-system does not
+// enter; the backup would report success without it.
+func (j *Job) OneFileSystemLeavesOut() (Dataset, bool) {
+	if !j.OneFileSystem || j.Snapshot != SnapshotZFS {
+		return Dataset{}, false
+	}
+	for _, d := range j.Datasets {
+		for _, p := range j.Paths {
+			if d.Mountpoint != p && IsUnder(d.Mountpoint, p) {
+				return d, true
+			}
+		}
+	}
+	return Dataset{}, false
 }
 
 // RetentionIn is the forget policy of the job in the repository named

@@ -140,6 +140,9 @@ var fieldRules = map[string][]rule{
 	"jobs[].paths[]":                       {text(CheckAbsPath)},
 	"jobs[].exclude":                       nil,
 	"jobs[].exclude[]":                     {required, text(checkExclude)},
+	"jobs[].exclude_caches":                nil, // any bool
+	"jobs[].one_file_system":               nil, // any bool; with zfs: checkJobs
+	"jobs[].exclude_larger_than":           {optional(CheckResticSize)},
 	"jobs[].repositories":                  {required},
 	"jobs[].repositories[]":                {text(name(NameRepository))},
 	"jobs[].schedule":                      nil,
@@ -683,6 +686,9 @@ func checkJobs(v *validator, p *Plan) {
 					v.fail(fmt.Sprintf("%s.paths[%d]", field, k), fmt.Errorf("%q is on none of the job's datasets, so it would be read live, not from the snapshot", path))
 				}
 			}
+		}
+		if d, ok := j.OneFileSystemLeavesOut(); ok {
+			v.fail(field+".one_file_system", fmt.Errorf("leaves out the dataset %s mounted at %q below a path of the ZFS job", d.Name, d.Mountpoint))
 		}
 		for k, d := range j.Datasets {
 			if !slices.Contains(p.Node.Datasets, d) {

@@ -134,6 +134,16 @@ func TestDecodeRefuses(t *testing.T) {
 			[]string{`jobs[2].datasets[0]: rpool/other at "/home" is not one of node.datasets`}},
 		{"a ZFS job path on none of its datasets", edit(func(p *Plan) { job(p, "system").Paths = []string{"/home", "/srv"} }),
 			[]string{`jobs[2].paths[1]: "/srv" is on none of the job's datasets`}},
+		{"restic reading an exclude size otherwise", edit(func(p *Plan) { job(p, "plex").ExcludeLargerThan = "0" }),
+			[]string{`jobs[1].exclude_larger_than: "0" is not a size for restic`}},
+		{"one_file_system leaving out a dataset of a ZFS job", edit(func(p *Plan) {
+			alice := Dataset{Mountpoint: "/home/alice", Name: "rpool/safe/home/alice"}
+			p.Node.Datasets = append(p.Node.Datasets, alice)
+			slices.SortFunc(p.Node.Datasets, func(a, b Dataset) int { return strings.Compare(a.Mountpoint, b.Mountpoint) })
+			j := job(p, "system")
+			j.Datasets = []Dataset{j.Datasets[0], alice, j.Datasets[1]}
+			j.OneFileSystem = true
+		}), []string{`jobs[2].one_file_system: leaves out the dataset rpool/safe/home/alice mounted at "/home/alice"`}},
 		{"a dataset name that looks like an option", edit(func(p *Plan) { p.Node.Datasets[0].Name = "-r" }),
 			[]string{`node.datasets[0].name: "-r" is not a ZFS dataset name`}},
 		{"an unknown repository kind", edit(func(p *Plan) { p.Repositories[1].Kind = "nfs4" }),

@@ -2,9 +2,11 @@ package plan
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/holthome/bakc/escape"
@@ -133,6 +135,30 @@ var resticDurationRE = regexp.MustCompile(`^([0-9]+[ymdh])+$`)
 func CheckResticDuration(s string) error {
 	if !resticDurationRE.MatchString(s) {
 		return fmt.Errorf("%q is not a restic duration: numbers with the units y, m, d and h, such as \"1y6m\" or \"30d\"", s)
+	}
+	return nil
+}
+
+// resticSizeRE is a size as restic's ui.ParseBytes reads it (0.14 to
+// 0.18), in the one spelling bakc allows: a whole number without sign or
+// leading zero, and an optional unit K, M, G or T (powers of 1024).
+var resticSizeRE = regexp.MustCompile(`^[1-9][0-9]{0,18}[KMGT]?$`)
+
+// CheckResticSize reports a size restic would not read as written
+// (--exclude-larger-than). restic also takes "0" (then every non-empty
+// file is excluded: a backup of nothing that reports success), "+5",
+// lowercase units and a B suffix; bakc takes none of them.
+func CheckResticSize(s string) error {
+	if !resticSizeRE.MatchString(s) {
+		if up := strings.ToUpper(strings.TrimSuffix(strings.TrimSuffix(s, "B"), "b")); up != s && resticSizeRE.MatchString(up) {
+			return fmt.Errorf("%q is not a size as bakc writes it for restic; write %q", s, up)
+		}
+		return fmt.Errorf("%q is not a size for restic: a whole number above 0 with an optional unit K, M, G or T (powers of 1024), such as \"500M\"", s)
+	}
+	n, _ := strconv.ParseUint(strings.TrimRight(s, "KMGT"), 10, 64)
+	shift := map[byte]uint{'K': 10, 'M': 20, 'G': 30, 'T': 40}[s[len(s)-1]]
+	if n > math.MaxInt64>>shift {
+		return fmt.Errorf("%q is larger than restic can count", s)
 	}
 	return nil
 }

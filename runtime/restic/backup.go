@@ -24,6 +24,12 @@ type BackupOptions struct {
 	// Time, if not zero, is given as --time: the snapshot's time is the
 	// moment the data was frozen, not when restic got to it.
 	Time time.Time
+	// ExcludeCaches, OneFileSystem and ExcludeLargerThan (a size as
+	// restic reads it; empty for none) are restic's options of the same
+	// names (0.14 to 0.18 know them all).
+	ExcludeCaches     bool
+	OneFileSystem     bool
+	ExcludeLargerThan string
 }
 
 // BackupArgs is the subcommand and its arguments for BackupOptions, with
@@ -38,6 +44,15 @@ func BackupArgs(o BackupOptions) []string {
 	}
 	if o.ExcludeFile != "" {
 		args = append(args, "--exclude-file", o.ExcludeFile)
+	}
+	if o.ExcludeCaches {
+		args = append(args, "--exclude-caches")
+	}
+	if o.OneFileSystem {
+		args = append(args, "--one-file-system")
+	}
+	if o.ExcludeLargerThan != "" {
+		args = append(args, "--exclude-larger-than", o.ExcludeLargerThan)
 	}
 	if !o.Time.IsZero() {
 		args = append(args, "--time", o.Time.Local().Format(TimeFormat))
