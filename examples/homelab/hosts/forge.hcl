@@ -47,8 +47,8 @@ node "forge" {
     paths        = ["/persist/var/lib/plex"]
     repositories = ["nas-primary", "cloud-secondary"]
     schedule     = "weekly"
-    exclude  = ["**/Plex Media Server/Cache/**", "**/Transcode/**"]
-    tags     = ["plex", "media-metadata"]
+    exclude      = ["**/Plex Media Server/Cache/**", "**/Transcode/**"]
+    tags         = ["plex", "media-metadata"]
 
     retention {
       weekly  = 4
