@@ -44,6 +44,13 @@ func boolRange(b *schema.Bool) *hcl.Range {
 	return &b.Range
 }
 
+func numberRange(n *schema.Number) *hcl.Range {
+	if n == nil {
+		return nil
+	}
+	return &n.Range
+}
+
 func textRange(t *schema.Text) *hcl.Range {
 	if t == nil {
 		return nil

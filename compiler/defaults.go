@@ -26,7 +26,9 @@ type resolvedDefaults struct {
 	prune        plan.Prune
 	verify       *plan.Verify
 	restoreTest  *plan.RestoreTest
-	diags        hcl.Diagnostics
+	// restic is the restic release the nodes run (restic_version).
+	restic resticDecl
+	diags  hcl.Diagnostics
 }
 
 // resolveDefaults checks the defaults block and merges it over the
@@ -42,6 +44,7 @@ func (f *Fleet) resolveDefaults() *resolvedDefaults {
 		user:            plan.User{Name: defaultUser, Group: defaultUser, UID: defaultUID, GID: defaultUID},
 		paths:           builtinPaths,
 		monitoring:      monitoring{Monitoring: plan.Monitoring{TextfileDir: builtinTextfileDir}},
+		restic:          resticDecl{release: plan.OldestRestic},
 	}
 	f.defaults = d
 	var def *schema.Defaults
@@ -81,6 +84,8 @@ func (f *Fleet) resolveDefaults() *resolvedDefaults {
 		}
 	}
 	var dd hcl.Diagnostics
+	d.restic, dd = lowerResticVersion(def.ResticVersion, d.restic)
+	diags = append(diags, dd...)
 	d.resources, dd = applyResources(d.resources, def.Resources)
 	diags = append(diags, dd...)
 	d.user, dd = applyUser(d.user, def.User)

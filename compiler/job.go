@@ -108,6 +108,7 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 	}
 
 	diags = append(diags, lowerBackupOptions(j, out)...)
+	diags = append(diags, s.lowerReadConcurrency(j, out)...)
 
 	steps, d := lowerHooks(j, out)
 	diags = append(diags, d...)
@@ -128,13 +129,13 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 		for _, a := range []struct {
 			name string
 			rng  *hcl.Range
-		}{{"exclude_caches", boolRange(j.ExcludeCaches)}, {"one_file_system", boolRange(j.OneFileSystem)}, {"exclude_larger_than", textRange(j.ExcludeLargerThan)}} {
+		}{{"exclude_caches", boolRange(j.ExcludeCaches)}, {"one_file_system", boolRange(j.OneFileSystem)}, {"exclude_larger_than", textRange(j.ExcludeLargerThan)}, {"read_concurrency", numberRange(j.ReadConcurrency)}} {
 			if a.rng != nil {
 				diags = append(diags, warningAt(*a.rng, "Backup option without paths",
 					"The job %q has no paths, only dumps, which stream into restic and read no files, so %s does nothing. Remove it.", j.Name, a.name))
 			}
 		}
-		out.ExcludeCaches, out.OneFileSystem, out.ExcludeLargerThan = false, false, ""
+		out.ExcludeCaches, out.OneFileSystem, out.ExcludeLargerThan, out.ReadConcurrency = false, false, "", 0
 		if out.Snapshot == plan.SnapshotZFS {
 			diags = append(diags, errorAt(j.Snapshot.Range, "Snapshot without paths",
 				"The job %q has no paths, only dumps, which stream into restic and read no files, so there is nothing to snapshot. Remove snapshot = \"zfs\", or add the paths it should snapshot.", j.Name))

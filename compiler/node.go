@@ -58,6 +58,8 @@ type nodeScope struct {
 	// may write besides its repositories (checkSteps).
 	paths      plan.Paths
 	monitoring plan.Monitoring
+	// restic is the restic release the node runs (restic_version).
+	restic resticDecl
 }
 
 // lowerNode checks everything of a node but its identity and lowers it.
@@ -78,6 +80,8 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 		repos: map[string]*schema.Repository{}, lowered: map[string]*plan.Repository{}, used: map[string]bool{}}
 
 	var d hcl.Diagnostics
+	s.restic, d = lowerResticVersion(node.ResticVersion, def.restic)
+	diags = append(diags, d...)
 	s.datasets, d = lowerNodeDatasets(node.ZFS)
 	diags = append(diags, d...)
 	s.hasZFS = node.ZFS != nil && node.ZFS.Datasets != nil && len(node.ZFS.Datasets.Entries) > 0

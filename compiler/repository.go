@@ -141,6 +141,7 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 		out.RestoreTest, d = lowerRestoreTest(r.RestoreTest, s.delay)
 		diags = append(diags, d...)
 	}
+	diags = append(diags, s.lowerRepositoryOptions(r, out)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}

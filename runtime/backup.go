@@ -188,15 +188,18 @@ func (r *backupRun) resticFor(repo *plan.Repository) *restic.Restic {
 // newRestic is restic pointed at repo, as every task starts it.
 func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Credential, log *slog.Logger) *restic.Restic {
 	rs := &restic.Restic{
-		Binary:       o.restic(),
-		Repo:         repo.URL,
-		PasswordFile: repo.PasswordFile,
-		CacheDir:     p.Paths.Cache,
-		TempDir:      resticTempDir(p.Paths.Cache),
-		Options:      resticOptions(repo, o),
-		Credential:   cred,
-		ProgressFPS:  progressFPS,
-		Log:          log.With("repository", repo.Name),
+		Binary:        o.restic(),
+		Repo:          repo.URL,
+		PasswordFile:  repo.PasswordFile,
+		CacheDir:      p.Paths.Cache,
+		TempDir:       resticTempDir(p.Paths.Cache),
+		Options:       resticOptions(repo, o),
+		Compression:   repo.Compression,
+		LimitUpload:   repo.LimitUpload,
+		LimitDownload: repo.LimitDownload,
+		Credential:    cred,
+		ProgressFPS:   progressFPS,
+		Log:           log.With("repository", repo.Name),
 	}
 	rs.Advice = unlockAdvice(p.User, repo, rs) // stalelock.go
 	return rs
@@ -366,6 +369,7 @@ func pathsBackupOptions(p *plan.Plan, job *plan.Job, excludes string, at time.Ti
 		ExcludeCaches:     job.ExcludeCaches,
 		OneFileSystem:     job.OneFileSystem,
 		ExcludeLargerThan: job.ExcludeLargerThan,
+		ReadConcurrency:   job.ReadConcurrency,
 	}
 }
 

@@ -31,6 +31,10 @@ func (r *backupRun) preflight() bool {
 		r.fail(failure(PhasePreflight, "", restic.CategoryPermission, err))
 		return false
 	}
+	if err := checkResticKnows(r.ctx, r.o.restic(), r.job.ResticNeeds(), r.log); err != nil {
+		r.fail(failure(PhasePreflight, "", restic.CategoryUnknown, fmt.Errorf("job %s: %w", r.job.Name, err)))
+		return false
+	}
 	ready := 0
 	for _, rr := range r.repos {
 		if f := checkRepository(r.ctx, r.o, r.log, rr, true); f != nil {
@@ -85,6 +89,9 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 			return fail(restic.CategoryAuth, fmt.Errorf("environment file: %w", err))
 		}
 		rr.restic.Env = env
+	}
+	if err := checkResticKnows(ctx, rr.restic.Binary, repo.ResticNeeds(), log); err != nil {
+		return fail(restic.CategoryUnknown, fmt.Errorf("repository %s: %w", repo.Name, err))
 	}
 	if cat, err := checkSSH(ctx, repo, o, rr.restic.Credential); err != nil {
 		return fail(cat, err)

@@ -14,8 +14,11 @@ type Defaults struct {
 	Schedule *Text
 	// RandomizedDelay is the randomized delay of every timer.
 	RandomizedDelay *Text
-	Retention       *Retention
-	Resources       *Resources
+	// ResticVersion is the oldest restic the nodes run (major.minor),
+	// which the restic options used must be known to.
+	ResticVersion *Text
+	Retention     *Retention
+	Resources     *Resources
 	Settings
 }
 
@@ -39,7 +42,7 @@ var settingsBlocks = []hcl.BlockHeaderSchema{
 
 var defaultsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "exclude"}, {Name: "schedule"}, {Name: "randomized_delay"},
+		{Name: "exclude"}, {Name: "schedule"}, {Name: "randomized_delay"}, {Name: "restic_version"},
 	},
 	Blocks: append([]hcl.BlockHeaderSchema{
 		{Type: "retention"}, {Type: "resources"},
@@ -56,6 +59,8 @@ func decodeDefaultsBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Defaults, hcl.Dia
 	def.Schedule, d = decodeText(a["schedule"], ctx, singleLine)
 	diags = append(diags, d...)
 	def.RandomizedDelay, d = decodeText(a["randomized_delay"], ctx, singleLine)
+	diags = append(diags, d...)
+	def.ResticVersion, d = decodeText(a["restic_version"], ctx, singleLine)
 	diags = append(diags, d...)
 	blk, d := singleBlock(content.Blocks, "retention", "The defaults block")
 	diags = append(diags, d...)

@@ -36,7 +36,7 @@ var foreignNames = map[string]map[string]string{
 			"pruneOpts", "keep", "keepDaily", "keep_daily"),
 		same(`This belongs in the node's repository block, which a job names with repositories = ["…"].`,
 			"passwordFile", "password_file", "environmentFile", "environment_file", "initialize", "init", "primary", "url"),
-		same(`bakc takes no free-form restic arguments (each would have to be checked against the restic the node runs); the job's restic options are exclude_caches, one_file_system and exclude_larger_than.`,
+		same(`bakc takes no free-form restic arguments (each would have to be checked against the restic the node runs); the job's restic options are exclude_caches, one_file_system, exclude_larger_than and read_concurrency; a repository's compression, limit_upload and limit_download.`,
 			"extraBackupArgs", "extra_backup_args", "extraOptions", "extra_options", "resticArgs", "restic_args"),
 		same(`A job runs as the backup user (the user block); a hook or a dump that must run as another user says so: hook "pre_backup" { user = "postgres" … }.`,
 			"user"),

@@ -26,16 +26,18 @@ type Job struct {
 	ExcludeCaches     *Bool
 	OneFileSystem     *Bool
 	ExcludeLargerThan *Text
-	Schedule          *Text
-	RandomizedDelay   *Text
-	Retention         *Retention
-	Tags              *TextList
-	Snapshot          *Text
-	PreBackup         *Text
-	PostBackup        *Text
-	OnFailure         *Text
-	OnFailureUnit     *Text
-	Resources         *Resources
+	// ReadConcurrency is restic backup's --read-concurrency (0.15+).
+	ReadConcurrency *Number
+	Schedule        *Text
+	RandomizedDelay *Text
+	Retention       *Retention
+	Tags            *TextList
+	Snapshot        *Text
+	PreBackup       *Text
+	PostBackup      *Text
+	OnFailure       *Text
+	OnFailureUnit   *Text
+	Resources       *Resources
 	// Hooks are the hooks written as blocks, in source order.
 	Hooks []*Hook
 	// Dumps are the job's dump blocks, in source order.
@@ -52,6 +54,7 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "exclude_caches"},
 		{Name: "one_file_system"},
 		{Name: "exclude_larger_than"},
+		{Name: "read_concurrency"},
 		{Name: "repositories"},
 		{Name: "schedule"},
 		{Name: "randomized_delay"},
@@ -109,6 +112,8 @@ func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) 
 	j.ExcludeCaches, d = decodeBool(a["exclude_caches"], ctx)
 	diags = append(diags, d...)
 	j.OneFileSystem, d = decodeBool(a["one_file_system"], ctx)
+	diags = append(diags, d...)
+	j.ReadConcurrency, d = decodeNumber(a["read_concurrency"], ctx)
 	diags = append(diags, d...)
 	where := "A job"
 	blk, d := singleBlock(content.Blocks, "retention", where)

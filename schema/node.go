@@ -16,12 +16,14 @@ type Node struct {
 	NameRange hcl.Range
 	DeclRange hcl.Range
 	// Filename is the host file the node was declared in.
-	Filename     string
-	Address      *Text
-	NAS          *Text
-	ZFS          *ZFS
-	Repositories []*Repository
-	Jobs         []*Job
+	Filename string
+	Address  *Text
+	NAS      *Text
+	// ResticVersion overrides the defaults' restic_version.
+	ResticVersion *Text
+	ZFS           *ZFS
+	Repositories  []*Repository
+	Jobs          []*Job
 	Settings
 }
 
@@ -48,6 +50,7 @@ var nodeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "address"},
 		{Name: "nas"},
+		{Name: "restic_version"},
 	},
 	Blocks: append([]hcl.BlockHeaderSchema{
 		{Type: "zfs"},
@@ -95,6 +98,8 @@ func decodeNodeBlock(b *hcl.Block, filename string, parent *hcl.EvalContext) (*N
 	diags = append(diags, d...)
 	ctx := nodeContext(parent, n.Name, n.Address)
 	n.NAS, d = decodeText(a["nas"], ctx, singleLine)
+	diags = append(diags, d...)
+	n.ResticVersion, d = decodeText(a["restic_version"], ctx, singleLine)
 	diags = append(diags, d...)
 	where := "A node"
 	blk, d := singleBlock(content.Blocks, "zfs", where)

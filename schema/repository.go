@@ -23,6 +23,11 @@ type Repository struct {
 	// the Nix store, so the compiler reports them.
 	InlineSecret *hcl.Attribute
 	Init         *Bool
+	// Compression, LimitUpload and LimitDownload are restic's global
+	// options of those names for every call on the repository.
+	Compression   *Text
+	LimitUpload   *Number
+	LimitDownload *Number
 	// Default false keeps the repository out of the jobs that list no
 	// repositories: only a job that names it writes to it (the seed's
 	// primary = false). nil means true.
@@ -65,6 +70,9 @@ var repositorySchema = &hcl.BodySchema{
 		{Name: "environment_file"},
 		{Name: "init"},
 		{Name: "default"},
+		{Name: "compression"},
+		{Name: "limit_upload"},
+		{Name: "limit_download"},
 		// Accepted only to be reported.
 		{Name: "password"},
 		{Name: "environment"},
@@ -91,7 +99,7 @@ func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl
 	for _, t := range []struct {
 		dst  **Text
 		name string
-	}{{&r.Path, "path"}, {&r.Mountpoint, "mountpoint"}, {&r.URL, "url"}, {&r.PasswordFile, "password_file"}, {&r.EnvironmentFile, "environment_file"}} {
+	}{{&r.Path, "path"}, {&r.Mountpoint, "mountpoint"}, {&r.URL, "url"}, {&r.PasswordFile, "password_file"}, {&r.EnvironmentFile, "environment_file"}, {&r.Compression, "compression"}} {
 		v, d := decodeText(a[t.name], ctx, singleLine)
 		diags = append(diags, d...)
 		*t.dst = v
@@ -107,6 +115,10 @@ func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl
 	r.Init, d = decodeBool(a["init"], ctx)
 	diags = append(diags, d...)
 	r.Default, d = decodeBool(a["default"], ctx)
+	diags = append(diags, d...)
+	r.LimitUpload, d = decodeNumber(a["limit_upload"], ctx)
+	diags = append(diags, d...)
+	r.LimitDownload, d = decodeNumber(a["limit_download"], ctx)
 	diags = append(diags, d...)
 	where := "A repository"
 	blk, d := singleBlock(content.Blocks, "nfs", where)

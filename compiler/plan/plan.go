@@ -123,6 +123,14 @@ type Repository struct {
 	// EnvironmentFile, if set, holds KEY=value lines (cloud credentials)
 	// given to restic's environment. Never under /nix/store.
 	EnvironmentFile string `json:"environment_file,omitempty"`
+	// Compression is restic's --compression for every call on the
+	// repository (one of CompressionModes); empty leaves restic's
+	// default (auto).
+	Compression string `json:"compression,omitempty"`
+	// LimitUpload and LimitDownload are restic's --limit-upload and
+	// --limit-download in KiB/s; 0 for none.
+	LimitUpload   int `json:"limit_upload,omitempty"`
+	LimitDownload int `json:"limit_download,omitempty"`
 	// NFS describes the mount of an nfs repository; nil otherwise.
 	NFS *NFSMount `json:"nfs,omitempty"`
 	// Mountpoint, for a local repository, is where the disk it lives on
@@ -305,6 +313,9 @@ type Job struct {
 	// ExcludeLargerThan is restic backup's --exclude-larger-than, as
 	// restic reads it (CheckResticSize); empty for none.
 	ExcludeLargerThan string `json:"exclude_larger_than,omitempty"`
+	// ReadConcurrency is restic backup's --read-concurrency (restic ≥
+	// 0.15); 0 leaves restic's default.
+	ReadConcurrency int `json:"read_concurrency,omitempty"`
 	// Repositories are names of Plan.Repositories, sorted.
 	Repositories []string `json:"repositories"`
 	// DefaultRepositories is true when the job lists no repositories of

@@ -89,6 +89,9 @@ var fieldRules = map[string][]rule{
 	"repositories[].url":                                    {required, text(checkLine)},
 	"repositories[].password_file":                          {text(checkSecretFile)},
 	"repositories[].environment_file":                       {optional(checkSecretFile)},
+	"repositories[].compression":                            {optional(oneOf(CompressionModes))},
+	"repositories[].limit_upload":                           {number(between(0, MaxRateKiB))},
+	"repositories[].limit_download":                         {number(between(0, MaxRateKiB))},
 	"repositories[].nfs":                                    nil,
 	"repositories[].nfs.nas":                                {text(name(NameNAS))},
 	"repositories[].nfs.server":                             {text(checkAddressToken)},
@@ -143,6 +146,7 @@ var fieldRules = map[string][]rule{
 	"jobs[].exclude_caches":                nil, // any bool
 	"jobs[].one_file_system":               nil, // any bool; with zfs: checkJobs
 	"jobs[].exclude_larger_than":           {optional(CheckResticSize)},
+	"jobs[].read_concurrency":              {number(between(0, MaxReadConcurrency))},
 	"jobs[].repositories":                  {required},
 	"jobs[].repositories[]":                {text(name(NameRepository))},
 	"jobs[].schedule":                      nil,

@@ -38,6 +38,15 @@ func TestArgv(t *testing.T) {
 			want: []string{"restic", "--repo", "/mnt/r", "--password-file", "/pw", "--no-cache", "backup", "--json", "--", "-weird"},
 		},
 		{
+			name: "backup with the job's and the repository's restic options",
+			r:    &Restic{Binary: "restic", Repo: "/mnt/r", PasswordFile: "/pw", Compression: "max", LimitUpload: 500, LimitDownload: 800},
+			sub: BackupArgs(BackupOptions{Paths: []string{"/srv"}, ExcludeCaches: true, OneFileSystem: true,
+				ExcludeLargerThan: "2G", ReadConcurrency: 4}),
+			want: []string{"restic", "--repo", "/mnt/r", "--password-file", "/pw", "--no-cache",
+				"--compression", "max", "--limit-upload", "500", "--limit-download", "800",
+				"backup", "--json", "--exclude-caches", "--one-file-system", "--exclude-larger-than", "2G", "--read-concurrency", "4", "--", "/srv"},
+		},
+		{
 			name: "forget scoped to host and job",
 			r:    noCache,
 			sub: ForgetArgs(ForgetOptions{Host: "forge", Tag: "job:system", GroupBy: "host,paths,tags",

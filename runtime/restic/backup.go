@@ -3,6 +3,7 @@ package restic
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -30,6 +31,9 @@ type BackupOptions struct {
 	ExcludeCaches     bool
 	OneFileSystem     bool
 	ExcludeLargerThan string
+	// ReadConcurrency, when positive, is given as --read-concurrency
+	// (restic ≥ 0.15).
+	ReadConcurrency int
 }
 
 // BackupArgs is the subcommand and its arguments for BackupOptions, with
@@ -53,6 +57,9 @@ func BackupArgs(o BackupOptions) []string {
 	}
 	if o.ExcludeLargerThan != "" {
 		args = append(args, "--exclude-larger-than", o.ExcludeLargerThan)
+	}
+	if o.ReadConcurrency > 0 {
+		args = append(args, "--read-concurrency", strconv.Itoa(o.ReadConcurrency))
 	}
 	if !o.Time.IsZero() {
 		args = append(args, "--time", o.Time.Local().Format(TimeFormat))

@@ -62,6 +62,12 @@ type Restic struct {
 	// Log receives one line per restic start and end, and restic's stderr
 	// line by line. Nil logs nothing.
 	Log *slog.Logger
+	// Compression is given as --compression (restic ≥ 0.14; a
+	// repository of format version 1 ignores it); empty for restic's
+	// default. LimitUpload and LimitDownload, when positive, are given
+	// as --limit-upload and --limit-download (KiB/s).
+	Compression                string
+	LimitUpload, LimitDownload int
 	// RetryLock, when positive, is given as --retry-lock: restic waits
 	// that long for a lock held by another process before it gives up.
 	// Only restic ≥ 0.16 knows the flag (Version.HasRetryLock); the
@@ -84,6 +90,15 @@ func (r *Restic) GlobalArgs() []string {
 	}
 	for _, o := range r.Options {
 		args = append(args, "-o", escape.ResticOption(o))
+	}
+	if r.Compression != "" {
+		args = append(args, "--compression", r.Compression)
+	}
+	if r.LimitUpload > 0 {
+		args = append(args, "--limit-upload", strconv.Itoa(r.LimitUpload))
+	}
+	if r.LimitDownload > 0 {
+		args = append(args, "--limit-download", strconv.Itoa(r.LimitDownload))
 	}
 	if r.RetryLock > 0 {
 		args = append(args, "--retry-lock", formatDuration(r.RetryLock))
