@@ -60,24 +60,20 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 			what, r.InlineSecret.Name))
 	}
 	switch {
-	case r.PasswordFile == nil && r.InlineSecret != nil && r.InlineSecret.Name == "password":
+	case r.PasswordFile == nil && r.PasswordSops == nil && r.InlineSecret != nil && r.InlineSecret.Name == "password":
 		// Reported as an inline password.
-	case r.PasswordFile == nil:
+	case r.PasswordFile == nil && r.PasswordSops == nil:
 		diags = append(diags, errorAt(r.DeclRange, "Missing password file",
-			"The repository %q has no password_file; restic needs the repository's password. Add password_file = \"/run/secrets/…\", a file outside the Nix store.", r.Name))
+			"The repository %q has no password_file; restic needs the repository's password. Add password_file = \"/run/secrets/…\", a file outside the Nix store, or password_file = { sops = \"secrets/<node>.yaml\", key = \"…\" } for a sops-nix secret.", r.Name))
 	default:
-		if d := checkSecretFile(r.PasswordFile, "password file"); d.HasErrors() {
-			diags = append(diags, d...)
-		} else {
-			out.PasswordFile = r.PasswordFile.Value
-		}
+		p, d := s.lowerSecret(r.PasswordFile, r.PasswordSops, r.Name, plan.SecretPassword, "password file")
+		diags = append(diags, d...)
+		out.PasswordFile = p
 	}
-	if r.EnvironmentFile != nil {
-		if d := checkSecretFile(r.EnvironmentFile, "environment file"); d.HasErrors() {
-			diags = append(diags, d...)
-		} else {
-			out.EnvironmentFile = r.EnvironmentFile.Value
-		}
+	if r.EnvironmentFile != nil || r.EnvironmentSops != nil {
+		p, d := s.lowerSecret(r.EnvironmentFile, r.EnvironmentSops, r.Name, plan.SecretEnvironment, "environment file")
+		diags = append(diags, d...)
+		out.EnvironmentFile = p
 	}
 	if r.Init != nil {
 		out.Init = r.Init.Value
@@ -103,7 +99,7 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 		diags = append(diags, errorAt(r.DeclRange, "Ambiguous repository location",
 			"The repository %q gives %s; a repository is in exactly one place. Keep one.", r.Name, quotedList(given)))
 	}
-	diags = append(diags, lowerSSH(r, out)...)
+	diags = append(diags, s.lowerSSH(r, out)...)
 
 	// Copies: plans of different repositories and nodes share nothing.
 	out.Prune = prune

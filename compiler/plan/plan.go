@@ -38,6 +38,9 @@ type Plan struct {
 	Repositories []Repository `json:"repositories"`
 	// Jobs, sorted by name.
 	Jobs []Job `json:"jobs"`
+	// Secrets are the secret files bakc declares to a secrets tool
+	// (sops-nix), sorted by name; see Secret.
+	Secrets []Secret `json:"secrets,omitempty"`
 }
 
 // Node is the host whose data is backed up.

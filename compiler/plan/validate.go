@@ -188,6 +188,15 @@ var fieldRules = map[string][]rule{
 	"jobs[].resources.memory_max":          {optional(checkWord)},
 	"jobs[].resources.timeout_start":       {optional(checkTimespan)},
 	"jobs[].on_failure_unit":               {optional(checkUnitName)},
+
+	"secrets":               nil,
+	"secrets[]":             nil,
+	"secrets[].name":        {text(checkSecretName)},
+	"secrets[].path":        {text(checkSecretFile)}, // SecretPath(name): checkSecrets
+	"secrets[].sops":        nil,                     // required: checkSecrets
+	"secrets[].sops.file":   {text(CheckSopsFile)},
+	"secrets[].sops.key":    {optional(CheckSopsKey)}, // by format: checkSecrets
+	"secrets[].sops.format": {text(oneOf(SopsFormats))},
 }
 
 // planRules relate fields to each other.
@@ -197,6 +206,7 @@ var planRules = []func(v *validator, p *Plan){
 	checkJobs,
 	checkSteps,
 	checkMonitoring,
+	checkSecrets,
 }
 
 // validator walks a plan and collects every problem, so that one run

@@ -15,13 +15,15 @@ node "forge" {
       dataset    = "restic"
       mountpoint = "/mnt/nas-backup"
     }
-    password_file = "/run/secrets/restic/password"
+    # A sops-nix secret: backup.nix declares it (owner, mode, path) and
+    # the plan names only the path it is decrypted to.
+    password_file = { sops = "secrets/forge.yaml", key = "restic/password" }
   }
 
   repository "cloud-secondary" {
     url              = "b2:bucket-name:/${node.name}"
-    password_file    = "/run/secrets/restic/password"
-    environment_file = "/run/secrets/restic/b2-credentials"
+    password_file    = { sops = "secrets/forge.yaml", key = "restic/password" }
+    environment_file = { sops = "secrets/forge.yaml", key = "restic/b2-credentials" }
   }
 
   job "system" {

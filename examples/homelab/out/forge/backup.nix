@@ -8,6 +8,8 @@
 let
   bakc = pkgs.bakc or (throw missingBakc);
   missingBakc = "bakc: pkgs.bakc is missing. Import bakc's NixOS module (inputs.bakc.nixosModules.default), or add its overlay (inputs.bakc.overlays.default) to nixpkgs.overlays.";
+  fleet = config.bakc.fleet or (throw missingFleet);
+  missingFleet = "bakc: this node's backup.nix declares sops-nix secrets, whose files it finds in the fleet's folder: import bakc's NixOS module (inputs.bakc.nixosModules.default) and set bakc.fleet to the folder of bakc.hcl (bakc.fleet = ./backup;).";
   missingPackage =
     name: throw ("bakc: a hook or dump of this node declares packages = [ \"" + name + "\" ], but pkgs has no such attribute. Fix the name, or add an overlay that provides it.");
 in
@@ -52,8 +54,8 @@ in
           "name": "cloud-secondary",
           "kind": "b2",
           "url": "b2:bucket-name:/forge",
-          "password_file": "/run/secrets/restic/password",
-          "environment_file": "/run/secrets/restic/b2-credentials",
+          "password_file": "/run/secrets/bakc/cloud-secondary/password",
+          "environment_file": "/run/secrets/bakc/cloud-secondary/environment",
           "prune": {
             "schedule": {
               "calendar": "Sun *-*-* 03:30:00",
@@ -79,7 +81,7 @@ in
           "name": "nas-primary",
           "kind": "nfs",
           "url": "/mnt/nas-backup",
-          "password_file": "/run/secrets/restic/password",
+          "password_file": "/run/secrets/bakc/nas-primary/password",
           "nfs": {
             "nas": "nas-1",
             "server": "nas-1.holthome.net",
@@ -273,6 +275,35 @@ in
             "timeout_start": "12h"
           }
         }
+      ],
+      "secrets": [
+        {
+          "name": "bakc/cloud-secondary/environment",
+          "path": "/run/secrets/bakc/cloud-secondary/environment",
+          "sops": {
+            "file": "secrets/forge.yaml",
+            "key": "restic/b2-credentials",
+            "format": "yaml"
+          }
+        },
+        {
+          "name": "bakc/cloud-secondary/password",
+          "path": "/run/secrets/bakc/cloud-secondary/password",
+          "sops": {
+            "file": "secrets/forge.yaml",
+            "key": "restic/password",
+            "format": "yaml"
+          }
+        },
+        {
+          "name": "bakc/nas-primary/password",
+          "path": "/run/secrets/bakc/nas-primary/password",
+          "sops": {
+            "file": "secrets/forge.yaml",
+            "key": "restic/password",
+            "format": "yaml"
+          }
+        }
       ]
     }
   '';
@@ -301,6 +332,36 @@ in
       "x-systemd.automount"
       "x-systemd.mount-timeout=30s"
     ];
+  };
+
+  sops.secrets."bakc/cloud-secondary/environment" = {
+    sopsFile = fleet + "/secrets/forge.yaml";
+    key = "restic/b2-credentials";
+    format = "yaml";
+    path = "/run/secrets/bakc/cloud-secondary/environment";
+    owner = "bakc";
+    group = "bakc";
+    mode = "0400";
+  };
+
+  sops.secrets."bakc/cloud-secondary/password" = {
+    sopsFile = fleet + "/secrets/forge.yaml";
+    key = "restic/password";
+    format = "yaml";
+    path = "/run/secrets/bakc/cloud-secondary/password";
+    owner = "bakc";
+    group = "bakc";
+    mode = "0400";
+  };
+
+  sops.secrets."bakc/nas-primary/password" = {
+    sopsFile = fleet + "/secrets/forge.yaml";
+    key = "restic/password";
+    format = "yaml";
+    path = "/run/secrets/bakc/nas-primary/password";
+    owner = "bakc";
+    group = "bakc";
+    mode = "0400";
   };
 
   systemd.tmpfiles.rules = [
