@@ -147,7 +147,7 @@ func checkSopsContent(read func(string) ([]byte, error), out *plan.Sops, file *s
 				has = "the keys " + quotedList(keys)
 			}
 			return hcl.Diagnostics{errorAt(sops.Key.Range, "Unknown sops key",
-				"%q has no key %q: it has %s %s. Add the secret with sops set %s '%s' …, or fix the key.", out.File, strings.Join(levels[:i+1], "/"), has, where, out.File, SopsIndex(out.Key))}
+				"%q has no key %q: it has %s %s. Add the secret with sops set %s '%s' …, or fix the key.", out.File, strings.Join(levels[:i+1], "/"), has, where, out.File, plan.SopsIndex(out.Key))}
 		}
 		if i == len(levels)-1 {
 			if _, ok := v.(string); !ok {
@@ -164,17 +164,6 @@ func checkSopsContent(read func(string) ([]byte, error), out *plan.Sops, file *s
 		level = m
 	}
 	return nil
-}
-
-// SopsIndex is a sops key as sops's own commands name it (sops decrypt
-// --extract, sops set): ["restic"]["password"] for restic/password.
-func SopsIndex(key string) string {
-	var b strings.Builder
-	for _, level := range strings.Split(key, "/") {
-		q, _ := json.Marshal(level)
-		b.WriteString("[" + string(q) + "]")
-	}
-	return b.String()
 }
 
 // readFleetFile reads a file named relative to the fleet's root

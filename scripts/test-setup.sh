@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs and starts everything the tests use, on a fresh Debian machine
 # (as root, or with sudo): restic from Debian (0.14) and restic 0.18.1 built
-# from source (NixOS ships 0.18), zfs-fuse with its daemon running, nix-bin
+# from source (NixOS ships 0.18), sops 3.13.3 built from source and
+# Debian's age (bakc init, sops-nix secrets), zfs-fuse with its daemon running, nix-bin
 # for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests,
 # gcc to compare the calendar's port of mktime with the C library's,
 # and for the booted-systemd tier (internal/booted) debootstrap,
@@ -11,6 +12,7 @@ set -eu
 
 cache="${BAKC_CACHE_DIR:-$HOME/.cache/bakc}"
 restic18="$cache/restic-0.18.1/restic"
+sops="$cache/sops-3.13.3/sops"
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -20,7 +22,8 @@ for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
 	nsenter:util-linux setpriv:util-linux useradd:passwd cc:gcc \
-	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux; do
+	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux \
+	age-keygen:age; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
@@ -44,6 +47,15 @@ if ! [ -x "$restic18" ]; then
 	mkdir -p "$(dirname "$restic18")"
 	GOBIN="$(dirname "$restic18")" GOFLAGS=-buildvcs=false \
 		go install github.com/restic/restic/cmd/restic@v0.18.1
+fi
+
+# sops, for bakc init (it writes a new node's secrets with the real sops)
+# and the tests of sops-nix secrets; age keys come from Debian's age.
+if ! [ -x "$sops" ]; then
+	echo "test-setup: building sops 3.13.3 into $sops (about a minute)"
+	mkdir -p "$(dirname "$sops")"
+	GOBIN="$(dirname "$sops")" GOFLAGS=-buildvcs=false \
+		go install github.com/getsops/sops/v3/cmd/sops@v3.13.3
 fi
 
 # nfs-utils' mount.nfs, for tests that run it with -f (parse the NFS

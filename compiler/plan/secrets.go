@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -208,4 +209,15 @@ func checkSecrets(v *validator, p *Plan) {
 			}
 		}
 	}
+}
+
+// SopsIndex is a sops key as sops's own commands name it (sops decrypt
+// --extract, sops set): ["restic"]["password"] for restic/password.
+func SopsIndex(key string) string {
+	var b strings.Builder
+	for _, level := range strings.Split(key, "/") {
+		q, _ := json.Marshal(level)
+		b.WriteString("[" + string(q) + "]")
+	}
+	return b.String()
 }
