@@ -80,6 +80,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newValidateCmd(e), newPlanCmd(e), newFmtCmd(e),
 		newDocsCmd(e),
 		newNASPlanCmd(e),
+		newInitCmd(e),
 		newCompileCmd(e), newUnitsCmd(e),
 		newRunCmd(e),
 	)
