@@ -102,8 +102,15 @@ func sopsKeys(file string, keys []string) (have map[string]bool, exists bool, er
 func (s sopsRunner) addSecrets(file string, values map[string]string, exists bool) error {
 	dir := filepath.Dir(file)
 	if !exists {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+		// sops runs in the nearest folder that exists (it looks for
+		// .sops.yaml from there up); the file's folder is made only
+		// once sops has encrypted.
+		cwd := dir
+		for {
+			if st, err := os.Stat(cwd); err == nil && st.IsDir() {
+				break
+			}
+			cwd = filepath.Dir(cwd)
 		}
 		doc := map[string]any{}
 		for k, v := range values {
@@ -123,8 +130,11 @@ func (s sopsRunner) addSecrets(file string, values map[string]string, exists boo
 		if err != nil {
 			return err
 		}
-		out, err := s.run(dir, plain, "encrypt", "--input-type", "yaml", "--output-type", "yaml", "--filename-override", file, "/dev/stdin")
+		out, err := s.run(cwd, plain, "encrypt", "--input-type", "yaml", "--output-type", "yaml", "--filename-override", file, "/dev/stdin")
 		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 		return atomicfile.Write(file, out, 0o644)
