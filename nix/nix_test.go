@@ -247,7 +247,9 @@ let
   };
   bakcSelf = bakcOutputs // { outPath = toString root; shortRev = "abc1234"; };
   bakcOutputs = (import (root + "/flake.nix")).outputs { self = bakcSelf; inherit nixpkgs; };
-  user = (import ` + flake + `).outputs { self = userOutputs // { outPath = "/user"; }; inherit nixpkgs; bakc = bakcOutputs; };
+  # sops-nix's module stands in as an empty module.
+  sops-nix = { nixosModules.sops = { }; };
+  user = (import ` + flake + `).outputs { self = userOutputs // { outPath = "/user"; }; inherit nixpkgs sops-nix; bakc = bakcOutputs; };
   userOutputs = user;
 in {
   modules = builtins.length user.nixosConfigurations.forge.modules;
@@ -258,7 +260,7 @@ in {
 	if err != nil {
 		t.Fatalf("evaluating the documented flake: %v\n%s", err, out)
 	}
-	if diff := cmp.Diff(`{"bakc":"bakc","check":"backup-nix-current","modules":3}`, string(out)); diff != "" {
+	if diff := cmp.Diff(`{"bakc":"bakc","check":"backup-nix-current","modules":5}`, string(out)); diff != "" {
 		t.Errorf("documented flake (-want +got):\n%s", diff)
 	}
 }
