@@ -125,7 +125,8 @@ func runPromtool(t *testing.T, rules []byte, test promTest) (string, bool) {
 
 // The generated rules under promtool test rules, fed with the series of a
 // real run of the test fleet (realrun_test.go: restic backups of a daily
-// job, an hourly job and a job that fails, and a verify, their metrics
+// job, an hourly job and a job that fails, a verify, a restore test and a
+// prune, their metrics
 // files read back and scraped as Prometheus scrapes node_exporter). The
 // thresholds are worked out by hand from the schedules, not by the code
 // under test: daily 25 h (the day summer time ends) + 30 m delay + 1 h
@@ -150,7 +151,9 @@ func TestPromtoolRuleTests(t *testing.T) {
 	require.NotNil(t, broken, "the broken job's error line: %+v", run.errors)
 	require.NotEmpty(t, broken.Category)
 
-	backups := func(name string) bool { return name != "bakc-verify-local.prom" }
+	backups := func(name string) bool {
+		return strings.HasPrefix(name, "bakc-backup-") || strings.HasPrefix(name, "bakc-repository-") || name == "bakc-node.prom"
+	}
 	verify := func(name string) bool { return name == "bakc-verify-local.prom" || name == "bakc-node.prom" }
 
 	var lastWrite int64

@@ -138,8 +138,21 @@ func doRun(t *testing.T, r testenv.Restic) (*realRun, error) {
 			return nil, err
 		}
 	}
-	if _, err := runtime.Verify(context.Background(), p, "local", o); err != nil {
-		return nil, err
+	for _, task := range []func(context.Context, *plan.Plan, string, runtime.Options) (*runtime.TaskReport, error){runtime.Verify, runtime.RestoreTest, runtime.Prune} {
+		rep, err := task(context.Background(), p, "local", o)
+		if err != nil {
+			return nil, err
+		}
+		if rep.ExitCode != runtime.ExitOK {
+			return nil, fmt.Errorf("%s of local failed: %v", rep.Task, rep.Failures)
+		}
+		// And on the repository that is not there: the failure's metrics.
+		if rep, err = task(context.Background(), p, "gone", o); err != nil {
+			return nil, err
+		}
+		if rep.ExitCode == runtime.ExitOK {
+			return nil, fmt.Errorf("%s of gone did not fail", rep.Task)
+		}
 	}
 	run := &realRun{files: map[string][]byte{}, mtimes: map[string]int64{}}
 	entries, err := os.ReadDir(p.Monitoring.TextfileDir)

@@ -36,4 +36,8 @@ node "web" {
   verify {
     read_data_subset = "5%"
   }
+
+  restore_test {
+    files = 1
+  }
 }
