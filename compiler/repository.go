@@ -309,6 +309,10 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 		Mountpoint: nfs.Mountpoint.Value,
 		Options:    append([]string{}, options...),
 	}
+	if ds.quota > 0 {
+		// The alerts warn before the repository fills it (bakc alerts).
+		mount.Quota = ds.quota
+	}
 	if err := mount.CheckFstab(); err != nil {
 		// The line NixOS writes relates the NAS's address and mount
 		// root, the node's name, the dataset, the mountpoint and the

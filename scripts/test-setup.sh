@@ -5,6 +5,7 @@
 # Debian's age (bakc init, sops-nix secrets), zfs-fuse with its daemon running, nix-bin
 # for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests,
 # gcc to compare the calendar's port of mktime with the C library's,
+# promtool (Debian's prometheus) for the alert rules,
 # and for the booted-systemd tier (internal/booted) debootstrap,
 # systemd-nspawn and the Debian tree it boots (scripts/booted-tree.sh).
 # Safe to run again: it skips what is already there.
@@ -36,6 +37,14 @@ done
 # manager that runs systemd-run's services (testenv.StartSystemdManager).
 command -v dbus-daemon >/dev/null 2>&1 || need="$need dbus-daemon"
 command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+# promtool, for the alert rules' tests (emit/alerts): Debian's prometheus
+# package, without its recommended node exporter. Its service is not
+# started by the tests.
+if ! command -v promtool >/dev/null 2>&1; then
+	echo "test-setup: installing prometheus (for promtool)"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 if [ -n "$need" ]; then
 	echo "test-setup: installing$need"
 	$sudo apt-get update -qq

@@ -83,6 +83,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newInitCmd(e),
 		newCompileCmd(e), newUnitsCmd(e),
 		newRunCmd(e),
+		newAlertsCmd(e), newDashboardCmd(e),
 	)
 	wrapRunErrors(root)
 	return root

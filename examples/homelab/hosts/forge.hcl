@@ -33,6 +33,13 @@ node "forge" {
     repositories = ["nas-primary"]
     schedule     = "daily"
     snapshot     = "zfs"
+
+    # For a phone without Prometheus: a healthchecks.io check (pinged at
+    # start, on success, on failure) and an ntfy topic on failure.
+    notify {
+      ping_url    = "https://hc-ping.com/0b4f7e2c-5d1a-4c59-9d0e-6f3f1b9a8c21"
+      failure_url = "https://ntfy.sh/holthome-backups-4f9c2a"
+    }
   }
 
   job "plex" {

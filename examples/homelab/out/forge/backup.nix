@@ -47,7 +47,8 @@ in
       },
       "monitoring": {
         "textfile_dir": "/var/lib/node_exporter/textfile_collector",
-        "error_log": "/var/log/bakc/errors.jsonl"
+        "error_log": "/var/log/bakc/errors.jsonl",
+        "grace": "2h"
       },
       "repositories": [
         {
@@ -88,6 +89,7 @@ in
             "dataset": "backup/forge/restic",
             "export": "/mnt/backup/forge/restic",
             "mountpoint": "/mnt/nas-backup",
+            "quota": 322122547200,
             "options": [
               "_netdev",
               "nfsvers=4.2",
@@ -273,6 +275,11 @@ in
             "cpu_quota": "100%",
             "memory_max": "4G",
             "timeout_start": "12h"
+          },
+          "notify": {
+            "ping_url": "https://hc-ping.com/0b4f7e2c-5d1a-4c59-9d0e-6f3f1b9a8c21",
+            "failure_url": "https://ntfy.sh/holthome-backups-4f9c2a",
+            "timeout": "10s"
           }
         }
       ],
