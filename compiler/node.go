@@ -60,6 +60,10 @@ type nodeScope struct {
 	monitoring plan.Monitoring
 	// restic is the restic release the node runs (restic_version).
 	restic resticDecl
+	// read reads a sops file of the fleet (nil: not read); secrets are
+	// the sops secrets the repositories declare (secrets.go).
+	read    func(string) ([]byte, error)
+	secrets []plan.Secret
 }
 
 // lowerNode checks everything of a node but its identity and lowers it.
@@ -77,7 +81,8 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 		p.Node.NAS = id.nas.nas.Name
 	}
 	s := &nodeScope{def: def, id: id, delay: def.randomizedDelay,
-		repos: map[string]*schema.Repository{}, lowered: map[string]*plan.Repository{}, used: map[string]bool{}}
+		repos: map[string]*schema.Repository{}, lowered: map[string]*plan.Repository{}, used: map[string]bool{},
+		read: f.secretReader()}
 
 	var d hcl.Diagnostics
 	s.restic, d = lowerResticVersion(node.ResticVersion, def.restic)
@@ -136,6 +141,7 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 		p.Repositories = append(p.Repositories, *s.lowered[name])
 	}
 	placeKnownHosts(p)
+	p.Secrets = s.planSecrets()
 
 	p.Jobs = []plan.Job{}
 	jobs := map[string]*schema.Job{}

@@ -194,6 +194,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		if err := writeTaskReport(p, rep, t.metricPrefix(), extra...); err != nil {
 			log.Error("writing state and metrics", "error", err)
 		}
+		reportTaskExtras(p, repo, rep, o.now(), log) // alertmetrics.go
 	}
 	var lines []ErrorLine
 	for _, f := range rep.Failures {
@@ -254,6 +255,7 @@ func writeTaskReport(p *plan.Plan, rep *TaskReport, prefix string, extra ...func
 	for _, add := range extra {
 		add(reg)
 	}
+	registerTaskFailures(reg, rep, prefix) // alertmetrics.go
 	merr := writeTextfile(taskMetricsPath(p.Monitoring.TextfileDir, rep.Task, r), reg)
 	if werr != nil {
 		return fmt.Errorf("state file: %w", werr)
