@@ -1,6 +1,7 @@
 package booted_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,9 +18,9 @@ import (
 
 // forge (examples/homelab/hosts/forge.hcl): ZFS datasets /home and
 // /persist (rpool), an NFS repository nas-primary and a B2 repository
-// cloud-secondary; jobs system (ZFS snapshot, NAS only), plex and
-// databases (both repositories; databases with a pg_dumpall pre-backup
-// hook).
+// cloud-secondary (default = false); jobs system (ZFS snapshot, NAS
+// only), plex (both repositories) and databases (the default ones: the
+// NAS only; a pg_dumpall dump).
 //
 // Stand-ins: rpool is a zfs-fuse pool in a file; the NFS export is a
 // tmpfs (standInNFS); the B2 repository cannot be reached (no network in
@@ -84,14 +85,20 @@ func insideForge(t *testing.T, p *plan.Plan) {
 	// the bakc user (no PostgreSQL role), with ProtectSystem=strict and no
 	// ReadWritePaths for the dump's folder. Right: the dump is made and
 	// backed up to the NAS; only the unreachable B2 fails the run.
+	//
+	// databases lists no repositories, and cloud-secondary has default =
+	// false (issue 9): it writes to the NAS only, and succeeds.
 	t.Run("defect-2-backup-databases", func(t *testing.T) {
-		run(t, "bakc-backup-databases.service", "exit-code", 3)
-		checkNASCompleteCloudFailed(t, p, "databases")
+		run(t, "bakc-backup-databases.service", "success", 0)
+		ms := metrics(t, p, "bakc-backup-databases.prom")
+		assert.Equal(t, "complete", backupResult(t, ms, "databases", "nas-primary"), "nas-primary")
+		assert.NotContains(t, fmt.Sprint(ms), "cloud-secondary", "a repository the job does not write to")
+		assert.Empty(t, errorLinesOf(t, p, "backup", "databases"))
 		snaps := nas.snapshots("job:databases")
 		if !assert.Len(t, snaps, 1, "snapshots") {
 			return
 		}
-		dump := nas.run("dump", "--no-lock", snaps[0].ID, "/persist/var/lib/postgresql/dump.sql")
+		dump := nas.run("dump", "--no-lock", snaps[0].ID, "/postgresql/all.sql")
 		assert.Contains(t, dump, dbMarker, "the dump holds the database's rows")
 	})
 
