@@ -30,12 +30,18 @@ func (r *backupRun) dryRun() {
 		comment(w, "preflight: source paths exist: %s", strings.Join(job.Paths, " "))
 	}
 	r.dryRunSteps(w)
+	for _, n := range job.ResticNeeds() {
+		comment(w, "preflight: restic version says %s or newer (%s)", n.Since, n.Option)
+	}
 	if r.cred != nil {
 		comment(w, "restic runs as uid %d, gid %d, with the ambient capability CAP_DAC_READ_SEARCH", r.cred.Uid, r.cred.Gid)
 	}
 	for _, rr := range r.repos {
 		repo := rr.repo
 		comment(w, "preflight %s: password file %s readable", repo.Name, repo.PasswordFile)
+		for _, n := range repo.ResticNeeds() {
+			comment(w, "preflight %s: restic version says %s or newer (%s)", repo.Name, n.Since, n.Option)
+		}
 		if repo.EnvironmentFile != "" {
 			comment(w, "preflight %s: restic's environment read from %s", repo.Name, repo.EnvironmentFile)
 		}

@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"context"
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
@@ -95,5 +96,31 @@ func TestRepositoryCompressionAndLimits(t *testing.T) {
 			t.Logf("restic %s: packs of 4 MiB of letters: %v bytes", r.Version, sizes)
 			require.Less(t, sizes["max"]*2, sizes["off"], "packs with max vs off: %v", sizes)
 		})
+	}
+}
+
+// --dry-run shows the version check and the options where restic gets
+// them: the repository's as global flags of every call, the job's on
+// its paths' backup.
+func TestResticOptionsDryRun(t *testing.T) {
+	t.Parallel()
+	r := restictest.Restics(t)[0]
+	f := newFixture(t, r)
+	f.job().ReadConcurrency = 4
+	f.job().ExcludeCaches = true
+	repo := f.repository("local")
+	repo.Compression, repo.LimitUpload = "fastest", 100
+	var out strings.Builder
+	o := f.options()
+	o.DryRun, o.Out = true, &out
+	_, err := runtime.Backup(context.Background(), f.plan, "home", o)
+	require.NoError(t, err)
+	for _, want := range []string{
+		"# preflight: restic version says 0.15 or newer (read_concurrency)\n",
+		"# preflight local: restic version says 0.19 or newer (compression = \"fastest\")\n",
+		" --compression fastest --limit-upload 100 backup --json ",
+		" --exclude-caches --read-concurrency 4 ",
+	} {
+		require.Contains(t, out.String(), want)
 	}
 }
