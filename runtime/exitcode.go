@@ -91,6 +91,9 @@ type Failure struct {
 	ResticExitCode int
 	Category       restic.Category
 	Err            error
+	// Job is, for a repository task, the job a failure concerns (the
+	// restore test of one job); empty for the whole task.
+	Job string
 }
 
 func (f Failure) String() string {

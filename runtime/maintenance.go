@@ -170,13 +170,17 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		} else if err == nil {
 			rep.ResticExitCode = 0
 		}
-		if err != nil {
+		// One failure per job when the task says which job failed (the
+		// restore test), each with its own category.
+		for _, je := range jobErrorsOf(err) {
 			cat := restic.CategoryUnknown
 			var mismatch *mismatchError
-			if errors.As(err, &mismatch) {
+			if errors.As(je.err, &mismatch) {
 				cat = restic.CategoryCorruption
 			}
-			fail(failure(t.phase, repo.Name, cat, err))
+			f := failure(t.phase, repo.Name, cat, je)
+			f.Job = je.job
+			fail(f)
 		}
 	}()
 	rep.Duration = time.Since(began)
@@ -198,7 +202,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	}
 	var lines []ErrorLine
 	for _, f := range rep.Failures {
-		lines = append(lines, newErrorLine(o.now(), p.Node.Name, t.name, "", f))
+		lines = append(lines, newErrorLine(o.now(), p.Node.Name, t.name, f.Job, f))
 	}
 	if err := appendErrorLines(p.Monitoring.ErrorLog, lines); err != nil {
 		log.Error("writing the error log", "file", p.Monitoring.ErrorLog, "error", err)

@@ -223,7 +223,7 @@ func restoreTest(ctx context.Context, rs *restic.Restic, p *plan.Plan, repo *pla
 		}
 		if err := errors.Join(jobErrs...); err != nil {
 			res.Err = err
-			errs = append(errs, fmt.Errorf("job %s: %w", t.job.Name, err))
+			errs = append(errs, &jobError{job: t.job.Name, err: err})
 		}
 		results = append(results, res)
 	}

@@ -153,11 +153,11 @@ func TestRestoreTestEveryJob(t *testing.T) {
 			require.Equal(t, runtime.ExitTaskFailed, rep.ExitCode, log)
 			require.Len(t, rep.Failures, 1)
 			require.Contains(t, rep.Failures[0].Err.Error(), "job db: reading the dump all (/db/all.sql)")
-			require.NotContains(t, rep.Failures[0].Err.Error(), "job home")
+			require.Equal(t, "db", rep.Failures[0].Job)
 			lines := f.errorLines()
 			require.NotEmpty(t, lines)
-			if l := lines[len(lines)-1]; l.Task != "restore-test" || l.Phase != runtime.PhaseRestore || l.Category != restic.CategoryCorruption {
-				t.Errorf("error line %+v; want task restore-test, phase restore, category corruption", l)
+			if l := lines[len(lines)-1]; l.Task != "restore-test" || l.Job != "db" || l.Phase != runtime.PhaseRestore || l.Category != restic.CategoryCorruption {
+				t.Errorf("error line %+v; want task restore-test, job db, phase restore, category corruption", l)
 			}
 			m = taskMetrics(t, f, "restore-test")
 			require.Equal(t, 1.0, m[`bakc_restore_test_job_result{job="db",repository="local",result="failed"}`], "%v", m)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -74,5 +75,33 @@ func TestFindRestoreTargets(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("targets (-want +got):\n%s", diff)
+	}
+}
+
+// A task's error is split into one failure per job only when every part
+// names its job; anything else stays whole, as it was.
+func TestJobErrorsOf(t *testing.T) {
+	a, b := &jobError{job: "a", err: errors.New("x")}, &jobError{job: "b", err: errors.New("y")}
+	other := errors.New("listing failed")
+	for _, tt := range []struct {
+		name string
+		err  error
+		want []string // job: message
+	}{
+		{"nil", nil, nil},
+		{"one job", a, []string{"a: job a: x"}},
+		{"two jobs", errors.Join(a, b), []string{"a: job a: x", "b: job b: y"}},
+		{"not a job's", other, []string{": listing failed"}},
+		{"mixed stays whole", errors.Join(a, other), []string{": job a: x\nlisting failed"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, je := range jobErrorsOf(tt.err) {
+				got = append(got, je.job+": "+je.Error())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
