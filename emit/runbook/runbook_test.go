@@ -245,3 +245,26 @@ func TestRunbookRepositoryRoles(t *testing.T) {
 		require.Contains(t, md, want)
 	}
 }
+
+// A job's restic options that leave files out of the backup (issue 9)
+// are in the runbook: who restores must know that those files are not
+// there. The example's jobs use none of them, so its runbook is the same.
+func TestRunbookBackupOptions(t *testing.T) {
+	p, err := plan.ReadFile(filepath.Join(exampleOut, "forge", "plan.json"))
+	require.NoError(t, err)
+	j := &p.Jobs[1]
+	require.Equal(t, "plex", j.Name)
+	j.ExcludeCaches, j.OneFileSystem, j.ExcludeLargerThan = true, true, "2G"
+	md, err := Render(p, Options{})
+	require.NoError(t, err)
+	section := string(md)[strings.Index(string(md), "### Job `plex`"):]
+	section = section[:strings.Index(section, "\n### ")]
+	for _, want := range []string{
+		"- Also excluded: the contents of every folder with a `CACHEDIR.TAG` file (restic's `--exclude-caches`; the tag file itself is kept)\n",
+		"- Also excluded: other file systems mounted below the paths (restic's `--one-file-system`; their mountpoint folders are kept, empty)\n",
+		"- Also excluded: every file larger than `2G` (restic's `--exclude-larger-than`, powers of 1024)\n",
+	} {
+		require.Contains(t, section, want)
+	}
+	require.NotContains(t, string(renderExample(t, "forge")), "Also excluded")
+}
