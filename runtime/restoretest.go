@@ -50,10 +50,11 @@ const defaultRestoreTestFiles = 5
 // run yet, or it never got there) is reported untested, not failed: the
 // backup's own metrics say that it is missing, and a new job would
 // otherwise fail every restore test until its first run. A repository
-// where no job has a snapshot fails, as it did before. The folder is removed at the end. It
-// reports like prune and verify (metrics bakc-restore-test-<repo>.prom,
-// error lines with phase "restore"), and per job (the
-// bakc_restore_test_job_* series, docs/metrics.md).
+// where no job has a snapshot fails, as it did before. The folder is
+// removed at the end. It reports like prune and verify (metrics
+// bakc-restore-test-<repo>.prom, error lines with phase "restore", one
+// per failed job), and per job (the bakc_restore_test_job_* series,
+// docs/metrics.md).
 func RestoreTest(ctx context.Context, p *plan.Plan, repoName string, o Options) (*TaskReport, error) {
 	seed := o.Seed
 	if seed == 0 {
