@@ -38,6 +38,9 @@ type Plan struct {
 	Repositories []Repository `json:"repositories"`
 	// Jobs, sorted by name.
 	Jobs []Job `json:"jobs"`
+	// Replication, when the node's NAS pulls its ZFS datasets
+	// (docs/replication.md); nil otherwise.
+	Replication *Replication `json:"replication,omitempty"`
 }
 
 // Node is the host whose data is backed up.
