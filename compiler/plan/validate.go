@@ -188,6 +188,22 @@ var fieldRules = map[string][]rule{
 	"jobs[].resources.memory_max":          {optional(checkWord)},
 	"jobs[].resources.timeout_start":       {optional(checkTimespan)},
 	"jobs[].on_failure_unit":               {optional(checkUnitName)},
+
+	"replication":                      nil,
+	"replication.datasets":             {required},
+	"replication.datasets[]":           {text(CheckDatasetName)},
+	"replication.snapshots":            nil, // something taken: checkReplication
+	"replication.snapshots.frequently": {number(between(0, 100000))},
+	"replication.snapshots.hourly":     {number(between(0, 100000))},
+	"replication.snapshots.daily":      {number(between(0, 100000))},
+	"replication.snapshots.weekly":     {number(between(0, 100000))},
+	"replication.snapshots.monthly":    {number(between(0, 100000))},
+	"replication.snapshots.yearly":     {number(between(0, 100000))},
+	"replication.user":                 {text(CheckUserName)},
+	"replication.nas":                  {text(name(NameNAS))},
+	"replication.public_key":           {text(CheckPublicKeyLine)},
+	"replication.from":                 {required},
+	"replication.from[]":               {text(CheckFromAddress)},
 }
 
 // planRules relate fields to each other.
@@ -197,6 +213,7 @@ var planRules = []func(v *validator, p *Plan){
 	checkJobs,
 	checkSteps,
 	checkMonitoring,
+	checkReplication,
 }
 
 // validator walks a plan and collects every problem, so that one run
