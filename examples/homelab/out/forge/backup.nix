@@ -273,7 +273,27 @@ in
             "timeout_start": "12h"
           }
         }
-      ]
+      ],
+      "replication": {
+        "datasets": [
+          "rpool/safe/home",
+          "rpool/safe/persist"
+        ],
+        "snapshots": {
+          "frequently": 0,
+          "hourly": 24,
+          "daily": 7,
+          "weekly": 1,
+          "monthly": 1,
+          "yearly": 0
+        },
+        "user": "bakc-send",
+        "nas": "nas-1",
+        "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1",
+        "from": [
+          "192.168.10.5"
+        ]
+      }
     }
   '';
 

@@ -18,34 +18,6 @@
     /mnt/backup/luna/restic luna.holthome.net(rw,sync,no_subtree_check,root_squash)
   '';
 
-  # Replication from node forge into backup/forge/zfs-recv. The shell is /bin/sh
-  # because sshd runs even a forced command through it; the key's forced
-  # command, restrict and from= are what keep the user from logging in.
-  users.users.bakc-recv-forge = {
-    isSystemUser = true;
-    group = "bakc-recv-forge";
-    description = "bakc replication from forge";
-    shell = "/bin/sh";
-    openssh.authorizedKeys.keys = [
-      "restrict,from=\"forge.holthome.net\",command=\"set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@forge"
-    ];
-  };
-  users.groups.bakc-recv-forge = { };
-
-  # Replication from node luna into backup/luna/zfs-recv. The shell is /bin/sh
-  # because sshd runs even a forced command through it; the key's forced
-  # command, restrict and from= are what keep the user from logging in.
-  users.users.bakc-recv-luna = {
-    isSystemUser = true;
-    group = "bakc-recv-luna";
-    description = "bakc replication from luna";
-    shell = "/bin/sh";
-    openssh.authorizedKeys.keys = [
-      "restrict,from=\"luna.holthome.net\",command=\"set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@luna"
-    ];
-  };
-  users.groups.bakc-recv-luna = { };
-
   systemd.services.bakc-nas-forge = {
     description = "bakc: ZFS datasets of forge on nas-1";
     wantedBy = [ "multi-user.target" ];
@@ -182,9 +154,6 @@
         fi
       }
 
-      # The replication users' rights, each on its own dataset only.
-      ensure_allow bakc-recv-forge backup/forge/zfs-recv create,mount,receive
-
       if [ "$changes" -eq 0 ]; then
         say 'nothing changed: nas-1 is as configured for forge'
       else
@@ -299,10 +268,6 @@
       ensure_property backup/luna/restic compression lz4 lz4
       ensure_property backup/luna/restic quota 300G 322122547200
       ensure_property backup/luna/restic recordsize 1M 1048576
-      ensure_dataset backup/luna/zfs-recv
-      check_mounted backup/luna/zfs-recv /mnt/backup/luna/zfs-recv
-      ensure_property backup/luna/zfs-recv quota 500G 536870912000
-      ensure_property backup/luna/zfs-recv readonly on on
 
       # ensure_allow USER DATASET PERMISSIONS: makes the user's delegated
       # rights on the dataset exactly PERMISSIONS (sorted, comma separated),
@@ -328,9 +293,6 @@
           changed "zfs allow: $1 may $3 on $2 (was: ''${now:-nothing})"
         fi
       }
-
-      # The replication users' rights, each on its own dataset only.
-      ensure_allow bakc-recv-luna backup/luna/zfs-recv create,mount,receive
 
       if [ "$changes" -eq 0 ]; then
         say 'nothing changed: nas-1 is as configured for luna'
