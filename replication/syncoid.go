@@ -25,18 +25,24 @@ import (
 //	--compress=none           no compressor on the node (the guard runs no
 //	                          pipeline; the guard answers "command -v" with
 //	                          "not there" for mbuffer the same way)
+//	--recvoptions=u           receive the copies unmounted: nothing on the
+//	                          NAS reads or writes them (a copy changed since
+//	                          its last snapshot refuses the next incremental,
+//	                          as -F is never used), and a readonly receive
+//	                          dataset needs no mountpoint folders in it
 //	--quiet                   no progress meter (pv) in the journal; errors
 //	                          are still printed
 //
 // Never --force-delete (which destroys the copy when no snapshot
 // matches), --recursive (children's names would come from the node) or
-// --sendoptions/--recvoptions.
+// --sendoptions (the node's guard allows none).
 var syncoidFlags = []string{
 	"--no-sync-snap",
 	"--no-rollback",
 	"--no-privilege-elevation",
 	"--no-resume",
 	"--compress=none",
+	"--recvoptions=u",
 	"--quiet",
 }
 

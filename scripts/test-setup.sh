@@ -20,7 +20,8 @@ for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
 	nsenter:util-linux setpriv:util-linux useradd:passwd cc:gcc \
-	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux; do
+	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux \
+	sanoid:sanoid syncoid:sanoid mbuffer:mbuffer; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then

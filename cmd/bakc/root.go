@@ -82,6 +82,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newNASPlanCmd(e),
 		newCompileCmd(e), newUnitsCmd(e),
 		newRunCmd(e),
+		newSendGuardCmd(e),
 	)
 	wrapRunErrors(root)
 	return root
