@@ -72,6 +72,9 @@ func Render(p *plan.Plan) ([]byte, error) {
 		}
 	}
 	top.set(strs(set.Tmpfiles), "systemd", "tmpfiles", "rules")
+	if err := setReplication(top, p); err != nil {
+		return nil, err
+	}
 	usesConfig, usesPackages := false, false
 	for i := range set.Units {
 		u := &set.Units[i]
