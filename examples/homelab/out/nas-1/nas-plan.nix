@@ -7,8 +7,11 @@
 # NFS exports and replication users are declared here. `bakc nas-plan`
 # without --format nix prints the same as a script for a NAS without
 # NixOS.
-{ config, pkgs, ... }:
+{ config, lib, pkgs, ... }:
 
+let
+  knownHosts = pkgs.writeText "bakc-replication-known_hosts" "forge ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIACbE1vw7nszp8Qhn8bKeXZkWdma59rHcW+qOtwR9PBH root@forge\n";
+in
 {
   services.nfs.server.enable = true;
   services.nfs.server.exports = ''
@@ -301,4 +304,118 @@
       fi
     '';
   };
+
+  # Replication (docs/replication.md): the NAS pulls the nodes' ZFS
+  # datasets with syncoid, logging in with its key, which each node lets
+  # in from the NAS's addresses to run bakc's guard only; the copies are
+  # received unmounted and never rolled back. sanoid prunes them by the
+  # node's keep policy. The NAS's private key stays out of the Nix store;
+  # the syncoid user must be able to read it (owner syncoid, mode 0400):
+  # /run/secrets/bakc-replication-key
+  services.syncoid.enable = true;
+  services.syncoid.localTargetAllow = [ "create" "mount" "receive" ];
+  services.sanoid.enable = true;
+
+  # rpool/safe/home of node forge
+  services.syncoid.commands.bakc-forge-rpool-safe-home = {
+    source = "bakc-send@forge:rpool/safe/home";
+    target = "backup/forge/zfs-recv/home";
+    sshKey = "/run/secrets/bakc-replication-key";
+    recvOptions = "u";
+    extraArgs = [
+      "--no-sync-snap"
+      "--no-rollback"
+      "--no-resume"
+      "--compress=none"
+      "--quiet"
+      "--sshoption"
+      "HostName=forge.holthome.net"
+      "--sshoption"
+      "HostKeyAlias=forge"
+      "--sshoption"
+      "UserKnownHostsFile=${knownHosts}"
+      "--sshoption"
+      "GlobalKnownHostsFile=/dev/null"
+      "--sshoption"
+      "StrictHostKeyChecking=yes"
+      "--sshoption"
+      "UpdateHostKeys=no"
+      "--sshoption"
+      "CheckHostIP=no"
+      "--sshoption"
+      "IdentitiesOnly=yes"
+      "--sshoption"
+      "BatchMode=yes"
+      "--sshoption"
+      "ConnectTimeout=30"
+      "--sshoption"
+      "ServerAliveInterval=60"
+      "--sshoption"
+      "ServerAliveCountMax=5"
+    ];
+    service.startAt = lib.mkForce "hourly";
+  };
+  systemd.timers.syncoid-bakc-forge-rpool-safe-home.timerConfig.RandomizedDelaySec = "30m";
+  services.sanoid.datasets."backup/forge/zfs-recv/home" = {
+    autoprune = true;
+    autosnap = false;
+    daily = 30;
+    frequently = 0;
+    hourly = 24;
+    monthly = 12;
+    weekly = 8;
+    yearly = 0;
+  };
+
+  # rpool/safe/persist of node forge
+  services.syncoid.commands.bakc-forge-rpool-safe-persist = {
+    source = "bakc-send@forge:rpool/safe/persist";
+    target = "backup/forge/zfs-recv/persist";
+    sshKey = "/run/secrets/bakc-replication-key";
+    recvOptions = "u";
+    extraArgs = [
+      "--no-sync-snap"
+      "--no-rollback"
+      "--no-resume"
+      "--compress=none"
+      "--quiet"
+      "--sshoption"
+      "HostName=forge.holthome.net"
+      "--sshoption"
+      "HostKeyAlias=forge"
+      "--sshoption"
+      "UserKnownHostsFile=${knownHosts}"
+      "--sshoption"
+      "GlobalKnownHostsFile=/dev/null"
+      "--sshoption"
+      "StrictHostKeyChecking=yes"
+      "--sshoption"
+      "UpdateHostKeys=no"
+      "--sshoption"
+      "CheckHostIP=no"
+      "--sshoption"
+      "IdentitiesOnly=yes"
+      "--sshoption"
+      "BatchMode=yes"
+      "--sshoption"
+      "ConnectTimeout=30"
+      "--sshoption"
+      "ServerAliveInterval=60"
+      "--sshoption"
+      "ServerAliveCountMax=5"
+    ];
+    service.startAt = lib.mkForce "hourly";
+  };
+  systemd.timers.syncoid-bakc-forge-rpool-safe-persist.timerConfig.RandomizedDelaySec = "30m";
+  services.sanoid.datasets."backup/forge/zfs-recv/persist" = {
+    autoprune = true;
+    autosnap = false;
+    daily = 30;
+    frequently = 0;
+    hourly = 24;
+    monthly = 12;
+    weekly = 8;
+    yearly = 0;
+  };
+
 }
