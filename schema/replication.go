@@ -27,7 +27,7 @@ type Replication struct {
 
 // SnapshotPolicy is a sanoid policy: how many snapshots of each kind.
 type SnapshotPolicy struct {
-	DeclRange                                           hcl.Range
+	DeclRange                                          hcl.Range
 	Frequently, Hourly, Daily, Weekly, Monthly, Yearly *Number
 }
 
