@@ -339,7 +339,7 @@ func lowerReplication(id *nodeIdentity) *plan.Replication {
 	if r == nil || id.nas == nil || id.nas.replication == nil {
 		return nil
 	}
-	return &plan.Replication{
+	out := &plan.Replication{
 		Datasets:  slices.Clone(r.datasets),
 		Snapshots: r.snapshots,
 		User:      plan.SendUser,
@@ -347,6 +347,12 @@ func lowerReplication(id *nodeIdentity) *plan.Replication {
 		PublicKey: id.nas.replication.publicKey,
 		From:      slices.Clone(id.nas.replication.from),
 	}
+	if r.into != nil {
+		for _, ds := range r.datasets {
+			out.Copies = append(out.Copies, plan.ReplicaDataset{Source: ds, Target: r.target(id.nas, id.node.Name, ds)})
+		}
+	}
+	return out
 }
 
 // lowerNodeReplication is the NAS plan's share of a node's replication.

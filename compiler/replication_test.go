@@ -90,6 +90,10 @@ node "db" {
 		NAS:       "nas-1",
 		PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1",
 		From:      []string{"192.0.2.5"},
+		Copies: []plan.ReplicaDataset{
+			{Source: "tank/srv", Target: "backup/db/copies/srv"},
+			{Source: "tank/state", Target: "backup/db/copies/state"},
+		},
 	}
 	if diff := cmp.Diff(want, p.Replication); diff != "" {
 		t.Errorf("node replication (-want +got):\n%s", diff)

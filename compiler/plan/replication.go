@@ -30,6 +30,10 @@ type Replication struct {
 	// sees them: IP addresses or CIDR prefixes, never host names (sshd
 	// matches a name only with UseDNS yes). Sorted.
 	From []string `json:"from"`
+	// Copies are where the NAS keeps each dataset's copy (the runbook's
+	// restore of a whole dataset), sorted by source; the NAS plan holds
+	// the same pairs.
+	Copies []ReplicaDataset `json:"copies,omitempty"`
 }
 
 // SnapshotPolicy is how many snapshots of each of sanoid's kinds are

@@ -61,6 +61,14 @@ func checkReplication(v *validator, p *Plan) {
 	if r.User != SendUser {
 		v.fail("replication.user", fmt.Errorf("%q is not %q", r.User, SendUser))
 	}
+	for i, c := range r.Copies {
+		if i >= len(r.Datasets) || c.Source != r.Datasets[i] {
+			v.fail(fmt.Sprintf("replication.copies[%d].source", i), fmt.Errorf("%q is not replication.datasets[%d]", c.Source, i))
+		}
+	}
+	if len(r.Copies) != 0 && len(r.Copies) != len(r.Datasets) {
+		v.fail("replication.copies", fmt.Errorf("%d copies for %d datasets", len(r.Copies), len(r.Datasets)))
+	}
 }
 
 // ValidateReplication checks what `bakc run replicate` reads of a NAS

@@ -221,6 +221,10 @@ var fieldRules = map[string][]rule{
 	"replication.public_key":           {text(CheckPublicKeyLine)},
 	"replication.from":                 {required},
 	"replication.from[]":               {text(CheckFromAddress)},
+	"replication.copies":               nil,
+	"replication.copies[]":             nil, // one per dataset: checkReplication
+	"replication.copies[].source":      {text(CheckDatasetName)},
+	"replication.copies[].target":      {text(CheckDatasetName)},
 }
 
 // planRules relate fields to each other.

@@ -330,6 +330,16 @@ in
         "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1",
         "from": [
           "192.168.10.5"
+        ],
+        "copies": [
+          {
+            "source": "rpool/safe/home",
+            "target": "backup/forge/zfs-recv/home"
+          },
+          {
+            "source": "rpool/safe/persist",
+            "target": "backup/forge/zfs-recv/persist"
+          }
         ]
       }
     }
