@@ -107,34 +107,6 @@ func fieldPath(ptr jsontext.Pointer) string {
 	return b.String()
 }
 
-// unmarshalStrict decodes data into v as Decode does a plan: exactly one
-// object, member names matching the fields exactly, none twice.
-func unmarshalStrict(data []byte, v any) error {
-	var head struct {
-		Version int `json:"version"`
-	}
-	if jsonv2.Unmarshal(data, &head) == nil && head.Version != Version {
-		return fmt.Errorf("plan version %d, but this bakc reads version %d: write it again with this bakc", head.Version, Version)
-	}
-	if err := jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true)); err != nil {
-		return decodeError(err)
-	}
-	return nil
-}
-
-// ReadNASFile decodes the NAS plan stored in the file at path (DecodeNAS).
-func ReadNASFile(path string) (*NASPlan, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	p, err := DecodeNAS(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
-}
-
 // ReadFile decodes the plan stored in the file at path.
 func ReadFile(path string) (*Plan, error) {
 	f, err := os.Open(path)

@@ -71,8 +71,8 @@ func checkReplication(v *validator, p *Plan) {
 	}
 }
 
-// ValidateReplication checks what `bakc run replicate` reads of a NAS
-// plan (the plan of one node on its NAS, installed on the NAS): it runs
+// ValidateReplication checks the replication part of a NAS plan before
+// the NAS's configuration is generated from it (emit/nas): the NAS runs
 // syncoid and sanoid with these values as root, so a plan the compiler
 // would not have written is refused with every problem named.
 func (p *NASPlan) ValidateReplication() error {
@@ -140,18 +140,4 @@ func (p *NASPlan) ValidateReplication() error {
 		}
 	}
 	return v.err()
-}
-
-// DecodeNAS reads a NAS plan strictly (no unknown or repeated field), as
-// Decode reads a node's plan, and checks its replication
-// (ValidateReplication).
-func DecodeNAS(data []byte) (*NASPlan, error) {
-	var p NASPlan
-	if err := unmarshalStrict(data, &p); err != nil {
-		return nil, err
-	}
-	if err := p.ValidateReplication(); err != nil {
-		return nil, err
-	}
-	return &p, nil
 }
