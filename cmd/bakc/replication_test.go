@@ -22,7 +22,9 @@ import (
 // the line bakc writes for the NAS's key, so that every command syncoid
 // sends goes through `bakc send-guard` (this test binary under the name
 // bakc): a first full pull of sanoid's snapshots, an incremental one
-// after a change, a pull with nothing new; then the NAS's key used by
+// after a change, a pull with nothing new; the NAS's sanoid, from bakc's
+// config for the copies, seeing them and taking or pruning nothing young;
+// then the NAS's key used by
 // hand for what syncoid never does (each refused, nothing run), a
 // connection from another address (refused by from=), and a node whose
 // root destroyed and rewrote its snapshots (the NAS's copies survive:
@@ -32,7 +34,9 @@ import (
 // trees in one zfs-fuse pool; the login is root's (sshd's
 // AuthorizedKeysFile points at a temporary file, as /etc must not get a
 // bakc-send user here), so `zfs allow send` is not exercised — zfs-fuse
-// has no delegation. The first snapshot is sanoid's own (--take-snapshots
+// has no delegation. zfs-fuse's zfs get has no -t, which syncoid's and
+// sanoid's listings use: a stand-in zfs (zfsGetT) answers them from
+// listings without -t. The first snapshot is sanoid's own (--take-snapshots
 // with bakc's sanoid.conf); the second is named as sanoid names an hourly
 // one, since sanoid takes the next hourly an hour later.
 func TestReplicationWithSyncoid(t *testing.T) {
@@ -93,7 +97,12 @@ func TestReplicationWithSyncoid(t *testing.T) {
 	require.NoError(t, os.MkdirAll(conf, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(conf, "sanoid.conf"),
 		[]byte(replication.SanoidConfig("node forge", r.Datasets, r.Snapshots, true)), 0o644))
-	out, err := exec.Command(sanoid, "--configdir", conf, "--cache-dir", filepath.Join(dir, "cache"),
+	sanoidCmd := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(sanoid, args...)
+		cmd.Env = []string{"PATH=" + filepath.Dir(nasZFS) + ":/usr/sbin:/usr/bin:/sbin:/bin", "TZ=UTC"}
+		return cmd
+	}
+	out, err := sanoidCmd("--configdir", conf, "--cache-dir", filepath.Join(dir, "cache"),
 		"--run-dir", filepath.Join(dir, "run"), "--take-snapshots", "--verbose").CombinedOutput()
 	require.NoError(t, err, "sanoid --take-snapshots:\n%s", out)
 	first := sanoidSnaps(t, home)
@@ -138,6 +147,22 @@ func TestReplicationWithSyncoid(t *testing.T) {
 	// 3. Nothing new: nothing changes.
 	pullAll("no-op")
 	require.Equal(t, append(append([]string{}, first...), next), sanoidSnaps(t, targets[home]))
+
+	// 3b. The NAS's sanoid, from bakc's config for the copies (the keep
+	// policy, autosnap off), takes nothing and prunes nothing young: a
+	// run leaves the copies' snapshots as they are. (Pruning by age is
+	// sanoid's own and is not waited for here.)
+	nasConf := filepath.Join(dir, "nas-sanoid")
+	require.NoError(t, os.MkdirAll(nasConf, 0o755))
+	copies := []string{targets[home], targets[persist]}
+	require.NoError(t, os.WriteFile(filepath.Join(nasConf, "sanoid.conf"),
+		[]byte(replication.SanoidConfig("nas-1", copies, plan.SnapshotPolicy{Hourly: 24, Daily: 30, Weekly: 8, Monthly: 12}, false)), 0o644))
+	beforeNAS := replZFSOut(t, "list", "-H", "-t", "snapshot", "-o", "name", "-r", pool+"/nas")
+	out, err = sanoidCmd("--configdir", nasConf, "--cache-dir", filepath.Join(dir, "nas-cache"),
+		"--run-dir", filepath.Join(dir, "nas-run"), "--take-snapshots", "--prune-snapshots", "--verbose", "--debug").CombinedOutput()
+	require.NoError(t, err, "sanoid on the NAS:\n%s", out)
+	require.Equal(t, beforeNAS, replZFSOut(t, "list", "-H", "-t", "snapshot", "-o", "name", "-r", pool+"/nas"), "sanoid on the NAS:\n%s", out)
+	require.Contains(t, string(out), "named "+next, "sanoid saw the copies' snapshots:\n%s", out)
 
 	// 4. The NAS's key used for anything else: refused before anything
 	// runs (the marker is never made), whatever syncoid's flags would be.
@@ -187,9 +212,10 @@ func TestReplicationWithSyncoid(t *testing.T) {
 }
 
 // zfsGetT is a zfs for zfs-fuse that answers `zfs get … -t snapshot`
-// and `-t bookmark` (which zfs-fuse's get lacks) as OpenZFS does: the
-// snapshots' lines of `zfs get` without -t, and no bookmarks (zfs-fuse
-// has none); and runs `zfs receive -u …` without -u (zfs-fuse has no
+// (syncoid's `-Hpd 1 -t snapshot guid,creation DS`, sanoid's `-Hrpt
+// snapshot creation`) and `-t bookmark`, which zfs-fuse's get lacks, as
+// OpenZFS does: the snapshots' lines of `zfs get` without -t, and no
+// bookmarks (zfs-fuse has none); and runs `zfs receive -u …` without -u (zfs-fuse has no
 // unmounted receive). Every other command is zfs-fuse's zfs, unchanged.
 func zfsGetT(t *testing.T) string {
 	zfs := testenv.LookPath(t, "zfs")
@@ -197,6 +223,10 @@ func zfsGetT(t *testing.T) string {
 	script := `#!/bin/sh
 if [ "$1 $2 $3 $4 $5" = "get -Hpd 1 -t snapshot" ]; then
 	"` + zfs + `" get -Hpd 1 "$6" "$7" | awk -F '\t' 'index($1, "@") > 0'
+	exit $?
+fi
+if [ "$#" = 4 ] && [ "$1 $2 $3 $4" = "get -Hrpt snapshot creation" ]; then
+	"` + zfs + `" get -Hrp creation | awk -F '\t' 'index($1, "@") > 0'
 	exit $?
 fi
 if [ "$1 $2 $3 $4 $5" = "get -Hpd 1 -t bookmark" ]; then
