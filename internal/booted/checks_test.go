@@ -363,15 +363,49 @@ func errorLines(t *testing.T, p *plan.Plan) []runtime.ErrorLine {
 	return lines
 }
 
-// errorLinesOf are the lines of one task and job (or repository task).
+// errorLinesOf are the lines of one task and job (or repository task),
+// but for those of its notifications (notifyLinesOf): the machine has no
+// network, so every notification to a URL fails there.
 func errorLinesOf(t *testing.T, p *plan.Plan, task, job string) []runtime.ErrorLine {
 	var out []runtime.ErrorLine
 	for _, l := range errorLines(t, p) {
-		if l.Task == task && l.Job == job {
+		if l.Task == task && l.Job == job && l.Phase != runtime.PhaseNotify {
 			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// notifyLinesOf are the error lines of a job's failed notifications.
+func notifyLinesOf(t *testing.T, p *plan.Plan, job string) []runtime.ErrorLine {
+	var out []runtime.ErrorLine
+	for _, l := range errorLines(t, p) {
+		if l.Task == "backup" && l.Job == job && l.Phase == runtime.PhaseNotify {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// checkNotifiedUnreachable: the job's notifications (forge's system job
+// pings healthchecks.io and posts to ntfy.sh) were tried and, the
+// machine having no network, each failed with category network, in an
+// error line of its own that does not change the run's outcome; want
+// are the calls, by the words of their lines ("ping (start)", "failure
+// URL" …).
+func checkNotifiedUnreachable(t *testing.T, p *plan.Plan, job string, want ...string) {
+	t.Helper()
+	lines := notifyLinesOf(t, p, job)
+	var got []string
+	for _, l := range lines {
+		assert.Equal(t, "network", string(l.Category), "%+v", l)
+		for _, w := range want {
+			if strings.Contains(l.Message, w) {
+				got = append(got, w)
+			}
+		}
+	}
+	assert.ElementsMatch(t, want, got, "the notifications of %s: %+v", job, lines)
 }
 
 // asUser runs a command as a user of the machine (runuser), failing the

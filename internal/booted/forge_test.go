@@ -158,6 +158,7 @@ func insideForge(t *testing.T, p *plan.Plan) {
 		assert.Equal(t, "complete", backupResult(t, ms, "system", "nas-primary"))
 		assert.Equal(t, 0.0, ms[`bakc_backup_exit_code{job="system"}`])
 		assert.Empty(t, errorLinesOf(t, p, "backup", "system"))
+		checkNotifiedUnreachable(t, p, "system", "ping (start)", "ping (success)")
 		snaps := nas.snapshots(t, "job:system")
 		if !assert.Len(t, snaps, 1, "snapshots") {
 			return
@@ -210,6 +211,7 @@ func insideForgeNASDown(t *testing.T, p *plan.Plan) {
 			assert.Equal(t, "nas-primary", lines[0].Repository)
 			assert.Equal(t, "preflight", string(lines[0].Phase))
 		}
+		checkNotifiedUnreachable(t, p, "system", "ping (start)", "ping (fail)", "failure URL")
 	})
 	t.Run("defect-4-backup-plex", func(t *testing.T) {
 		run(t, "bakc-backup-plex.service", "exit-code", 4)
