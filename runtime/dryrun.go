@@ -75,6 +75,18 @@ func (r *backupRun) dryRun() {
 			comment(w, "  %s", e)
 		}
 	}
+	for _, rr := range r.repos {
+		if len(job.Dumps) == 0 {
+			break
+		}
+		comment(w, "%s: lock %s (shared), waiting up to %v; restic >= 0.16 gets what is left as --retry-lock", rr.repo.Name, rr.guard.path, rr.guard.wait)
+		for _, d := range job.Dumps {
+			comment(w, "dump %s, before any snapshot: the command's output is restic's stdin; restic's snapshot counts only if the command exits 0", d.Name)
+			printPipe(w, d.Command, rr.restic.Argv(restic.StdinArgs(restic.BackupOptions{
+				Tags: append(slices.Clone(backupTags(job)), d.Tag), Host: p.Node.Name, Time: r.snapshotTime(),
+			}, d.Filename)))
+		}
+	}
 	if job.Snapshot == plan.SnapshotZFS {
 		name := snapshot.Name(job.Name, r.start)
 		for _, ds := range topDatasets(job.Datasets) {
@@ -95,16 +107,10 @@ func (r *backupRun) dryRun() {
 				Paths: job.Paths, ExcludeFile: excludes, Tags: backupTags(job), Host: p.Node.Name, Time: r.snapshotTime(),
 			})))
 		}
-		for _, d := range job.Dumps {
-			comment(w, "dump %s: the command's output is restic's stdin; restic's snapshot counts only if the command exits 0", d.Name)
-			printPipe(w, d.Command, rr.restic.Argv(restic.StdinArgs(restic.BackupOptions{
-				Tags: append(slices.Clone(backupTags(job)), d.Tag), Host: p.Node.Name, Time: r.snapshotTime(),
-			}, d.Filename)))
-		}
 		if pol.Policy.Empty() {
 			comment(w, "no retention: forget does not run")
 		} else {
-			comment(w, "after a complete backup only, with the same lock exclusive:")
+			comment(w, "after a complete backup only (the paths and every dump), with the same lock exclusive:")
 			printCommand(w, rr.restic.Argv(restic.ForgetArgs(pol)))
 		}
 	}

@@ -8,6 +8,8 @@
 //	            each repository mounted from where the plan says and
 //	            initialised (preflight.go, mountpoint.go)
 //	pre hook    the job's pre_backup command (hooks.go)
+//	dumps       each dump command streamed into `restic backup --stdin`,
+//	            per repository, on the live system (dump.go)
 //	snapshot    ZFS snapshots shown at the original paths in the run's
 //	            private mount namespace (snapshots.go, runtime/snapshot)
 //	backup      one `restic backup --json` per repository from the same

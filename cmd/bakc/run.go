@@ -34,10 +34,10 @@ const runLong = `Run one task of the installed plan: what the systemd units star
 node. The task's steps, its metrics (docs/metrics.md) and its error log are
 described in docs/runtime.md.
 
-  backup JOB         lock, preflight, pre_backup hook, ZFS snapshot shown at
-                     the original paths (private mount namespace), restic
-                     backup into each repository, forget, post_backup or
-                     on_failure hook
+  backup JOB         lock, preflight, pre_backup hook, dumps (on the live
+                     system), ZFS snapshot shown at the original paths
+                     (private mount namespace), restic backup into each
+                     repository, forget, post_backup or on_failure hook
   prune REPO         restic prune
   verify REPO        restic check --read-data-subset (the plan's subset)
   restore-test REPO  restore random files of the node's latest snapshot
