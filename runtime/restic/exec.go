@@ -124,6 +124,9 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 	cmd.Env = r.environ()
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = StopGrace
+	if r.KillAfter > 0 {
+		cmd.WaitDelay = r.KillAfter
+	}
 	if r.Credential != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Credential:  r.Credential,
