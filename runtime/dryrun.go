@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/escape"
@@ -58,10 +59,13 @@ func (r *backupRun) dryRun() {
 			} else {
 				comment(w, "preflight %s: %s/config exists (init = false: a missing repository fails the run)", repo.Name, repo.URL)
 			}
-		case repo.Init:
+		case isURLRepository(repo):
+			comment(w, "preflight %s: opened within %v, or left out of the run (category network); restic >= 0.17.1 gets --stuck-request-timeout %v for it", repo.Name, r.o.openTimeout(), max(r.o.openTimeout()/stuckRequestShare, time.Second))
 			printCommand(w, rr.restic.Argv(restic.CatConfigArgs()))
-			comment(w, "preflight %s: if that finds no repository, and again under the repository lock (exclusive):", repo.Name)
-			printCommand(w, rr.restic.Argv(restic.InitArgs()))
+			if repo.Init {
+				comment(w, "preflight %s: if that finds no repository, and again under the repository lock (exclusive):", repo.Name)
+				printCommand(w, rr.restic.Argv(restic.InitArgs()))
+			}
 		}
 	}
 	if h := job.Hooks.PreBackup; h != "" {

@@ -87,6 +87,9 @@ type Options struct {
 	// node uses (repolock.go); 0 is DefaultLockWait, negative does not
 	// wait. What is left of it is restic's --retry-lock (restic ≥ 0.16).
 	LockWait time.Duration
+	// OpenTimeout bounds the preflight's opening of each URL repository
+	// (reach.go); 0 is DefaultOpenTimeout.
+	OpenTimeout time.Duration
 }
 
 func (o *Options) log() *slog.Logger {
@@ -115,6 +118,13 @@ func (o *Options) restic() string {
 		return "restic"
 	}
 	return o.Restic
+}
+
+func (o *Options) openTimeout() time.Duration {
+	if o.OpenTimeout <= 0 {
+		return DefaultOpenTimeout
+	}
+	return o.OpenTimeout
 }
 
 func (o *Options) mounts() ([]namespace.Mount, error) {
