@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime/restic"
@@ -31,9 +32,23 @@ func (r *backupRun) preflight() bool {
 		r.fail(failure(PhasePreflight, "", restic.CategoryPermission, err))
 		return false
 	}
+	// The repositories are checked side by side: each URL repository
+	// may take up to the open bound (reach.go), and a node whose
+	// network is down would otherwise wait that long for each cloud in
+	// turn. The failures are reported in the job's order.
+	failures := make([]*Failure, len(r.repos))
+	var wg sync.WaitGroup
+	for i, rr := range r.repos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			failures[i] = checkRepository(r.ctx, r.o, r.log, rr, true)
+		}()
+	}
+	wg.Wait()
 	ready := 0
-	for _, rr := range r.repos {
-		if f := checkRepository(r.ctx, r.o, r.log, rr, true); f != nil {
+	for i, rr := range r.repos {
+		if f := failures[i]; f != nil {
 			r.fail(*f)
 			continue
 		}

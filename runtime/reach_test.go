@@ -25,12 +25,54 @@ const openBound = 5 * time.Second
 // never answers.
 func (f *fixture) addUnreachableCloud(init bool) {
 	f.t.Helper()
-	env := filepath.Join(f.dir, "cloud.env")
+	f.addUnreachable("cloud", init)
+}
+
+// addUnreachable adds the repository name as addUnreachableCloud says.
+func (f *fixture) addUnreachable(name string, init bool) {
+	f.t.Helper()
+	env := filepath.Join(f.dir, name+".env")
 	require.NoError(f.t, os.WriteFile(env, []byte("AWS_ACCESS_KEY_ID=bakc-test\nAWS_SECRET_ACCESS_KEY=not-a-secret\n"), 0o600))
 	f.plan.Repositories = append([]plan.Repository{{
-		Name: "cloud", Kind: plan.KindS3, URL: "s3:http://" + testenv.Blackhole(f.t) + "/bakc-test",
+		Name: name, Kind: plan.KindS3, URL: "s3:http://" + testenv.Blackhole(f.t) + "/bakc-test",
 		PasswordFile: f.repository("local").PasswordFile, EnvironmentFile: env, Init: init,
 	}}, f.plan.Repositories...)
+}
+
+// A job with two clouds that cannot be reached and a local repository:
+// the repositories are opened side by side, so the run waits one bound,
+// not one per cloud, before it backs up into the local one.
+//
+// Before, the preflight checked the repositories in turn: the run took
+// at least twice the bound.
+func TestUnreachableRepositoriesShareOneBound(t *testing.T) {
+	testenvRoot(t)
+	const bound = 8 * time.Second
+	for _, r := range restictest.Restics(t) {
+		t.Run(r.Version, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, r)
+			f.addUnreachable("b2", false)
+			f.addUnreachable("s3", false)
+			f.job().Repositories = []string{"b2", "s3", "local"}
+			o := f.options()
+			o.OpenTimeout = bound
+			start := time.Now()
+			rep := f.backup(o)
+			took := time.Since(start)
+			require.Equal(t, runtime.ExitPreflightFailed, rep.ExitCode, "failures: %v", rep.Failures)
+			if took >= 2*bound {
+				t.Errorf("the run took %v, not less than twice the bound %v: the clouds were opened one after the other", took.Round(100*time.Millisecond), bound)
+			}
+			var failed []string
+			for _, fl := range rep.Failures {
+				require.Equal(t, restic.CategoryNetwork, fl.Category, "%v", fl)
+				failed = append(failed, fl.Repository)
+			}
+			require.Equal(t, []string{"b2", "s3"}, failed, "the failures, in the job's order")
+			require.Len(t, f.snapshots("local"), 1)
+		})
+	}
 }
 
 // The repository tasks — verify, prune, the restore test — and a backup
