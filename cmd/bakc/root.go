@@ -80,8 +80,10 @@ func newRootCmd(e *env) *cobra.Command {
 		newValidateCmd(e), newPlanCmd(e), newFmtCmd(e),
 		newDocsCmd(e),
 		newNASPlanCmd(e),
+		newInitCmd(e),
 		newCompileCmd(e), newUnitsCmd(e),
 		newRunCmd(e),
+		newAlertsCmd(e), newDashboardCmd(e),
 	)
 	wrapRunErrors(root)
 	return root
