@@ -65,10 +65,11 @@ func insideForge(t *testing.T, p *plan.Plan) {
 	nas := initNFSRepository(t, p, "nas-primary")
 	fillDatabase(t)
 
-	// plex writes to both repositories: the unreachable B2 fails the run
-	// (exit 3), the NAS still gets its snapshot and a complete result.
+	// plex writes to both repositories: the unreachable B2 fails its
+	// preflight (it does not open: exit 4), the NAS still gets its
+	// snapshot and a complete result.
 	t.Run("backup-plex", func(t *testing.T) {
-		run(t, "bakc-backup-plex.service", "exit-code", 3)
+		run(t, "bakc-backup-plex.service", "exit-code", 4)
 		checkNASCompleteCloudFailed(t, p, "plex")
 		snaps := nas.snapshots("job:plex")
 		if !assert.Len(t, snaps, 1, "snapshots") {
@@ -83,9 +84,10 @@ func insideForge(t *testing.T, p *plan.Plan) {
 	// Defect 2 (issue 8): the pre_backup hook `pg_dumpall > …` runs as
 	// the bakc user (no PostgreSQL role), with ProtectSystem=strict and no
 	// ReadWritePaths for the dump's folder. Right: the dump is made and
-	// backed up to the NAS; only the unreachable B2 fails the run.
+	// backed up to the NAS; only the unreachable B2 fails the run (in
+	// its preflight: exit 4).
 	t.Run("defect-2-backup-databases", func(t *testing.T) {
-		run(t, "bakc-backup-databases.service", "exit-code", 3)
+		run(t, "bakc-backup-databases.service", "exit-code", 4)
 		checkNASCompleteCloudFailed(t, p, "databases")
 		snaps := nas.snapshots("job:databases")
 		if !assert.Len(t, snaps, 1, "snapshots") {
