@@ -218,8 +218,9 @@ func insideForgeNASDown(t *testing.T, p *plan.Plan) {
 // only: the ZFS job, then the NAS repository's tasks (which show new-1:
 // the root ZFS job ran first on this node; see luna). The jobs that also
 // write to B2 are left out here: restic 0.14 keeps retrying an
-// unreachable B2 for many minutes (0.18.1: 60 s), which would not prove
-// more than the 0.18.1 scenario does.
+// unreachable B2 without end, so each would wait out bakc's open bound
+// (--open-timeout, 2 minutes), which cmd/bakc's
+// TestRunBackupUnreachableRepository already shows with 0.14.
 func insideForgeRestic014(t *testing.T, p *plan.Plan) {
 	out, err := exec.Command("restic", "version").Output()
 	require.NoError(t, err)
