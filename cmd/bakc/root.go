@@ -84,6 +84,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newCompileCmd(e), newUnitsCmd(e),
 		newRunCmd(e),
 		newAlertsCmd(e), newDashboardCmd(e),
+		newSendGuardCmd(e),
 	)
 	wrapRunErrors(root)
 	return root
