@@ -14,8 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // StopGrace is how long restic gets to remove its lock and exit after it
@@ -121,15 +119,9 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}
-	cmd.Env = r.environ()
+	r.prepare(cmd)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = StopGrace
-	if r.Credential != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential:  r.Credential,
-			AmbientCaps: []uintptr{unix.CAP_DAC_READ_SEARCH},
-		}
-	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return &Error{Subcommand: sub[0], ExitCode: -1, Message: err.Error(), Err: err}
