@@ -306,7 +306,11 @@ func (sr *statusReader) job(j *plan.Job, s *Status) JobStatus {
 		switch {
 		case rs.Outcome == string(OutcomeFailed) || rs.Outcome == string(OutcomePartial):
 			rs.Health = HealthFailed
-			s.problem(HealthFailed, "backup", j.Name, repo, fmt.Sprintf("the last backup of %s was %s%s", what, rs.Outcome, errorWords(rs.Error, js.Error)))
+			how := "failed"
+			if rs.Outcome == string(OutcomePartial) {
+				how = "was partial (restic could not read some files)"
+			}
+			s.problem(HealthFailed, "backup", j.Name, repo, fmt.Sprintf("the last backup of %s %s%s", what, how, errorWords(rs.Error, js.Error)))
 		case j.Disabled:
 			rs.Health = HealthDisabled
 		case judged && last.IsZero():

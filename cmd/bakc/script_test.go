@@ -18,7 +18,10 @@ var updateScripts = flag.Bool("update-scripts", false, "rewrite the expected out
 // re-executes itself as bakc, calling Main.
 func TestMain(m *testing.M) {
 	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"bakc": func() int { return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) },
+		"bakc": func() int {
+			applyTestHooks()
+			return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		},
 	}))
 }
 
