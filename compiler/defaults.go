@@ -41,7 +41,7 @@ func (f *Fleet) resolveDefaults() *resolvedDefaults {
 		resources:       plan.Resources{Nice: defaultNice, IOSchedulingClass: defaultIOClass},
 		user:            plan.User{Name: defaultUser, Group: defaultUser, UID: defaultUID, GID: defaultUID},
 		paths:           builtinPaths,
-		monitoring:      monitoring{Monitoring: plan.Monitoring{TextfileDir: builtinTextfileDir}},
+		monitoring:      monitoring{Monitoring: plan.Monitoring{TextfileDir: builtinTextfileDir, Grace: plan.DefaultGrace}},
 	}
 	f.defaults = d
 	var def *schema.Defaults

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"io/fs"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -39,6 +40,13 @@ type Fleet struct {
 	identities map[string]*nodeIdentity
 	// nasNodeIDs caches the identities of each NAS's nodes.
 	nasNodeIDs map[string][]*nodeIdentity
+
+	// fsys is the fleet's folder, rootAbs its absolute path on disk
+	// ("" when it is not on disk): sops files are read through them
+	// (secrets.go). skipSecretFiles leaves them unread.
+	fsys            fs.FS
+	rootAbs         string
+	skipSecretFiles bool
 }
 
 func newFleet(root string) *Fleet {

@@ -251,6 +251,9 @@ func (s *nodeScope) checkSteps(job *plan.Job, steps []step) hcl.Diagnostics {
 	for _, st := range steps {
 		script := st.script
 		if st.argv != nil {
+			if found := argvSecrets(st.argv); len(found) > 0 && shellScriptOf(st.argv) == "" {
+				diags = append(diags, secretInStep(st, found, true))
+			}
 			script = shellScriptOf(st.argv)
 			d, u := s.checkProgram(job, st, st.argv[0], 0, 0, false)
 			diags = append(diags, d...)
@@ -266,6 +269,9 @@ func (s *nodeScope) checkSteps(job *plan.Job, steps []step) hcl.Diagnostics {
 			diags = append(diags, errorAt(st.rng, "Invalid hook command",
 				"%s is not valid shell: %s. It is run with sh -c; fix the syntax.", capitalize(st.what), err))
 			continue
+		}
+		if len(facts.Secrets) > 0 {
+			diags = append(diags, secretInStep(st, facts.Secrets, false))
 		}
 		var outside []string
 		var first string

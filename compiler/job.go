@@ -136,6 +136,8 @@ func (s *nodeScope) lowerJob(j *schema.Job) (*plan.Job, hcl.Diagnostics) {
 			out.OnFailureUnit = j.OnFailureUnit.Value
 		}
 	}
+	out.Notify, d = lowerNotify(j.Notify)
+	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
 	}

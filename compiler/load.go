@@ -31,7 +31,9 @@ func LoadFleet(dir string) (*Fleet, hcl.Diagnostics) {
 	if err != nil {
 		return newFleet(dir), noFleet(err)
 	}
-	return loadFS(os.DirFS(rootAbs), displayRoot(dir, rootAbs), nil)
+	f, diags := loadFS(os.DirFS(rootAbs), displayRoot(dir, rootAbs), nil)
+	f.rootAbs = rootAbs
+	return f, diags
 }
 
 // LoadNodeFile loads one host file and the nearest bakc.hcl above it:
@@ -66,6 +68,7 @@ func LoadNodeFile(file string) (*Fleet, hcl.Diagnostics) {
 		return newFleet(filepath.Dir(file)), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read host file", Detail: err.Error() + "."}}
 	}
 	f, diags := loadFS(os.DirFS(rootAbs), displayRoot(filepath.Dir(file), rootAbs), []string{filepath.ToSlash(rel)})
+	f.rootAbs = rootAbs
 	if !diags.HasErrors() && len(f.nodes) == 0 {
 		name := f.displayName(filepath.ToSlash(rel))
 		diags = append(diags, &hcl.Diagnostic{
@@ -131,6 +134,7 @@ func isRootFileName(name string) bool {
 // loader testable (and fuzzable) without touching the disk.
 func loadFS(fsys fs.FS, root string, hosts []string) (*Fleet, hcl.Diagnostics) {
 	f := newFleet(root)
+	f.fsys = fsys
 	var found []string
 	for _, n := range RootFileNames {
 		if _, err := fs.Stat(fsys, n); err == nil {

@@ -58,6 +58,10 @@ type nodeScope struct {
 	// may write besides its repositories (checkSteps).
 	paths      plan.Paths
 	monitoring plan.Monitoring
+	// read reads a sops file of the fleet (nil: not read); secrets are
+	// the sops secrets the repositories declare (secrets.go).
+	read    func(string) ([]byte, error)
+	secrets []plan.Secret
 }
 
 // lowerNode checks everything of a node but its identity and lowers it.
@@ -75,7 +79,8 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 		p.Node.NAS = id.nas.nas.Name
 	}
 	s := &nodeScope{def: def, id: id, delay: def.randomizedDelay,
-		repos: map[string]*schema.Repository{}, lowered: map[string]*plan.Repository{}, used: map[string]bool{}}
+		repos: map[string]*schema.Repository{}, lowered: map[string]*plan.Repository{}, used: map[string]bool{},
+		read: f.secretReader()}
 
 	var d hcl.Diagnostics
 	s.datasets, d = lowerNodeDatasets(node.ZFS)
@@ -132,6 +137,7 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 		p.Repositories = append(p.Repositories, *s.lowered[name])
 	}
 	placeKnownHosts(p)
+	p.Secrets = s.planSecrets()
 
 	p.Jobs = []plan.Job{}
 	jobs := map[string]*schema.Job{}

@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -55,29 +54,27 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 		if r.InlineSecret.Name == "environment" {
 			summary, what = "Inline secret", "A repository's environment (cloud credentials)"
 		}
-		diags = append(diags, errorAt(r.InlineSecret.NameRange, summary,
+		d := errorAt(r.InlineSecret.NameRange, summary,
 			"%s written in the configuration would be copied into the plan and the Nix store, where every user of the machine can read it. Put it in a file outside the store (for example with sops-nix or agenix) and give its path as %s_file.",
-			what, r.InlineSecret.Name))
+			what, r.InlineSecret.Name)
+		d.Extra = schema.SecretDiagnostic{} // its source line holds the secret
+		diags = append(diags, d)
 	}
 	switch {
-	case r.PasswordFile == nil && r.InlineSecret != nil && r.InlineSecret.Name == "password":
+	case r.PasswordFile == nil && r.PasswordSops == nil && r.InlineSecret != nil && r.InlineSecret.Name == "password":
 		// Reported as an inline password.
-	case r.PasswordFile == nil:
+	case r.PasswordFile == nil && r.PasswordSops == nil:
 		diags = append(diags, errorAt(r.DeclRange, "Missing password file",
-			"The repository %q has no password_file; restic needs the repository's password. Add password_file = \"/run/secrets/…\", a file outside the Nix store.", r.Name))
+			"The repository %q has no password_file; restic needs the repository's password. Add password_file = \"/run/secrets/…\", a file outside the Nix store, or password_file = { sops = \"secrets/<node>.yaml\", key = \"…\" } for a sops-nix secret.", r.Name))
 	default:
-		if d := checkSecretFile(r.PasswordFile, "password file"); d.HasErrors() {
-			diags = append(diags, d...)
-		} else {
-			out.PasswordFile = r.PasswordFile.Value
-		}
+		p, d := s.lowerSecret(r.PasswordFile, r.PasswordSops, r.Name, plan.SecretPassword, "password file")
+		diags = append(diags, d...)
+		out.PasswordFile = p
 	}
-	if r.EnvironmentFile != nil {
-		if d := checkSecretFile(r.EnvironmentFile, "environment file"); d.HasErrors() {
-			diags = append(diags, d...)
-		} else {
-			out.EnvironmentFile = r.EnvironmentFile.Value
-		}
+	if r.EnvironmentFile != nil || r.EnvironmentSops != nil {
+		p, d := s.lowerSecret(r.EnvironmentFile, r.EnvironmentSops, r.Name, plan.SecretEnvironment, "environment file")
+		diags = append(diags, d...)
+		out.EnvironmentFile = p
 	}
 	if r.Init != nil {
 		out.Init = r.Init.Value
@@ -103,7 +100,7 @@ func (s *nodeScope) lowerRepository(r *schema.Repository, prune plan.Prune, veri
 		diags = append(diags, errorAt(r.DeclRange, "Ambiguous repository location",
 			"The repository %q gives %s; a repository is in exactly one place. Keep one.", r.Name, quotedList(given)))
 	}
-	diags = append(diags, lowerSSH(r, out)...)
+	diags = append(diags, s.lowerSSH(r, out)...)
 
 	// Copies: plans of different repositories and nodes share nothing.
 	out.Prune = prune
@@ -198,6 +195,23 @@ func lowerURL(t *schema.Text, out *plan.Repository) hcl.Diagnostics {
 			"%q is a local folder. Write it as path = %q, so that bakc can check it.", v, strings.TrimPrefix(v, "local:"))}
 	}
 	scheme, rest, ok := strings.Cut(v, ":")
+	// A password in the URL (rest:https://user:secret@host/) is a
+	// secret in the configuration, as an inline password is.
+	// Checked before anything else, since the other messages quote the
+	// URL (which then would quote the password).
+	candidate := ""
+	switch {
+	case strings.HasPrefix(rest, "//"):
+		candidate = scheme + ":" + rest // sftp://user:pw@host/…
+	case strings.Contains(rest, "://"):
+		candidate = rest // rest:https://user:pw@host/, s3:https://…
+	}
+	if candidate != "" && urlHasPassword(candidate) {
+		d := errorAt(t.Range, "Password in repository URL",
+			"The URL of the repository holds a password, which would be copied into the plan and the Nix store. Remove it from the URL and put the credentials in environment_file (for rest: RESTIC_REST_USERNAME and RESTIC_REST_PASSWORD).")
+		d.Extra = schema.SecretDiagnostic{}
+		return hcl.Diagnostics{d}
+	}
 	kind, known := urlKinds[scheme]
 	if !ok || !known {
 		schemes := sortedKeys(urlKinds)
@@ -209,23 +223,6 @@ func lowerURL(t *schema.Text, out *plan.Repository) hcl.Diagnostics {
 		return hcl.Diagnostics{errorAt(t.Range, "Invalid repository URL",
 			"%q is not a repository URL: the part after %q is empty or holds spaces. Write the full location, such as \"%s:…\" as restic's documentation gives it.", v, scheme+":", scheme)}
 	}
-	// A password in the URL (rest:https://user:secret@host/) is a
-	// secret in the configuration, as an inline password is.
-	candidate := ""
-	switch {
-	case strings.HasPrefix(rest, "//"):
-		candidate = scheme + ":" + rest // sftp://user:pw@host/…
-	case strings.Contains(rest, "://"):
-		candidate = rest // rest:https://user:pw@host/, s3:https://…
-	}
-	if candidate != "" {
-		if u, err := url.Parse(candidate); err == nil && u.User != nil {
-			if _, has := u.User.Password(); has {
-				return hcl.Diagnostics{errorAt(t.Range, "Password in repository URL",
-					"The URL of the repository holds a password, which would be copied into the plan and the Nix store. Remove it from the URL and put the credentials in environment_file (for rest: RESTIC_REST_USERNAME and RESTIC_REST_PASSWORD).")}
-			}
-		}
-	}
 	if kind == plan.KindSFTP {
 		if problem := sftpAddressProblem(v); problem != "" {
 			return hcl.Diagnostics{errorAt(t.Range, "Invalid sftp URL", "%s.", problem)}
@@ -233,6 +230,21 @@ func lowerURL(t *schema.Text, out *plan.Repository) hcl.Diagnostics {
 	}
 	out.Kind, out.URL = kind, v
 	return nil
+}
+
+// urlHasPassword reports whether a URL's authority (between "://" and
+// the next "/") has user information with a colon: user:password@host.
+// It reads the text itself rather than url.Parse, which refuses some
+// URLs (a space in the password) that would then be quoted whole in
+// another message.
+func urlHasPassword(u string) bool {
+	_, after, ok := strings.Cut(u, "://")
+	if !ok {
+		return false
+	}
+	authority, _, _ := strings.Cut(after, "/")
+	at := strings.LastIndexByte(authority, '@')
+	return at >= 0 && strings.Contains(authority[:at], ":")
 }
 
 // lowerNFS checks an nfs block against the node's NAS.
@@ -296,6 +308,10 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 		Export:     path.Join(id.nas.nas.MountRoot, id.node.Name, ds.name),
 		Mountpoint: nfs.Mountpoint.Value,
 		Options:    append([]string{}, options...),
+	}
+	if ds.quota > 0 {
+		// The alerts warn before the repository fills it (bakc alerts).
+		mount.Quota = ds.quota
 	}
 	if err := mount.CheckFstab(); err != nil {
 		// The line NixOS writes relates the NAS's address and mount

@@ -197,6 +197,13 @@ func applyMonitoring(base monitoring, m *schema.Monitoring) (monitoring, hcl.Dia
 			base.OnFailureUnit = m.OnFailureUnit.Value
 		}
 	}
+	if m.Grace != nil {
+		if d := checkTimespan(m.Grace, "monitoring grace"); d.HasErrors() {
+			diags = append(diags, d...)
+		} else {
+			base.Grace = m.Grace.Value
+		}
+	}
 	return base, diags
 }
 

@@ -23,6 +23,9 @@ type shellFacts struct {
 	Writes []shellWrite
 	// Commands are the literal command words, in order, each once.
 	Commands []shellWord
+	// Secrets are the variables and options the script gives a secret
+	// written out literally (hooksecrets.go), by name.
+	Secrets []shellWord
 }
 
 // shellWrite is one write: the path and how the script writes it.
@@ -116,6 +119,12 @@ func analyzeShell(script string) (*shellFacts, error) {
 	seen := map[string]bool{}
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
+		case *syntax.Assign:
+			if n.Name != nil && n.Value != nil {
+				if v, ok := literal(n.Value); ok && literalSecret(n.Name.Value, v) {
+					facts.Secrets = append(facts.Secrets, shellWord{Name: n.Name.Value, Line: n.Pos().Line(), Col: n.Pos().Col()})
+				}
+			}
 		case *syntax.Stmt:
 			for _, r := range n.Redirs {
 				switch r.Op {
@@ -135,6 +144,13 @@ func analyzeShell(script string) (*shellFacts, error) {
 		case *syntax.CallExpr:
 			if len(n.Args) == 0 {
 				return true
+			}
+			for _, a := range n.Args[1:] {
+				if v, ok := literal(a); ok {
+					if name := argSecret(v); name != "" {
+						facts.Secrets = append(facts.Secrets, shellWord{Name: name, Line: a.Pos().Line(), Col: a.Pos().Col()})
+					}
+				}
 			}
 			name, ok := literal(n.Args[0])
 			if !ok {

@@ -46,7 +46,7 @@ var (
 // lowerSSH checks the ssh block of a repository against its kind and
 // URL and puts it in the plan. KnownHostsFile of inline keys is set by
 // placeKnownHosts, which knows the node's plan path.
-func lowerSSH(r *schema.Repository, out *plan.Repository) hcl.Diagnostics {
+func (sc *nodeScope) lowerSSH(r *schema.Repository, out *plan.Repository) hcl.Diagnostics {
 	if out.Kind != plan.KindSFTP {
 		if r.SSH != nil && out.Kind != "" {
 			return hcl.Diagnostics{errorAt(r.SSH.DeclRange, "ssh block on a repository that is not sftp",
@@ -67,7 +67,11 @@ func lowerSSH(r *schema.Repository, out *plan.Repository) hcl.Diagnostics {
 	b := r.SSH
 	s := &plan.SSH{User: user, Host: host, Port: port}
 	var diags hcl.Diagnostics
-	if b.IdentityFile == nil {
+	if b.IdentitySops != nil {
+		p, d := sc.lowerSecret(nil, b.IdentitySops, r.Name, plan.SecretSSHIdentity, "ssh identity file")
+		diags = append(diags, d...)
+		s.IdentityFile = p
+	} else if b.IdentityFile == nil {
 		login := "the user the URL names"
 		if user != "" {
 			login = strconv.Quote(user)

@@ -107,13 +107,18 @@ let
   sys = "x86_64-linux";
   bakc = outputs.packages.${sys}.bakc;
   overlayed = outputs.overlays.default { } { };
+  # lib as far as the module uses it.
+  module = outputs.nixosModules.default {
+    lib = { mkOption = o: o; types.path = "path"; literalExpression = e: e; };
+  };
 in {
   inherit (bakc) pname version vendorHash subPackages ldflags stubKind doCheck postInstall;
   src = toString bakc.src;
   defaultIsBakc = outputs.packages.${sys}.default.outPath == bakc.outPath;
   systems = builtins.attrNames outputs.packages;
   app = outputs.apps.${sys}.default.program;
-  moduleOverlays = builtins.length (outputs.nixosModules.default { }).nixpkgs.overlays;
+  moduleOverlays = builtins.length module.config.nixpkgs.overlays;
+  moduleFleetType = module.options.bakc.fleet.type;
   checks = builtins.attrNames outputs.checks.${sys};
   checksDarwin = builtins.attrNames outputs.checks.aarch64-darwin;
   vmTest = outputs.checks.${sys}.nixos-backup-restore.name;
@@ -125,6 +130,7 @@ in {
 }`)
 	var got struct {
 		Pname, Version, VendorHash, StubKind, Src, App, VMTest, Formatter, PostInstall  string
+		ModuleFleetType                                                                 string
 		SubPackages, Ldflags, Systems, Checks, ChecksDarwin, VMNodes, Shell, GoTestsAll []string
 		DoCheck, DefaultIsBakc, GoTests                                                 bool
 		ModuleOverlays                                                                  int
@@ -153,6 +159,7 @@ in {
 		{"app", "/stub/bakc/bin/bakc", got.App},
 		{"restic and sh on the runtime's PATH", true, strings.Contains(got.PostInstall, "--prefix PATH : /stub/restic/bin:/stub/bash/bin")},
 		{"module adds the overlay", 1, got.ModuleOverlays},
+		{"module declares bakc.fleet, a path", "path", got.ModuleFleetType},
 		{"checks on Linux", []string{"examples", "go-tests", "nixos-backup-restore"}, got.Checks},
 		{"checks elsewhere", []string{"examples", "go-tests"}, got.ChecksDarwin},
 		{"VM test", "bakc-backup-restore", got.VMTest},
@@ -240,7 +247,9 @@ let
   };
   bakcSelf = bakcOutputs // { outPath = toString root; shortRev = "abc1234"; };
   bakcOutputs = (import (root + "/flake.nix")).outputs { self = bakcSelf; inherit nixpkgs; };
-  user = (import ` + flake + `).outputs { self = userOutputs // { outPath = "/user"; }; inherit nixpkgs; bakc = bakcOutputs; };
+  # sops-nix's module stands in as an empty module.
+  sops-nix = { nixosModules.sops = { }; };
+  user = (import ` + flake + `).outputs { self = userOutputs // { outPath = "/user"; }; inherit nixpkgs sops-nix; bakc = bakcOutputs; };
   userOutputs = user;
 in {
   modules = builtins.length user.nixosConfigurations.forge.modules;
@@ -251,7 +260,7 @@ in {
 	if err != nil {
 		t.Fatalf("evaluating the documented flake: %v\n%s", err, out)
 	}
-	if diff := cmp.Diff(`{"bakc":"bakc","check":"backup-nix-current","modules":3}`, string(out)); diff != "" {
+	if diff := cmp.Diff(`{"bakc":"bakc","check":"backup-nix-current","modules":5}`, string(out)); diff != "" {
 		t.Errorf("documented flake (-want +got):\n%s", diff)
 	}
 }

@@ -216,6 +216,7 @@ func (r *backupRun) run() {
 	defer lock.Release()
 	r.locked = true
 	r.recordStart()
+	r.notifyStart() // notify.go
 	r.phases()
 	r.finish()
 }
@@ -486,6 +487,7 @@ func (r *backupRun) finish() {
 		if err := r.writeReport(); err != nil {
 			r.log.Error("writing state and metrics", "error", err)
 		}
+		r.reportBackupExtras() // alertmetrics.go
 	}
 	if err := appendErrorLines(r.plan.Monitoring.ErrorLog, r.errorLines()); err != nil {
 		r.log.Error("writing the error log", "file", r.plan.Monitoring.ErrorLog, "error", err)
@@ -498,6 +500,7 @@ func (r *backupRun) finish() {
 		"seconds", r.report.Duration.Seconds(), "peak_rss_kib", peakRSSKiB())
 	r.prog.phase(fmt.Sprintf("done, exit code %d", r.report.ExitCode))
 	r.record.end()
+	r.notifyEnd() // notify.go: after the record, never changing the run
 }
 
 // finishTimeout bounds the hooks and reports of a run being stopped.

@@ -187,6 +187,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		if err := writeTaskReport(p, rep, t.metricPrefix()); err != nil {
 			log.Error("writing state and metrics", "error", err)
 		}
+		reportTaskExtras(p, repo, rep, o.now(), log) // alertmetrics.go
 	}
 	var lines []ErrorLine
 	for _, f := range rep.Failures {
@@ -244,6 +245,7 @@ func writeTaskReport(p *plan.Plan, rep *TaskReport, prefix string) error {
 	result.WithLabelValues(r, "failed").Set(1 - ok)
 	gauge("restic_exit_code", "Exit code of restic in the last run; -1 when it did not run.", "repository").WithLabelValues(r).Set(float64(rep.ResticExitCode))
 	gauge("exit_code", "Exit code of the last `bakc run` of the task (see docs/runtime.md).", "repository").WithLabelValues(r).Set(float64(rep.ExitCode))
+	registerTaskFailures(reg, rep, prefix) // alertmetrics.go
 	merr := writeTextfile(taskMetricsPath(p.Monitoring.TextfileDir, rep.Task, r), reg)
 	if werr != nil {
 		return fmt.Errorf("state file: %w", werr)

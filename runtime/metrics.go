@@ -88,6 +88,7 @@ func writeBackupMetrics(path string, rep *Report, state *taskState) error {
 		}
 	}
 	registerDumpMetrics(reg, rep, state)
+	registerBackupFailures(reg, rep) // alertmetrics.go
 	return writeTextfile(path, reg)
 }
 

@@ -35,6 +35,8 @@ type Job struct {
 	Hooks []*Hook
 	// Dumps are the job's dump blocks, in source order.
 	Dumps []*Dump
+	// Notify is the job's notify block (notify.go).
+	Notify *Notify
 }
 
 var jobSchema = &hcl.BodySchema{
@@ -59,6 +61,7 @@ var jobSchema = &hcl.BodySchema{
 		{Type: "resources"},
 		{Type: "hook", LabelNames: []string{"name"}},
 		{Type: "dump", LabelNames: []string{"name"}},
+		{Type: "notify"},
 	},
 }
 
@@ -108,6 +111,12 @@ func decodeJobBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Job, hcl.Diagnostics) 
 	diags = append(diags, d...)
 	if blk != nil {
 		j.Resources, d = decodeResourcesBlock(blk, ctx)
+		diags = append(diags, d...)
+	}
+	blk, d = singleBlock(content.Blocks, "notify", where)
+	diags = append(diags, d...)
+	if blk != nil {
+		j.Notify, d = decodeNotifyBlock(blk, ctx)
 		diags = append(diags, d...)
 	}
 	for _, blk := range content.Blocks {

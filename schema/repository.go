@@ -18,6 +18,11 @@ type Repository struct {
 	// PasswordFile and EnvironmentFile are paths to secrets on the node.
 	PasswordFile    *Text
 	EnvironmentFile *Text
+	// PasswordSops and EnvironmentSops are the same secrets written as
+	// sops-nix secrets ({ sops = …, key = … }); for each, at most one of
+	// the path and the sops secret is set.
+	PasswordSops    *Sops
+	EnvironmentSops *Sops
 	// InlineSecret is the range of a `password` or `environment`
 	// attribute: secrets written into the configuration would end up in
 	// the Nix store, so the compiler reports them.
@@ -42,8 +47,10 @@ type NFS struct {
 // SSH is the ssh block of an sftp repository: the key the backup user's
 // ssh logs in with and the server's host keys, as lines or a file.
 type SSH struct {
-	DeclRange      hcl.Range
-	IdentityFile   *Text
+	DeclRange    hcl.Range
+	IdentityFile *Text
+	// IdentitySops is the identity file written as a sops-nix secret.
+	IdentitySops   *Sops
 	KnownHosts     *TextList
 	KnownHostsFile *Text
 }
@@ -81,11 +88,16 @@ func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl
 	for _, t := range []struct {
 		dst  **Text
 		name string
-	}{{&r.Path, "path"}, {&r.Mountpoint, "mountpoint"}, {&r.URL, "url"}, {&r.PasswordFile, "password_file"}, {&r.EnvironmentFile, "environment_file"}} {
+	}{{&r.Path, "path"}, {&r.Mountpoint, "mountpoint"}, {&r.URL, "url"}} {
 		v, d := decodeText(a[t.name], ctx, singleLine)
 		diags = append(diags, d...)
 		*t.dst = v
 	}
+	var d hcl.Diagnostics
+	r.PasswordFile, r.PasswordSops, d = decodeSecret(a["password_file"], ctx)
+	diags = append(diags, d...)
+	r.EnvironmentFile, r.EnvironmentSops, d = decodeSecret(a["environment_file"], ctx)
+	diags = append(diags, d...)
 	// The value of an inline secret is never evaluated: it must not
 	// reach any output, not even a diagnostic.
 	if at := a["password"]; at != nil {
@@ -93,7 +105,6 @@ func decodeRepositoryBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Repository, hcl
 	} else if at := a["environment"]; at != nil {
 		r.InlineSecret = at
 	}
-	var d hcl.Diagnostics
 	r.Init, d = decodeBool(a["init"], ctx)
 	diags = append(diags, d...)
 	where := "A repository"
@@ -154,7 +165,7 @@ func decodeSSHBlock(b *hcl.Block, ctx *hcl.EvalContext) (*SSH, hcl.Diagnostics) 
 	s := &SSH{DeclRange: blockRange(b)}
 	content, diags := b.Body.Content(sshSchema)
 	var d hcl.Diagnostics
-	s.IdentityFile, d = decodeText(content.Attributes["identity_file"], ctx, singleLine)
+	s.IdentityFile, s.IdentitySops, d = decodeSecret(content.Attributes["identity_file"], ctx)
 	diags = append(diags, d...)
 	s.KnownHostsFile, d = decodeText(content.Attributes["known_hosts_file"], ctx, singleLine)
 	diags = append(diags, d...)

@@ -77,6 +77,9 @@ type Monitoring struct {
 	TextfileDir   *Text
 	ErrorLog      *Text
 	OnFailureUnit *Text
+	// Grace is added to a schedule's longest gap and randomized delay
+	// before an alert says a task is overdue (bakc alerts).
+	Grace *Text
 }
 
 var retentionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -212,7 +215,7 @@ func decodePathsBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Paths, hcl.Diagnosti
 }
 
 var monitoringSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "textfile_dir"}, {Name: "error_log"}, {Name: "on_failure_unit"},
+	{Name: "textfile_dir"}, {Name: "error_log"}, {Name: "on_failure_unit"}, {Name: "grace"},
 }}
 
 func decodeMonitoringBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Monitoring, hcl.Diagnostics) {
@@ -221,7 +224,7 @@ func decodeMonitoringBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Monitoring, hcl
 	for _, t := range []struct {
 		dst  **Text
 		name string
-	}{{&m.TextfileDir, "textfile_dir"}, {&m.ErrorLog, "error_log"}, {&m.OnFailureUnit, "on_failure_unit"}} {
+	}{{&m.TextfileDir, "textfile_dir"}, {&m.ErrorLog, "error_log"}, {&m.OnFailureUnit, "on_failure_unit"}, {&m.Grace, "grace"}} {
 		v, d := decodeText(content.Attributes[t.name], ctx, singleLine)
 		diags = append(diags, d...)
 		*t.dst = v

@@ -131,7 +131,7 @@ func checkText(s string, rng hcl.Range, mode textMode, subject string) hcl.Diagn
 			Subject:  rng.Ptr(),
 		}}
 	}
-	return nil
+	return checkNoSecret(s, rng, what)
 }
 
 // runeName names a control character the way a user can search for it.

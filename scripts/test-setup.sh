@@ -1,9 +1,11 @@
 #!/bin/sh
 # Installs and starts everything the tests use, on a fresh Debian machine
 # (as root, or with sudo): restic from Debian (0.14) and restic 0.18.1 built
-# from source (NixOS ships 0.18), zfs-fuse with its daemon running, nix-bin
+# from source (NixOS ships 0.18), sops 3.13.3 built from source and
+# Debian's age (bakc init, sops-nix secrets), zfs-fuse with its daemon running, nix-bin
 # for nix-instantiate, systemd for systemd-analyze, openssh for sftp tests,
 # gcc to compare the calendar's port of mktime with the C library's,
+# promtool (Debian's prometheus) for the alert rules,
 # and for the booted-systemd tier (internal/booted) debootstrap,
 # systemd-nspawn and the Debian tree it boots (scripts/booted-tree.sh).
 # Safe to run again: it skips what is already there.
@@ -11,6 +13,7 @@ set -eu
 
 cache="${BAKC_CACHE_DIR:-$HOME/.cache/bakc}"
 restic18="$cache/restic-0.18.1/restic"
+sops="$cache/sops-3.13.3/sops"
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -20,7 +23,8 @@ for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	systemd-analyze:systemd sshd:openssh-server ssh:openssh-client \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
 	nsenter:util-linux setpriv:util-linux useradd:passwd cc:gcc \
-	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux; do
+	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux \
+	age-keygen:age; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
@@ -33,6 +37,14 @@ done
 # manager that runs systemd-run's services (testenv.StartSystemdManager).
 command -v dbus-daemon >/dev/null 2>&1 || need="$need dbus-daemon"
 command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+# promtool, for the alert rules' tests (emit/alerts): Debian's prometheus
+# package, without its recommended node exporter. Its service is not
+# started by the tests.
+if ! command -v promtool >/dev/null 2>&1; then
+	echo "test-setup: installing prometheus (for promtool)"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 if [ -n "$need" ]; then
 	echo "test-setup: installing$need"
 	$sudo apt-get update -qq
@@ -44,6 +56,15 @@ if ! [ -x "$restic18" ]; then
 	mkdir -p "$(dirname "$restic18")"
 	GOBIN="$(dirname "$restic18")" GOFLAGS=-buildvcs=false \
 		go install github.com/restic/restic/cmd/restic@v0.18.1
+fi
+
+# sops, for bakc init (it writes a new node's secrets with the real sops)
+# and the tests of sops-nix secrets; age keys come from Debian's age.
+if ! [ -x "$sops" ]; then
+	echo "test-setup: building sops 3.13.3 into $sops (about a minute)"
+	mkdir -p "$(dirname "$sops")"
+	GOBIN="$(dirname "$sops")" GOFLAGS=-buildvcs=false \
+		go install github.com/getsops/sops/v3/cmd/sops@v3.13.3
 fi
 
 # nfs-utils' mount.nfs, for tests that run it with -f (parse the NFS

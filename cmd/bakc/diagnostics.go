@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/holthome/bakc/compiler"
+	"github.com/holthome/bakc/schema"
 )
 
 // diagnosticsWidth is where diagnostic details wrap: fixed, so that
@@ -39,8 +40,17 @@ func printFileDiagnostics(e *env, files map[string]*hcl.File, diags hcl.Diagnost
 	}
 	var buf bytes.Buffer
 	w := hcl.NewDiagnosticTextWriter(&buf, files, diagnosticsWidth, false)
+	// A diagnostic about a secret says where it is, not the line that
+	// holds it (schema.SecretDiagnostic).
+	noSource := hcl.NewDiagnosticTextWriter(&buf, nil, diagnosticsWidth, false)
 	for _, d := range diags {
 		buf.Reset()
+		if schema.IsSecretDiagnostic(d) {
+			_ = noSource.WriteDiagnostic(d)
+			text := bytes.Replace(buf.Bytes(), []byte("(source code not available)"), []byte("(the line is not shown: it holds a secret)"), 1)
+			_, _ = e.stderr.Write(withColumn(text, d, nil))
+			continue
+		}
 		_ = w.WriteDiagnostic(d)
 		_, _ = e.stderr.Write(withColumn(buf.Bytes(), d, files))
 	}
@@ -151,7 +161,7 @@ func writeJSONDiagnostics(e *env, files map[string]*hcl.File, diags hcl.Diagnost
 				Start:    jsonPos{s.Start.Line, s.Start.Column, s.Start.Byte},
 				End:      jsonPos{s.End.Line, s.End.Column, s.End.Byte},
 			}
-			if file := files[s.Filename]; file != nil {
+			if file := files[s.Filename]; file != nil && !schema.IsSecretDiagnostic(d) {
 				jd.Snippet = snippet(file.Bytes, *s)
 			}
 		}

@@ -81,10 +81,12 @@ func newRootCmd(e *env) *cobra.Command {
 		newValidateCmd(e), newPlanCmd(e), newFmtCmd(e),
 		newDocsCmd(e),
 		newNASPlanCmd(e),
+		newInitCmd(e),
 		newCompileCmd(e), newUnitsCmd(e),
 		newRunCmd(e),
 		newStatusCmd(e), newSnapshotsCmd(e), newRestoreCmd(e),
 		newResticCmd(e), newMountCmd(e),
+		newAlertsCmd(e), newDashboardCmd(e),
 	)
 	wrapRunErrors(root)
 	return root

@@ -3,13 +3,17 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/holthome/bakc/internal/testenv"
 )
 
 var updateScripts = flag.Bool("update-scripts", false, "rewrite the expected output in testdata/script/*.txtar from what bakc prints")
@@ -41,10 +45,22 @@ func TestScripts(t *testing.T) {
 		UpdateScripts: *updateScripts,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("HOMELAB", homelab)
+			env.Setenv("SOPS_BIN", sopsBinary())
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": cmdExitCode,
+			"agekey":   cmdAgeKey,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond != "sops" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			_, err := exec.LookPath("age-keygen")
+			if (sopsBinary() == "" || err != nil) && testenv.RequireAll() {
+				return false, errors.New("sops or age-keygen is missing (run ./scripts/test-setup.sh)")
+			}
+			return sopsBinary() != "" && err == nil, nil
 		},
 	})
 }
@@ -70,4 +86,34 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
 	}
+}
+
+// sopsBinary is the sops test-setup.sh builds, or "" when it is not
+// there.
+func sopsBinary() string {
+	p := filepath.Join(testenv.CacheDir(), "sops-"+testenv.SopsVersion, "sops")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// cmdAgeKey makes the operator's age key with age-keygen, exports it as
+// SOPS_AGE_KEY_FILE, and writes DIR/.sops.yaml: every secrets/*.yaml
+// below DIR is encrypted for that key.
+//
+//	agekey DIR
+func cmdAgeKey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: agekey DIR")
+	}
+	key := ts.MkAbs("age-operator.txt")
+	ts.Check(ts.Exec("age-keygen", "-o", key))
+	out, err := exec.Command("age-keygen", "-y", key).Output()
+	ts.Check(err)
+	recipient := strings.TrimSpace(string(out))
+	ts.Setenv("SOPS_AGE_KEY_FILE", key)
+	ts.Setenv("AGE_RECIPIENT", recipient)
+	rules := "creation_rules:\n  - path_regex: secrets/[^/]+\\.yaml$\n    age: " + recipient + "\n"
+	ts.Check(os.WriteFile(filepath.Join(ts.MkAbs(args[0]), ".sops.yaml"), []byte(rules), 0o644))
 }

@@ -38,6 +38,9 @@ type Plan struct {
 	Repositories []Repository `json:"repositories"`
 	// Jobs, sorted by name.
 	Jobs []Job `json:"jobs"`
+	// Secrets are the secret files bakc declares to a secrets tool
+	// (sops-nix), sorted by name; see Secret.
+	Secrets []Secret `json:"secrets,omitempty"`
 }
 
 // Node is the host whose data is backed up.
@@ -92,7 +95,16 @@ type Monitoring struct {
 	// OnFailureUnit, if set, is the systemd unit every service names in
 	// OnFailure= (a job may override it).
 	OnFailureUnit string `json:"on_failure_unit,omitempty"`
+	// Grace is a systemd time span that `bakc alerts` adds to a task's
+	// longest gap between runs and its randomized delay before it calls
+	// the task overdue: the longest a run may take, and some slack.
+	// Empty in plans of builds before it (the alerts then take
+	// DefaultGrace).
+	Grace string `json:"grace,omitempty"`
 }
+
+// DefaultGrace is Monitoring.Grace when the configuration sets none.
+const DefaultGrace = "1h"
 
 // Repository kinds. NFS and Local repositories are folders on the node;
 // the others are restic URLs.
@@ -157,6 +169,9 @@ type NFSMount struct {
 	Export string `json:"export"`
 	// Mountpoint is where the export is mounted on the node.
 	Mountpoint string `json:"mountpoint"`
+	// Quota is the quota of the dataset on the NAS in bytes, 0 when it
+	// has none: `bakc alerts` warns before the repository reaches it.
+	Quota int64 `json:"quota,omitempty"`
 	// Options are the mount options in the order the configuration
 	// writes them (mount reads them left to right), each once and none
 	// contradicting another (plan.MountOptionConflicts). Until issue 9
@@ -306,7 +321,31 @@ type Job struct {
 	Resources Resources `json:"resources"`
 	// OnFailureUnit overrides Monitoring.OnFailureUnit for this job.
 	OnFailureUnit string `json:"on_failure_unit,omitempty"`
+	// Notify are the job's notifications from the node; nil for none.
+	Notify *Notify `json:"notify,omitempty"`
 }
+
+// Notify is what the runtime calls, besides the metrics, to say how a
+// job's run went, for users without Prometheus (runtime/notify.go). A
+// notification that fails is logged and written to the error log; it
+// never fails the backup.
+type Notify struct {
+	// PingURL is a healthchecks.io-style check: the runtime requests
+	// PingURL+"/start" when a run starts, PingURL when it succeeded and
+	// PingURL+"/fail" when it failed. http or https.
+	PingURL string `json:"ping_url,omitempty"`
+	// FailureURL receives an ntfy-style POST when a run failed: the
+	// message as the body, a Title and Priority header.
+	FailureURL string `json:"failure_url,omitempty"`
+	// FailureCommand is run without a shell when a run failed, with the
+	// message on stdin and in the environment (BAKC_ERROR…).
+	FailureCommand []string `json:"failure_command,omitempty"`
+	// Timeout bounds each call (a systemd time span).
+	Timeout string `json:"timeout"`
+}
+
+// DefaultNotifyTimeout is Notify.Timeout when the configuration sets none.
+const DefaultNotifyTimeout = "10s"
 
 // Retention is a restic forget policy. Zero means "not used". Within is
 // a restic duration ("2y5m7d3h") for --keep-within, empty when unused.

@@ -81,6 +81,7 @@ var fieldRules = map[string][]rule{
 	"monitoring.textfile_dir":    {text(checkRuntimePath)},
 	"monitoring.error_log":       {text(checkRuntimePath), text(notRoot)},
 	"monitoring.on_failure_unit": {optional(checkUnitName)},
+	"monitoring.grace":           {optional(checkTimespan)},
 
 	"repositories":                                          nil,
 	"repositories[]":                                        nil,
@@ -97,6 +98,7 @@ var fieldRules = map[string][]rule{
 	"repositories[].nfs.mountpoint":                         {text(CheckNFSMountpoint)},
 	"repositories[].nfs.options":                            {list(checkMountOptions)},
 	"repositories[].nfs.options[]":                          {text(checkMountOption)},
+	"repositories[].nfs.quota":                              {number(nonNegative)},
 	"repositories[].mountpoint":                             {optional(CheckAbsPath)},
 	"repositories[].ssh":                                    nil, // sftp only: checkRepositories
 	"repositories[].ssh.user":                               {optional(checkWord)},
@@ -188,6 +190,21 @@ var fieldRules = map[string][]rule{
 	"jobs[].resources.memory_max":          {optional(checkWord)},
 	"jobs[].resources.timeout_start":       {optional(checkTimespan)},
 	"jobs[].on_failure_unit":               {optional(checkUnitName)},
+	"jobs[].notify":                        nil,
+	"jobs[].notify.ping_url":               {optional(CheckNotifyURL)},
+	"jobs[].notify.failure_url":            {optional(CheckNotifyURL)},
+	"jobs[].notify.failure_command":        nil,
+	"jobs[].notify.failure_command[]":      {text(checkCommand)},
+	"jobs[].notify.timeout":                {text(CheckNotifyTimeout)},
+
+	"secrets":               nil,
+	"secrets[]":             nil,
+	"secrets[].name":        {text(checkSecretName)},
+	"secrets[].path":        {text(checkSecretFile)}, // SecretPath(name): checkSecrets
+	"secrets[].sops":        nil,                     // required: checkSecrets
+	"secrets[].sops.file":   {text(CheckSopsFile)},
+	"secrets[].sops.key":    {optional(CheckSopsKey)}, // by format: checkSecrets
+	"secrets[].sops.format": {text(oneOf(SopsFormats))},
 }
 
 // planRules relate fields to each other.
@@ -197,6 +214,7 @@ var planRules = []func(v *validator, p *Plan){
 	checkJobs,
 	checkSteps,
 	checkMonitoring,
+	checkSecrets,
 }
 
 // validator walks a plan and collects every problem, so that one run
@@ -391,6 +409,13 @@ func list(check func([]string) error) rule {
 // number applies check to an int field.
 func number(check func(int) error) rule {
 	return func(v reflect.Value) error { return check(int(v.Int())) }
+}
+
+func nonNegative(n int) error {
+	if n < 0 {
+		return fmt.Errorf("%d is negative", n)
+	}
+	return nil
 }
 
 func between(lo, hi int) func(int) error {

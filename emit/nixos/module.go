@@ -71,8 +71,14 @@ func Render(p *plan.Plan) ([]byte, error) {
 			top.set(fileSystem(r.NFS), "fileSystems", r.NFS.Mountpoint)
 		}
 	}
+	for _, sec := range p.Secrets {
+		if sec.Sops == nil {
+			return nil, fmt.Errorf("secrets: %s has no source bakc can declare", sec.Name)
+		}
+		top.set(sopsSecret(p, sec), "sops", "secrets", sec.Name)
+	}
 	top.set(strs(set.Tmpfiles), "systemd", "tmpfiles", "rules")
-	usesConfig, usesPackages := false, false
+	usesConfig, usesPackages := len(p.Secrets) > 0, false
 	for i := range set.Units {
 		u := &set.Units[i]
 		name := strings.TrimSuffix(u.Name, "."+u.Type())
@@ -112,6 +118,10 @@ func Render(p *plan.Plan) ([]byte, error) {
 	b.WriteString("let\n")
 	b.WriteString("  bakc = pkgs.bakc or (throw missingBakc);\n")
 	b.WriteString("  missingBakc = " + string(str(MissingBakc)) + ";\n")
+	if len(p.Secrets) > 0 {
+		b.WriteString("  fleet = config.bakc.fleet or (throw missingFleet);\n")
+		b.WriteString("  missingFleet = " + string(str(missingFleet)) + ";\n")
+	}
 	if usesPackages {
 		b.WriteString("  missingPackage =\n    name: throw (" + string(str(missingPackagePrefix)) + " + name + " + string(str(missingPackageSuffix)) + ");\n")
 	}

@@ -54,7 +54,7 @@ func TestGolden(t *testing.T) {
 // (builtins.toFile computes it in --eval without writing anything), so
 // that a name the store refuses fails here as it would in nixpkgs.
 const standIns = `{
-  config = { boot.zfs.package = "/stand-in/zfs"; };
+  config = { boot.zfs.package = "/stand-in/zfs"; bakc.fleet = /stand-in/fleet; };
   lib = throw "backup.nix must not need lib";
   pkgs = {
     bakc = "/stand-in/bakc";
@@ -92,11 +92,23 @@ const standInProgram = "/stand-in/bakc/bin/bakc"
 // nix-instantiate and returns the result as JSON.
 func evaluate(t *testing.T, module []byte, args string) ([]byte, error) {
 	t.Helper()
+	// sops.secrets go through sops-nix's option types (sopsStandIn), which
+	// also turn the sopsFile paths into strings: a path in --json output
+	// would be copied into the store.
+	return evaluateExpr(t, module, args, func(m string) string {
+		return "(" + nixosEtc + ") (" + m + " // (if " + m + " ? sops then { sops.secrets = (" + sopsStandIn + ") false (" + m + "); } else { })) args.pkgs"
+	})
+}
+
+// evaluateExpr evaluates the expression pick makes of the module
+// applied to args ("m", a Nix variable, in the expression), to JSON.
+func evaluateExpr(t *testing.T, module []byte, args string, pick func(m string) string) ([]byte, error) {
+	t.Helper()
 	nix := testenv.NixInstantiate(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "backup.nix")
 	require.NoError(t, os.WriteFile(file, module, 0o644))
-	expr := "let args = " + args + "; in (" + nixosEtc + ") (import " + file + " args) args.pkgs"
+	expr := "let args = " + args + "; m = import " + file + " args; in " + pick("m")
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(nix, "--eval", "--strict", "--json", "--expr", expr)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -85,6 +85,7 @@ type view struct {
 	RestoreRoot  string
 	Jobs         []jobView
 	Repositories []repoView
+	Secrets      []secretView
 }
 
 type scheduleView struct {
@@ -158,6 +159,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		Fence:       codeFence(string(raw), opts.RestoreRoot),
 		Caps:        capList(),
 		RestoreRoot: opts.RestoreRoot,
+		Secrets:     secretViews(p),
 	}
 	repos := map[string]repoView{}
 	for _, r := range p.Repositories {

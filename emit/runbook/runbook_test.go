@@ -77,10 +77,10 @@ func TestForgeRunbook(t *testing.T) {
 		"- NFS export `nas-1.holthome.net:/mnt/backup/forge/restic`: the dataset `backup/forge/restic` on `nas-1`",
 		"mountpoint -q /mnt/nas-backup || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas-backup\n",
 		// Credentials of the cloud repository, read by systemd, not sh.
-		"systemd-run --quiet --collect --wait --pipe '--property=EnvironmentFile=/run/secrets/restic/b2-credentials' \\\n",
+		"systemd-run --quiet --collect --wait --pipe '--property=EnvironmentFile=/run/secrets/bakc/cloud-secondary/environment' \\\n",
 		// The exact restore command of a path.
 		"bakc_restic restore latest --host forge --tag job:system --path /home --include /home --target /var/tmp/bakc-restore/system\n",
-		"\"$(command -v restic)\" --repo b2:bucket-name:/forge --password-file /run/secrets/restic/password --cache-dir /var/cache/bakc \"$@\"\n",
+		"\"$(command -v restic)\" --repo b2:bucket-name:/forge --password-file /run/secrets/bakc/cloud-secondary/password --cache-dir /var/cache/bakc \"$@\"\n",
 	} {
 		require.Contains(t, md, want)
 	}

@@ -43,6 +43,12 @@ defaults {
     yearly  = 2
   }
 
+  # bakc alerts calls a task overdue after the longest gap between its
+  # runs, its randomized delay and this grace: the longest a run takes.
+  monitoring {
+    grace = "2h"
+  }
+
   resources {
     nice       = 10
     io_class   = "idle"

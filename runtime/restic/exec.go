@@ -142,6 +142,7 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 	}
 
 	tail := &stderrTail{}
+	redact := newRedactor(r.Env)
 	var full string // restic's first line saying the repository is full
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -153,7 +154,7 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 	go func() {
 		defer wg.Done()
 		eachLine(stderr, func(line []byte) {
-			line = ansiCSI.ReplaceAll(line, nil)
+			line = redact.line(ansiCSI.ReplaceAll(line, nil))
 			tail.add(line)
 			if r.Log != nil {
 				r.Log.Warn("restic stderr", "subcommand", sub[0], "line", string(line))
@@ -180,7 +181,7 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 	text := tail.String()
 	msg := message(text)
 	if msg == "" && waitErr != nil {
-		msg = waitErr.Error()
+		msg = redact.text(waitErr.Error())
 	}
 	e := &Error{Subcommand: sub[0], ExitCode: code, Stderr: text, Message: msg, Err: waitErr}
 	if full != "" {

@@ -15,13 +15,15 @@ node "forge" {
       dataset    = "restic"
       mountpoint = "/mnt/nas-backup"
     }
-    password_file = "/run/secrets/restic/password"
+    # A sops-nix secret: backup.nix declares it (owner, mode, path) and
+    # the plan names only the path it is decrypted to.
+    password_file = { sops = "secrets/forge.yaml", key = "restic/password" }
   }
 
   repository "cloud-secondary" {
     url              = "b2:bucket-name:/${node.name}"
-    password_file    = "/run/secrets/restic/password"
-    environment_file = "/run/secrets/restic/b2-credentials"
+    password_file    = { sops = "secrets/forge.yaml", key = "restic/password" }
+    environment_file = { sops = "secrets/forge.yaml", key = "restic/b2-credentials" }
   }
 
   job "system" {
@@ -31,6 +33,13 @@ node "forge" {
     repositories = ["nas-primary"]
     schedule     = "daily"
     snapshot     = "zfs"
+
+    # For a phone without Prometheus: a healthchecks.io check (pinged at
+    # start, on success, on failure) and an ntfy topic on failure.
+    notify {
+      ping_url    = "https://hc-ping.com/0b4f7e2c-5d1a-4c59-9d0e-6f3f1b9a8c21"
+      failure_url = "https://ntfy.sh/holthome-backups-4f9c2a"
+    }
   }
 
   job "plex" {

@@ -8,6 +8,8 @@
 let
   bakc = pkgs.bakc or (throw missingBakc);
   missingBakc = "bakc: pkgs.bakc is missing. Import bakc's NixOS module (inputs.bakc.nixosModules.default), or add its overlay (inputs.bakc.overlays.default) to nixpkgs.overlays.";
+  fleet = config.bakc.fleet or (throw missingFleet);
+  missingFleet = "bakc: this node's backup.nix declares sops-nix secrets, whose files it finds in the fleet's folder: import bakc's NixOS module (inputs.bakc.nixosModules.default) and set bakc.fleet to the folder of bakc.hcl (bakc.fleet = ./backup;).";
   missingPackage =
     name: throw ("bakc: a hook or dump of this node declares packages = [ \"" + name + "\" ], but pkgs has no such attribute. Fix the name, or add an overlay that provides it.");
 in
@@ -45,15 +47,16 @@ in
       },
       "monitoring": {
         "textfile_dir": "/var/lib/node_exporter/textfile_collector",
-        "error_log": "/var/log/bakc/errors.jsonl"
+        "error_log": "/var/log/bakc/errors.jsonl",
+        "grace": "2h"
       },
       "repositories": [
         {
           "name": "cloud-secondary",
           "kind": "b2",
           "url": "b2:bucket-name:/forge",
-          "password_file": "/run/secrets/restic/password",
-          "environment_file": "/run/secrets/restic/b2-credentials",
+          "password_file": "/run/secrets/bakc/cloud-secondary/password",
+          "environment_file": "/run/secrets/bakc/cloud-secondary/environment",
           "prune": {
             "schedule": {
               "calendar": "Sun *-*-* 03:30:00",
@@ -79,13 +82,14 @@ in
           "name": "nas-primary",
           "kind": "nfs",
           "url": "/mnt/nas-backup",
-          "password_file": "/run/secrets/restic/password",
+          "password_file": "/run/secrets/bakc/nas-primary/password",
           "nfs": {
             "nas": "nas-1",
             "server": "nas-1.holthome.net",
             "dataset": "backup/forge/restic",
             "export": "/mnt/backup/forge/restic",
             "mountpoint": "/mnt/nas-backup",
+            "quota": 322122547200,
             "options": [
               "_netdev",
               "nfsvers=4.2",
@@ -271,6 +275,40 @@ in
             "cpu_quota": "100%",
             "memory_max": "4G",
             "timeout_start": "12h"
+          },
+          "notify": {
+            "ping_url": "https://hc-ping.com/0b4f7e2c-5d1a-4c59-9d0e-6f3f1b9a8c21",
+            "failure_url": "https://ntfy.sh/holthome-backups-4f9c2a",
+            "timeout": "10s"
+          }
+        }
+      ],
+      "secrets": [
+        {
+          "name": "bakc/cloud-secondary/environment",
+          "path": "/run/secrets/bakc/cloud-secondary/environment",
+          "sops": {
+            "file": "secrets/forge.yaml",
+            "key": "restic/b2-credentials",
+            "format": "yaml"
+          }
+        },
+        {
+          "name": "bakc/cloud-secondary/password",
+          "path": "/run/secrets/bakc/cloud-secondary/password",
+          "sops": {
+            "file": "secrets/forge.yaml",
+            "key": "restic/password",
+            "format": "yaml"
+          }
+        },
+        {
+          "name": "bakc/nas-primary/password",
+          "path": "/run/secrets/bakc/nas-primary/password",
+          "sops": {
+            "file": "secrets/forge.yaml",
+            "key": "restic/password",
+            "format": "yaml"
           }
         }
       ]
@@ -301,6 +339,36 @@ in
       "x-systemd.automount"
       "x-systemd.mount-timeout=30s"
     ];
+  };
+
+  sops.secrets."bakc/cloud-secondary/environment" = {
+    sopsFile = fleet + "/secrets/forge.yaml";
+    key = "restic/b2-credentials";
+    format = "yaml";
+    path = "/run/secrets/bakc/cloud-secondary/environment";
+    owner = "bakc";
+    group = "bakc";
+    mode = "0400";
+  };
+
+  sops.secrets."bakc/cloud-secondary/password" = {
+    sopsFile = fleet + "/secrets/forge.yaml";
+    key = "restic/password";
+    format = "yaml";
+    path = "/run/secrets/bakc/cloud-secondary/password";
+    owner = "bakc";
+    group = "bakc";
+    mode = "0400";
+  };
+
+  sops.secrets."bakc/nas-primary/password" = {
+    sopsFile = fleet + "/secrets/forge.yaml";
+    key = "restic/password";
+    format = "yaml";
+    path = "/run/secrets/bakc/nas-primary/password";
+    owner = "bakc";
+    group = "bakc";
+    mode = "0400";
   };
 
   systemd.tmpfiles.rules = [

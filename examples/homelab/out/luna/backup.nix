@@ -39,7 +39,8 @@ in
       },
       "monitoring": {
         "textfile_dir": "/var/lib/node_exporter/textfile_collector",
-        "error_log": "/var/log/bakc/errors.jsonl"
+        "error_log": "/var/log/bakc/errors.jsonl",
+        "grace": "2h"
       },
       "repositories": [
         {
@@ -53,6 +54,7 @@ in
             "dataset": "backup/luna/restic",
             "export": "/mnt/backup/luna/restic",
             "mountpoint": "/mnt/nas-backup",
+            "quota": 322122547200,
             "options": [
               "_netdev",
               "nfsvers=4.2",

@@ -32,7 +32,8 @@ in
       },
       "monitoring": {
         "textfile_dir": "/var/lib/node_exporter/textfile_collector",
-        "error_log": "/var/log/bakc/errors.jsonl"
+        "error_log": "/var/log/bakc/errors.jsonl",
+        "grace": "1h"
       },
       "repositories": [
         {
