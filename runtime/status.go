@@ -97,7 +97,7 @@ type JobStatus struct {
 	Health   Health `json:"health"`
 	Schedule string `json:"schedule,omitempty"`
 	// MaxAgeSeconds is how old a repository's last success may be
-	// before the job is overdue there (schedule.MaxAge).
+	// before the job is overdue there (schedule.Limit).
 	MaxAgeSeconds float64    `json:"max_age_seconds,omitempty"`
 	NextRun       *time.Time `json:"next_run,omitempty"`
 	// LastRun, ExitCode and RunDurationSeconds are the last run's, from
@@ -139,12 +139,17 @@ type RepositoryStatus struct {
 	Kind   string `json:"kind"`
 	URL    string `json:"url"`
 	Health Health `json:"health"`
-	// SizeBytes and QuotaBytes come from metrics that report them
-	// (bakc_repository_size_bytes, bakc_repository_quota_bytes); nil
-	// when none does.
-	SizeBytes  *uint64      `json:"size_bytes,omitempty"`
-	QuotaBytes *uint64      `json:"quota_bytes,omitempty"`
-	Tasks      []TaskStatus `json:"tasks"`
+	// SizeBytes, UsedBytes and AvailableBytes are the space of the file
+	// system the repository is on, as the last run that reached it read
+	// it with statfs (bakc_repository_size_bytes, …_used_bytes,
+	// …_available_bytes: local and NFS repositories); QuotaBytes the NAS
+	// dataset's declared quota (bakc_repository_quota_bytes). nil when
+	// no metric reports them.
+	SizeBytes      *uint64      `json:"size_bytes,omitempty"`
+	UsedBytes      *uint64      `json:"used_bytes,omitempty"`
+	AvailableBytes *uint64      `json:"available_bytes,omitempty"`
+	QuotaBytes     *uint64      `json:"quota_bytes,omitempty"`
+	Tasks          []TaskStatus `json:"tasks"`
 }
 
 // TaskStatus is a repository task: verify, restore-test or prune.
@@ -211,7 +216,13 @@ func ReadStatus(p *plan.Plan, o StatusOptions) *Status {
 	if o.Timers == nil {
 		s.Timers, s.TimersNote = "plan", o.TimersNote
 	}
-	sr := statusReader{plan: p, opts: o, metrics: readMetricsDir(p.Monitoring.TextfileDir), errors: readErrorLog(p.Monitoring.ErrorLog)}
+	// The compiler checked the grace; a plan edited by hand that breaks
+	// it is judged with the default rather than not at all.
+	grace, err := schedule.Grace(p)
+	if err != nil {
+		grace = time.Hour
+	}
+	sr := statusReader{plan: p, opts: o, grace: grace, metrics: readMetricsDir(p.Monitoring.TextfileDir), errors: readErrorLog(p.Monitoring.ErrorLog)}
 	for i := range p.Jobs {
 		js := sr.job(&p.Jobs[i], s)
 		s.Health = worse(s.Health, js.Health)
@@ -228,6 +239,7 @@ func ReadStatus(p *plan.Plan, o StatusOptions) *Status {
 type statusReader struct {
 	plan    *plan.Plan
 	opts    StatusOptions
+	grace   time.Duration // schedule.Grace of the plan
 	metrics metricsIndex
 	errors  []ErrorLine
 }
@@ -261,12 +273,12 @@ func (sr *statusReader) job(j *plan.Job, s *Status) JobStatus {
 		js.LastRun = &lastRun
 	}
 	js.Running, js.Killed = readRun(sr.plan.Paths.State, "backup", j.Name)
-	var maxAge time.Duration
+	var limit schedule.Limit
 	judged := false
 	if !j.Disabled {
-		if age, ok, err := schedule.MaxAge(j.Schedule, j.Resources.TimeoutStart, sr.opts.Now); err == nil && ok {
-			maxAge, judged = age, true
-			js.MaxAgeSeconds = age.Seconds()
+		if l, ok, err := schedule.For(j.Schedule, sr.grace); err == nil && ok {
+			limit, judged = l, true
+			js.MaxAgeSeconds = l.MaxAge().Seconds()
 		}
 	}
 	if e := sr.lastError("backup", j.Name, "", lastRun); e != nil {
@@ -316,10 +328,10 @@ func (sr *statusReader) job(j *plan.Job, s *Status) JobStatus {
 		case judged && last.IsZero():
 			rs.Health = HealthNever
 			s.problem(HealthNever, "backup", j.Name, repo, fmt.Sprintf("%s has no successful backup yet", what))
-		case judged && sr.opts.Now.Sub(last) > maxAge:
+		case judged && limit.Overdue(last, sr.opts.Now):
 			rs.Health = HealthOverdue
 			s.problem(HealthOverdue, "backup", j.Name, repo, fmt.Sprintf("the last successful backup of %s started %s, longer ago than its schedule %q allows (%s)",
-				what, last.UTC().Format(time.RFC3339), j.Schedule.Calendar, roundDuration(maxAge)))
+				what, last.UTC().Format(time.RFC3339), j.Schedule.Calendar, roundDuration(limit.MaxAge())))
 		}
 		js.Health = worse(js.Health, rs.Health)
 		js.Repositories = append(js.Repositories, rs)
@@ -360,6 +372,8 @@ func (sr *statusReader) repository(r *plan.Repository, s *Status) RepositoryStat
 	rs := RepositoryStatus{Name: r.Name, Kind: r.Kind, URL: r.URL, Health: HealthOK}
 	l := map[string]string{"repository": r.Name}
 	rs.SizeBytes = sr.metrics.count("bakc_repository_size_bytes", l)
+	rs.UsedBytes = sr.metrics.count("bakc_repository_used_bytes", l)
+	rs.AvailableBytes = sr.metrics.count("bakc_repository_available_bytes", l)
 	rs.QuotaBytes = sr.metrics.count("bakc_repository_quota_bytes", l)
 	for _, t := range repositoryTasks(r) {
 		ts := TaskStatus{Task: t.task, Health: HealthOK, Schedule: t.sched.Calendar}
@@ -390,10 +404,10 @@ func (sr *statusReader) repository(r *plan.Repository, s *Status) RepositoryStat
 		ts.Running, ts.Killed = readRun(sr.plan.Paths.State, t.task, r.Name)
 		ts.Error = sr.lastError(t.task, "", r.Name, lastRun)
 		what := t.task + " of repository " + r.Name
-		age, judged, err := schedule.MaxAge(t.sched, "", sr.opts.Now)
+		limit, judged, err := schedule.For(t.sched, sr.grace)
 		judged = judged && err == nil
 		if judged {
-			ts.MaxAgeSeconds = age.Seconds()
+			ts.MaxAgeSeconds = limit.MaxAge().Seconds()
 		}
 		switch {
 		case ts.Killed != nil:
@@ -405,10 +419,10 @@ func (sr *statusReader) repository(r *plan.Repository, s *Status) RepositoryStat
 			s.problem(HealthFailed, t.task, r.Name, r.Name, fmt.Sprintf("the last %s failed (exit code %d)%s", what, *ts.ExitCode, errorWords(ts.Error, nil)))
 		case last.IsZero():
 			ts.Health = HealthPending
-		case judged && sr.opts.Now.Sub(last) > age:
+		case judged && limit.Overdue(last, sr.opts.Now):
 			ts.Health = HealthOverdue
 			s.problem(HealthOverdue, t.task, r.Name, r.Name, fmt.Sprintf("the last successful %s started %s, longer ago than its schedule %q allows (%s)",
-				what, last.UTC().Format(time.RFC3339), t.sched.Calendar, roundDuration(age)))
+				what, last.UTC().Format(time.RFC3339), t.sched.Calendar, roundDuration(limit.MaxAge())))
 		}
 		if sr.timerMissing(s, t.task, r.Name, r.Name) {
 			ts.Health = worse(ts.Health, HealthOverdue)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/holthome/bakc/compiler/schedule"
+	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime"
 )
 
@@ -35,9 +35,9 @@ and quota where a metric reports them.
 
 A job is overdue in a repository when its last success there is older
 than its schedule allows: the longest gap between two runs of the
-schedule, plus its randomized delay, plus the time a run may take (the
-job's timeout_start, else the gap itself, at least %v and at most %v).
-The same rule holds for a repository's verify, restore test and prune.
+schedule (summer time included), plus its randomized delay, plus the
+node's monitoring grace (default %s): the rule the alert rules of
+'bakc alerts' use, from the same code (docs/metrics.md). The same rule holds for a repository's verify, restore test and prune.
 A job that never succeeded counts as overdue ("never": nothing of it can
 be restored); a repository task that never ran is "pending" (status reads
 no repository, and cannot tell since when it should have run). Where
@@ -52,7 +52,7 @@ Exit codes:
   1  the plan cannot be read
   2  usage error
   3  a last run failed (a partial backup too) or was killed
-  4  nothing failed, but something is overdue or never succeeded`, schedule.MinGrace, schedule.MaxGrace)
+  4  nothing failed, but something is overdue or never succeeded`, plan.DefaultGrace)
 
 func newStatusCmd(e *env) *cobra.Command {
 	var opts statusOptions
@@ -161,7 +161,7 @@ func printStatus(d *display, st *runtime.Status) {
 	})
 	fmt.Fprintln(d.w)
 
-	rows = [][]string{{"REPOSITORY", "HEALTH", "VERIFY", "RESTORE TEST", "PRUNE", "SIZE", "QUOTA"}}
+	rows = [][]string{{"REPOSITORY", "HEALTH", "VERIFY", "RESTORE TEST", "PRUNE", "SPACE", "QUOTA"}}
 	for _, r := range st.Repositories {
 		cells := map[string]string{"verify": "-", "restore-test": "-", "prune": "-"}
 		for _, t := range r.Tasks {
@@ -171,17 +171,17 @@ func printStatus(d *display, st *runtime.Status) {
 			}
 			cells[t.Task] = c
 		}
-		size, quota := "unknown", "unknown"
-		if r.SizeBytes != nil {
-			size = runtime.FormatBytes(*r.SizeBytes)
+		space, quota := "unknown", "-"
+		if r.UsedBytes != nil && r.AvailableBytes != nil {
+			space = runtime.FormatBytes(*r.UsedBytes) + " used, " + runtime.FormatBytes(*r.AvailableBytes) + " free"
 		}
 		if r.QuotaBytes != nil {
 			quota = runtime.FormatBytes(*r.QuotaBytes)
-			if r.SizeBytes != nil && *r.QuotaBytes > 0 {
-				quota += fmt.Sprintf(" (%.0f%% used)", 100*float64(*r.SizeBytes)/float64(*r.QuotaBytes))
+			if r.UsedBytes != nil && *r.QuotaBytes > 0 {
+				quota += fmt.Sprintf(" (%.0f%% used)", 100*float64(*r.UsedBytes)/float64(*r.QuotaBytes))
 			}
 		}
-		rows = append(rows, []string{r.Name, healthWord(r.Health), cells["verify"], cells["restore-test"], cells["prune"], size, quota})
+		rows = append(rows, []string{r.Name, healthWord(r.Health), cells["verify"], cells["restore-test"], cells["prune"], space, quota})
 	}
 	d.table(rows, func(row, col int, s string) string {
 		if row == 0 {
