@@ -101,6 +101,21 @@ if ! zpool list >/dev/null 2>&1; then
 	done
 fi
 
+# /dev/fuse open to everyone, as udev makes it on Debian and NixOS (some
+# containers make it 0600): the set-uid fusermount opens it as the user
+# who mounts, and bakc mount's test mounts as the backup user.
+if [ -c /dev/fuse ] && [ "$(stat -c %a /dev/fuse)" != 666 ]; then
+	echo "test-setup: chmod 0666 /dev/fuse"
+	$sudo chmod 0666 /dev/fuse
+fi
+# ... and user_allow_other in /etc/fuse.conf (NixOS:
+# programs.fuse.userAllowOther), which fusermount reads for restic mount
+# --allow-other as the backup user.
+if ! grep -qx user_allow_other /etc/fuse.conf 2>/dev/null; then
+	echo "test-setup: user_allow_other in /etc/fuse.conf"
+	echo user_allow_other | $sudo tee -a /etc/fuse.conf >/dev/null
+fi
+
 # sshd's privilege separation folder, which the package's tmpfiles.d makes
 # at boot; the NAS tests run a local sshd to prove the replication key.
 [ -d /run/sshd ] || $sudo mkdir -p -m 0755 /run/sshd

@@ -21,7 +21,11 @@ import (
 //	                            now, what "2 days ago" means
 //	BAKC_TEST_SYSTEMCTL="…"     how status asks systemd (systemctl), and
 //	                            that systemd runs (a test's own manager)
+//	BAKC_TEST_FUSE_CONF=FILE    the fuse.conf mount reads (fuseConf)
 func applyTestHooks() {
+	if v := os.Getenv("BAKC_TEST_FUSE_CONF"); v != "" {
+		fuseConf = v
+	}
 	if v := os.Getenv("BAKC_TEST_NOW"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -43,6 +47,7 @@ func applyTestHooks() {
 // have:
 //
 //	zfspool               make a pool for the script; $POOL is its name
+//	userfuse              skip (or fail) unless a user may mount with FUSE
 //
 // and $RESTIC (the restic under test, also $BAKC_RESTIC, which bakc
 // reads), [restic0.14], [restic0.18]. The scripts run as root below
@@ -81,15 +86,17 @@ func TestNodeScripts(t *testing.T) {
 				},
 				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 					"exitcode": cmdExitCode,
+					"userfuse": func(ts *testscript.TestScript, neg bool, args []string) {
+						if neg || len(args) != 0 {
+							ts.Fatalf("usage: userfuse")
+						}
+						testenv.UserFUSE(scriptT(ts))
+					},
 					"zfspool": func(ts *testscript.TestScript, neg bool, args []string) {
 						if neg || len(args) != 0 {
 							ts.Fatalf("usage: zfspool")
 						}
-						tb, ok := ts.Value(scriptTKey{}).(testing.TB)
-						if !ok {
-							ts.Fatalf("zfspool: the script's T is not a testing.TB")
-						}
-						ts.Setenv("POOL", testenv.ZFSPool(tb, 256<<20))
+						ts.Setenv("POOL", testenv.ZFSPool(scriptT(ts), 256<<20))
 					},
 				},
 			})
@@ -97,5 +104,14 @@ func TestNodeScripts(t *testing.T) {
 	}
 }
 
-// scriptTKey keeps a script's T for its commands (zfspool).
+// scriptTKey keeps a script's T for its commands (zfspool, userfuse).
 type scriptTKey struct{}
+
+// scriptT is the script's T, for testenv's helpers.
+func scriptT(ts *testscript.TestScript) testing.TB {
+	tb, ok := ts.Value(scriptTKey{}).(testing.TB)
+	if !ok {
+		ts.Fatalf("the script's T is not a testing.TB")
+	}
+	return tb
+}
