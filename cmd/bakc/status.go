@@ -44,7 +44,7 @@ no repository, and cannot tell since when it should have run). Where
 systemd runs, a task whose timer systemd does not have is overdue too: it
 never runs by itself.
 
---json prints the same as JSON (docs/status.md). Colours and the
+--json prints the same as JSON (docs/node.md). Colours and the
 terminal's width are used only on a terminal.
 
 Exit codes:
