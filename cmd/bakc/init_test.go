@@ -168,12 +168,19 @@ func TestParseZFSList(t *testing.T) {
 
 // TestInitDiscoversZFS: on the node itself, init --zfs takes the
 // datasets from zfs list, here of a zfs-fuse pool.
+//
+// The test pool is mounted in a temporary folder under /tmp, and init
+// rightly leaves datasets under /tmp out; so data is mounted under /mnt,
+// in a folder removed after the pool is gone (cleanups run in reverse).
 func TestInitDiscoversZFS(t *testing.T) {
+	base, err := os.MkdirTemp("/mnt", "bakc-init-test-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(base) })
 	pool := testenv.ZFSPool(t, 64<<20)
-	for _, ds := range []string{"data", "data/child"} {
-		out, err := exec.Command("zfs", "create", pool+"/"+ds).CombinedOutput()
-		require.NoError(t, err, "%s", out)
-	}
+	out, err := exec.Command("zfs", "create", "-o", "mountpoint="+filepath.Join(base, "data"), pool+"/data").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	out, err = exec.Command("zfs", "create", pool+"/data/child").CombinedOutput()
+	require.NoError(t, err, "%s", out)
 	mp, err := exec.Command("zfs", "get", "-H", "-o", "value", "mountpoint", pool+"/data").Output()
 	require.NoError(t, err)
 	data := strings.TrimSpace(string(mp))
