@@ -48,6 +48,8 @@ func applyTestHooks() {
 //
 //	zfspool               make a pool for the script; $POOL is its name
 //	userfuse              skip (or fail) unless a user may mount with FUSE
+//	usermanager           start a systemd user manager of the script's
+//	                      own (systemctl --user, systemd-run --user reach it)
 //
 // and $RESTIC (the restic under test, also $BAKC_RESTIC, which bakc
 // reads), [restic0.14], [restic0.18]. The scripts run as root below
@@ -86,6 +88,16 @@ func TestNodeScripts(t *testing.T) {
 				},
 				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 					"exitcode": cmdExitCode,
+					"usermanager": func(ts *testscript.TestScript, neg bool, args []string) {
+						if neg || len(args) != 0 {
+							ts.Fatalf("usage: usermanager")
+						}
+						m := testenv.StartSystemdManager(scriptT(ts))
+						for _, kv := range m.Env {
+							k, v, _ := strings.Cut(kv, "=")
+							ts.Setenv(k, v)
+						}
+					},
 					"userfuse": func(ts *testscript.TestScript, neg bool, args []string) {
 						if neg || len(args) != 0 {
 							ts.Fatalf("usage: userfuse")
