@@ -19,10 +19,12 @@ type nodeIdentity struct {
 	address string
 	// nas is nil when the node has none, or names one that does not
 	// exist (reported).
-	nas            *nasDecl
-	user           plan.User
-	replicationKey string
-	diags          hcl.Diagnostics
+	nas  *nasDecl
+	user plan.User
+	// replication is the node's replication block, checked; nil without
+	// one.
+	replication *nodeReplication
+	diags       hcl.Diagnostics
 }
 
 // resolveIdentity checks a node's identity once.
@@ -49,25 +51,16 @@ func (f *Fleet) resolveIdentity(name string) *nodeIdentity {
 				"The node names the NAS %q, but bakc.hcl declares no NAS of that name; it declares %s. Declare it in bakc.hcl, or fix the name.%s",
 				node.NAS.Value, quotedList(f.NASNames()), didYouMean(node.NAS.Value, f.NASNames())))
 		} else if ds := id.nas.needsAddress(); ds != nil && node.Address == nil {
-			what := "exports it over NFS to the node"
-			if !ds.export {
-				what = "lets only the node's address replicate into it"
-			}
 			diags = append(diags, errorAt(node.NAS.Range, "Export without node address",
-				"The NAS %q creates the dataset %q for every node of it and %s, but this node has no address. Add address = \"<host name or IP>\" to the node.",
-				id.nas.nas.Name, ds.name, what))
+				"The NAS %q creates the dataset %q for every node of it and exports it over NFS to the node, but this node has no address. Add address = \"<host name or IP>\" to the node.",
+				id.nas.nas.Name, ds.name))
 		}
 	}
 	var d hcl.Diagnostics
 	id.user, d = applyUser(def.user, node.User)
 	diags = append(diags, d...)
-	if node.ZFS != nil && node.ZFS.ReplicationKey != nil {
-		if d := checkPublicKey(node.ZFS.ReplicationKey); d.HasErrors() {
-			diags = append(diags, d...)
-		} else {
-			id.replicationKey = node.ZFS.ReplicationKey.Value
-		}
-	}
+	id.replication, d = f.checkNodeReplication(id)
+	diags = append(diags, d...)
 	id.diags = diags
 	return id
 }

@@ -8,9 +8,6 @@ import (
 	"github.com/holthome/bakc/compiler/plan"
 )
 
-// recvUserPrefix names a node's replication user on the NAS.
-const recvUserPrefix = plan.RecvUserPrefix
-
 // checkName reports a name that breaks the name rule (plan.CheckName,
 // which the runtime applies to the plan again). kind is "job", "node", …
 // for the message.

@@ -19,9 +19,6 @@ var (
 	// defaultExportOptions squash root: repositories belong to the
 	// backup user's fixed uid, so root on the node needs no rights there.
 	defaultExportOptions = []string{"rw", "sync", "no_subtree_check", "root_squash"}
-	// receivePermissions are the `zfs allow` rights `zfs receive` into a
-	// dataset needs, and no more.
-	receivePermissions = []string{"create", "mount", "receive"}
 )
 
 // nasDecl is a checked NAS declaration: what every node of the NAS gets.
@@ -29,7 +26,9 @@ type nasDecl struct {
 	decl     *schema.NAS
 	nas      plan.NAS
 	datasets []*nasDataset // sorted by name
-	diags    hcl.Diagnostics
+	// replication is the NAS's replication block, nil without one.
+	replication *nasReplication
+	diags       hcl.Diagnostics
 }
 
 // nasDataset is a checked dataset block of a NAS.
@@ -64,15 +63,11 @@ func (n *nasDecl) datasetNames() []string {
 }
 
 // needsAddress reports whether every node of the NAS must have an
-// address: an export is made to it, a replication key is tied to it.
+// address: an export is made to it. (A node that replicates needs one
+// too, as the NAS connects to it: checkNodeReplication.)
 func (n *nasDecl) needsAddress() *nasDataset {
 	for _, ds := range n.datasets {
 		if ds.export {
-			return ds
-		}
-	}
-	for _, ds := range n.datasets {
-		if ds.receive {
 			return ds
 		}
 	}
@@ -121,6 +116,11 @@ func (f *Fleet) resolveNAS(name string) *nasDecl {
 		} else {
 			n.nas.Capacity = c
 		}
+	}
+	if decl.Replication != nil {
+		var d hcl.Diagnostics
+		n.replication, d = checkNASReplication(decl.Replication, decl.Address)
+		diags = append(diags, d...)
 	}
 	seen := map[string]bool{}
 	for _, dsDecl := range decl.Datasets {
@@ -324,6 +324,9 @@ func lowerNASNode(n *nasDecl, id *nodeIdentity, user plan.User) plan.NASNode {
 		Dataset: n.nas.Parent + "/" + id.node.Name,
 	}
 	for _, ds := range n.datasets {
+		if !nodeGets(id, ds) {
+			continue
+		}
 		out := plan.NASDataset{
 			Name:       ds.name,
 			ZFSName:    node.Dataset + "/" + ds.name,
@@ -334,16 +337,9 @@ func lowerNASNode(n *nasDecl, id *nodeIdentity, user plan.User) plan.NASNode {
 			out.Owner = &plan.Owner{UID: user.UID, GID: user.GID}
 			out.Export = &plan.Export{Client: id.address, Options: append([]string{}, ds.exportOptions...)}
 		}
-		if ds.receive && id.replicationKey != "" {
-			out.Receive = &plan.Receive{
-				User:        recvUserPrefix + id.node.Name,
-				PublicKey:   id.replicationKey,
-				From:        id.address,
-				Permissions: append([]string{}, receivePermissions...),
-			}
-		}
 		node.Datasets = append(node.Datasets, out)
 	}
+	node.Replication = lowerNodeReplication(n, id)
 	return node
 }
 
@@ -406,22 +402,30 @@ func (f *Fleet) lowerNAS(n *nasDecl) (*plan.NASPlan, hcl.Diagnostics) {
 	}
 	for _, id := range f.nasNodes(n) {
 		sources[f.rel[id.node.Filename]] = true
-		p.Nodes = append(p.Nodes, lowerNASNode(n, id, id.user))
+		nn := lowerNASNode(n, id, id.user)
+		if nn.Replication != nil && n.replication != nil && p.Replication == nil {
+			p.Replication = f.lowerNASReplication(n)
+		}
+		p.Nodes = append(p.Nodes, nn)
 	}
 	p.Sources = sortedKeys(sources)
 	return p, f.checkNASCapacity(n, p)
 }
 
 // checkNASCapacity reports quotas that add up to more than the NAS's
-// declared capacity, with the numbers. Every dataset block is created
-// for every node of the NAS, so the sum is (quotas of one node) × nodes.
+// declared capacity, with the numbers. Each node gets every dataset
+// block but the receive ones, which only the nodes replicating into
+// them get (nodeGets).
 func (f *Fleet) checkNASCapacity(n *nasDecl, p *plan.NASPlan) hcl.Diagnostics {
 	if n.nas.Capacity == 0 || len(p.Nodes) == 0 {
 		return nil
 	}
 	var diags hcl.Diagnostics
-	perNode := new(big.Int) // big: quotas near the int64 limit must not wrap
+	ids := f.nasNodes(n)
+	total := new(big.Int) // big: quotas near the int64 limit must not wrap
 	var parts []string
+	everyNodeAll := true
+	perNode := new(big.Int)
 	for _, ds := range n.datasets {
 		if ds.quota < 0 {
 			if ds.quotaBad {
@@ -431,22 +435,45 @@ func (f *Fleet) checkNASCapacity(n *nasDecl, p *plan.NASPlan) hcl.Diagnostics {
 				"The NAS %q declares a capacity, but its dataset %q has no quota, so one node could fill the pool and the quota sum says nothing. Give it a quota.", n.nas.Name, ds.name))
 			continue
 		}
+		var getting []string
+		for _, id := range ids {
+			if nodeGets(id, ds) {
+				getting = append(getting, id.node.Name)
+			}
+		}
+		if len(getting) == 0 {
+			continue
+		}
+		everyNodeAll = everyNodeAll && len(getting) == len(ids)
 		perNode.Add(perNode, big.NewInt(ds.quota))
-		parts = append(parts, fmt.Sprintf("%s %s", ds.name, ds.decl.Quota.Value))
+		total.Add(total, new(big.Int).Mul(big.NewInt(ds.quota), big.NewInt(int64(len(getting)))))
+		part := fmt.Sprintf("%s %s", ds.name, ds.decl.Quota.Value)
+		if len(getting) != len(ids) {
+			part += fmt.Sprintf(" × %d (%s)", len(getting), strings.Join(nodeNames(getting), ", "))
+		}
+		parts = append(parts, part)
 	}
-	total := new(big.Int).Mul(perNode, big.NewInt(int64(len(p.Nodes))))
 	if total.Cmp(big.NewInt(n.nas.Capacity)) <= 0 {
 		return diags
 	}
 	var names []string
-	for i, nd := range p.Nodes {
-		if i == 5 && len(p.Nodes) > 6 {
-			names = append(names, fmt.Sprintf("and %d more", len(p.Nodes)-5))
-			break
-		}
+	for _, nd := range p.Nodes {
 		names = append(names, nd.Name)
 	}
+	if everyNodeAll {
+		return append(diags, errorAt(n.decl.Capacity.Range, "Quotas exceed NAS capacity",
+			"The quotas on NAS %q add up to %s: %d nodes (%s) × (%s), that is %d × %s. Its declared capacity is %s, so the pool could fill up and every node's backups would fail at once. Lower the quotas, or raise capacity if the pool is larger.",
+			n.nas.Name, formatBigBytes(total), len(p.Nodes), strings.Join(nodeNames(names), ", "), strings.Join(parts, " + "), len(p.Nodes), formatBigBytes(perNode), formatBytes(n.nas.Capacity)))
+	}
 	return append(diags, errorAt(n.decl.Capacity.Range, "Quotas exceed NAS capacity",
-		"The quotas on NAS %q add up to %s: %d nodes (%s) × (%s), that is %d × %s. Its declared capacity is %s, so the pool could fill up and every node's backups would fail at once. Lower the quotas, or raise capacity if the pool is larger.",
-		n.nas.Name, formatBigBytes(total), len(p.Nodes), strings.Join(names, ", "), strings.Join(parts, " + "), len(p.Nodes), formatBigBytes(perNode), formatBytes(n.nas.Capacity)))
+		"The quotas on NAS %q add up to %s, for its %d nodes (%s): %s, each once per node that gets it. Its declared capacity is %s, so the pool could fill up and every node's backups would fail at once. Lower the quotas, or raise capacity if the pool is larger.",
+		n.nas.Name, formatBigBytes(total), len(p.Nodes), strings.Join(nodeNames(names), ", "), strings.Join(parts, " + "), formatBytes(n.nas.Capacity)))
+}
+
+// nodeNames shortens a long list of node names for a message.
+func nodeNames(names []string) []string {
+	if len(names) <= 6 {
+		return names
+	}
+	return append(append([]string{}, names[:5]...), fmt.Sprintf("and %d more", len(names)-5))
 }

@@ -88,6 +88,7 @@ func (f *Fleet) lowerNode(id *nodeIdentity) (*plan.Plan, hcl.Diagnostics) {
 	s.hasZFS = node.ZFS != nil && node.ZFS.Datasets != nil && len(node.ZFS.Datasets.Entries) > 0
 	s.datasetsBad = d.HasErrors()
 	p.Node.Datasets = s.datasets
+	p.Replication = lowerReplication(id)
 
 	p.Paths, d = applyPaths(def.paths, node.Paths)
 	diags = append(diags, d...)

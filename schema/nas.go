@@ -20,6 +20,9 @@ type NAS struct {
 	// Capacity is the usable size the quotas are checked against.
 	Capacity *Text
 	Datasets []*NASDataset
+	// Replication, when set, is the key the NAS pulls its nodes' ZFS
+	// datasets with.
+	Replication *NASReplication
 }
 
 // NASDataset is a dataset created on the NAS for every node of it.
@@ -52,6 +55,7 @@ var nasSchema = &hcl.BodySchema{
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "dataset", LabelNames: []string{"name"}},
+		{Type: "replication"},
 	},
 }
 
@@ -82,7 +86,16 @@ func decodeNASBlock(b *hcl.Block, ctx *hcl.EvalContext) (*NAS, hcl.Diagnostics) 
 	diags = append(diags, d...)
 	n.Capacity, d = decodeText(content.Attributes["capacity"], ctx, singleLine)
 	diags = append(diags, d...)
+	blk, d := singleBlock(content.Blocks, "replication", "A NAS")
+	diags = append(diags, d...)
+	if blk != nil {
+		n.Replication, d = decodeNASReplicationBlock(blk, ctx)
+		diags = append(diags, d...)
+	}
 	for _, blk := range content.Blocks {
+		if blk.Type != "dataset" {
+			continue
+		}
 		ds, d := decodeNASDatasetBlock(blk, ctx)
 		diags = append(diags, d...)
 		n.Datasets = append(n.Datasets, ds)

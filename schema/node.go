@@ -25,14 +25,17 @@ type Node struct {
 	Settings
 }
 
-// ZFS declares the node's datasets and its replication key.
+// ZFS declares the node's datasets and their replication.
 type ZFS struct {
 	DeclRange hcl.Range
 	// Datasets maps a mountpoint to the dataset mounted there.
 	Datasets *TextMap
-	// ReplicationKey is the ssh public key the node replicates to its
-	// NAS's receive datasets with.
+	// ReplicationKey is the attribute of the push layout (the node
+	// pushed with its own key); the compiler refuses it and says what
+	// replaced it.
 	ReplicationKey *Text
+	// Replication, when set, has the NAS pull the datasets.
+	Replication *Replication
 }
 
 var hostSchema = &hcl.BodySchema{
@@ -60,6 +63,9 @@ var zfsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "datasets"},
 		{Name: "replication_key"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "replication"},
 	},
 }
 
@@ -126,5 +132,12 @@ func decodeZFSBlock(b *hcl.Block, ctx *hcl.EvalContext) (*ZFS, hcl.Diagnostics) 
 	z.Datasets, d = decodeTextMap(content.Attributes["datasets"], ctx)
 	diags = append(diags, d...)
 	z.ReplicationKey, d = decodeText(content.Attributes["replication_key"], ctx, singleLine)
-	return z, append(diags, d...)
+	diags = append(diags, d...)
+	blk, d := singleBlock(content.Blocks, "replication", "A zfs block")
+	diags = append(diags, d...)
+	if blk != nil {
+		z.Replication, d = decodeReplicationBlock(blk, ctx)
+		diags = append(diags, d...)
+	}
+	return z, diags
 }

@@ -61,6 +61,12 @@ func rootFile(nodes int) string {
   mount_root = "/mnt/backup"
   capacity   = "40T"
 
+  replication {
+    identity_file = "/run/secrets/bakc-replication-key"
+    public_key    = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas"
+    from          = ["192.0.2.%d"]
+  }
+
   dataset "restic" {
     quota       = "300G"
     compression = "lz4"
@@ -76,7 +82,7 @@ func rootFile(nodes int) string {
   }
 }
 
-`, n, n)
+`, n, n, n)
 	}
 	b.WriteString(`defaults {
   exclude = ["**/.cache", "**/Cache", "**/node_modules", "**/target", "**/result", "**/*.tmp", "**/.direnv"]
@@ -123,7 +129,9 @@ func hostFile(i int, name string, jobs int) string {
 	}
 	b.WriteString(`      "/home" = "rpool/home"
     }
-    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@${node.name}"
+    replication {
+      host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIACbE1vw7nszp8Qhn8bKeXZkWdma59rHcW+qOtwR9PBH"
+    }
   }
 
   repository "nas" {

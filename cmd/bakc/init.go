@@ -40,9 +40,10 @@ type initOptions struct {
 
 const initLong = `Make a new node ready: write its host file, hosts/NODE.hcl, from what the
 fleet knows (its NAS and the datasets it exports, its defaults, the domain
-of its other nodes' addresses), put a new restic password (and, when the
-node replicates to its NAS, a new ed25519 replication key) into the node's
-sops file with sops, and print the steps that remain, in order.
+of its other nodes' addresses), put a new restic password into the node's
+sops file with sops, and print the steps that remain, in order. (ZFS
+replication needs no key on the node: its NAS pulls with the NAS's own key,
+docs/replication.md; add a replication block by hand to opt in.)
 
 What the fleet cannot know comes from flags: the node's datasets from
 --zfs (zfs list on the node itself; --pool limits it to some pools) or
@@ -104,7 +105,6 @@ type newNode struct {
 	paths     []string
 	snapshot  bool
 	exported  []string
-	replicate bool
 	sopsFile  string
 	retention bool
 }
@@ -148,17 +148,13 @@ func runInit(e *env, opts initOptions, node string) error {
 
 	// The host file is checked with the whole fleet before anything is
 	// written (its sops file is read once the secrets are in it).
-	replicationPub := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE placeholder"
-	if err := checkHostFile(e, opts, n, hostRel, renderHostFile(n, replicationPub), false); err != nil {
+	if err := checkHostFile(e, opts, n, hostRel, renderHostFile(n), false); err != nil {
 		return err
 	}
 
 	// The secrets.
 	abs := filepath.Join(root, filepath.FromSlash(n.sopsFile))
 	keys := []string{initPasswordKey}
-	if n.replicate {
-		keys = append(keys, initReplicationKey)
-	}
 	have, exists, err := sopsKeys(abs, keys)
 	if err != nil {
 		return err
@@ -167,26 +163,6 @@ func runInit(e *env, opts initOptions, node string) error {
 	if !have[initPasswordKey] {
 		if values[initPasswordKey], err = newPassword(); err != nil {
 			return err
-		}
-	}
-	comment := "bakc-replication@" + node
-	if n.replicate {
-		if have[initReplicationKey] {
-			// Kept from an earlier run; its public half goes into the
-			// host file.
-			private, err := sops.decrypt(abs, initReplicationKey)
-			if err != nil {
-				return err
-			}
-			if replicationPub, err = publicOf(private, comment); err != nil {
-				return err
-			}
-		} else {
-			var private string
-			if private, replicationPub, err = newReplicationKey(comment); err != nil {
-				return err
-			}
-			values[initReplicationKey] = private
 		}
 	}
 	if len(values) > 0 {
@@ -199,7 +175,7 @@ func runInit(e *env, opts initOptions, node string) error {
 	}
 
 	// The host file, checked again with its secrets, then written.
-	text := renderHostFile(n, replicationPub)
+	text := renderHostFile(n)
 	if err := checkHostFile(e, opts, n, hostRel, text, true); err != nil {
 		return err
 	}
@@ -273,7 +249,6 @@ func decideNewNode(opts initOptions, f *compiler.Fleet, node, sopsFile string) (
 		return nil, usageError("--path is for a node without ZFS; its datasets' mountpoints are what is backed up")
 	case len(n.datasets) > 0:
 		n.paths, n.snapshot = topMountpoints(n.datasets), true
-		n.replicate = len(nas.Receive) > 0
 	case len(opts.paths) > 0:
 		n.paths = append([]string(nil), opts.paths...)
 		sort.Strings(n.paths)
@@ -364,7 +339,7 @@ func topMountpoints(datasets map[string]string) []string {
 
 // renderHostFile writes the new node's host file with hclwrite, as bakc
 // fmt would format it.
-func renderHostFile(n *newNode, replicationPub string) []byte {
+func renderHostFile(n *newNode) []byte {
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
 	body.AppendUnstructuredTokens(hclwrite.TokensForIdentifier("# Written by bakc init. Its secrets are in " + n.sopsFile + "."))
@@ -380,9 +355,6 @@ func renderHostFile(n *newNode, replicationPub string) []byte {
 			m[mp] = cty.StringVal(ds)
 		}
 		zfs.SetAttributeValue("datasets", cty.MapVal(m))
-		if n.replicate {
-			zfs.SetAttributeValue("replication_key", cty.StringVal(replicationPub))
-		}
 	}
 	password := sopsTokens(n.sopsFile, initPasswordKey)
 	for _, ds := range n.exported {

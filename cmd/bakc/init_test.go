@@ -5,12 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/internal/testenv"
@@ -47,15 +45,14 @@ func decrypt(t *testing.T, sops, file, key string) string {
 
 // TestInitSecrets: what init puts into sops is what the node's files
 // will hold, and is usable: the password opens a restic repository it
-// initialises, the replication key's public half is the host file's
-// replication_key. No value is printed.
+// initialises. No value is printed, and the node gets no replication
+// key (its NAS pulls with its own: docs/replication.md).
 func TestInitSecrets(t *testing.T) {
 	fleet, sops := initFleet(t)
 	stdout, stderr, code := runBakc(t, "init", "mars", "--fleet", fleet, "--dataset", "/srv=tank/srv", "--sops", sops)
 	require.Equal(t, 0, code, "%s%s", stdout, stderr)
 	secrets := filepath.Join(fleet, "secrets", "mars.yaml")
 	password := decrypt(t, sops, secrets, "bakc/restic_password")
-	private := decrypt(t, sops, secrets, "bakc/replication_key")
 	require.Regexp(t, `^[A-Za-z0-9_-]{43}$`, password)
 	for _, out := range []string{stdout, stderr} {
 		require.NotContains(t, out, password)
@@ -73,15 +70,12 @@ func TestInitSecrets(t *testing.T) {
 		require.NoError(t, err, "restic %s with the password: %s", r.Version, out)
 	}
 
-	signer, err := ssh.ParsePrivateKey([]byte(private))
-	require.NoError(t, err)
 	host, err := os.ReadFile(filepath.Join(fleet, "hosts", "mars.hcl"))
 	require.NoError(t, err)
-	m := regexp.MustCompile(`replication_key = "([^"]+)"`).FindSubmatch(host)
-	require.NotNil(t, m, "%s", host)
-	pub, _, _, _, err := ssh.ParseAuthorizedKey(m[1])
+	require.NotContains(t, string(host), "replication")
+	keys, err := exec.Command(sops, "decrypt", "--extract", `["bakc"]`, secrets).Output()
 	require.NoError(t, err)
-	require.Equal(t, ssh.FingerprintSHA256(signer.PublicKey()), ssh.FingerprintSHA256(pub))
+	require.NotContains(t, string(keys), "replication")
 
 	// The plan reads the password where backup.nix has sops-nix put it.
 	p := mustNodePlan(t, filepath.Join(fleet, "hosts", "mars.hcl"))
@@ -102,37 +96,20 @@ func mustNodePlan(t *testing.T, file string) *plan.Plan {
 }
 
 // TestInitKeepsWhatIsThere: a sops file with other secrets gets the
-// node's added and keeps its own; a replication key already in it (an
-// earlier run that stopped before the host file) is used, not replaced.
+// node's added and keeps its own, under bakc's key too.
 func TestInitKeepsWhatIsThere(t *testing.T) {
 	fleet, sops := initFleet(t)
 	secrets := filepath.Join(fleet, "secrets", "mars.yaml")
 	out, err := exec.Command("age-keygen", "-y", os.Getenv("SOPS_AGE_KEY_FILE")).Output()
 	require.NoError(t, err)
 	recipient := strings.TrimSpace(string(out))
-	priv, pub, err := newReplicationKey("bakc-replication@mars")
-	require.NoError(t, err)
-	testenv.SopsEncrypt(t, secrets, recipient, "wifi: psk-of-mars\nbakc:\n  replication_key: |\n"+indent(priv, "    "))
+	testenv.SopsEncrypt(t, secrets, recipient, "wifi: psk-of-mars\nbakc:\n  other: kept-value\n")
 
 	stdout, stderr, code := runBakc(t, "init", "mars", "--fleet", fleet, "--dataset", "/srv=tank/srv", "--sops", sops)
 	require.Equal(t, 0, code, "%s%s", stdout, stderr)
 	require.Contains(t, stdout, "bakc/restic_password (new)")
-	require.Contains(t, stdout, "bakc/replication_key is there; kept")
 	require.Equal(t, "psk-of-mars", decrypt(t, sops, secrets, "wifi"))
-	require.Equal(t, priv, decrypt(t, sops, secrets, "bakc/replication_key"))
-	host, err := os.ReadFile(filepath.Join(fleet, "hosts", "mars.hcl"))
-	require.NoError(t, err)
-	require.Contains(t, string(host), `replication_key = "`+pub+`"`)
-}
-
-func indent(s, prefix string) string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(s, "\n") {
-		if l != "" {
-			b.WriteString(prefix + l)
-		}
-	}
-	return b.String()
+	require.Equal(t, "kept-value", decrypt(t, sops, secrets, "bakc/other"))
 }
 
 // TestInitWritesNothingOnFailure: sops that cannot encrypt the file (no

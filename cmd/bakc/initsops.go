@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,7 +16,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/internal/atomicfile"
@@ -32,8 +29,7 @@ import (
 
 // Keys of the secrets bakc init writes, in the node's sops file.
 const (
-	initPasswordKey    = "bakc/restic_password"
-	initReplicationKey = "bakc/replication_key"
+	initPasswordKey = "bakc/restic_password"
 )
 
 // sopsRunner runs sops with the user's environment (their age key:
@@ -165,36 +161,4 @@ func newPassword() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// newReplicationKey is an ed25519 key pair: the private key in
-// OpenSSH's format (as ssh-keygen writes it), the public key as one
-// authorized_keys line with comment.
-func newReplicationKey(comment string) (private, public string, err error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return "", "", err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, comment)
-	if err != nil {
-		return "", "", err
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return "", "", err
-	}
-	return string(pem.EncodeToMemory(block)), publicLine(sshPub, comment), nil
-}
-
-// publicOf is the public key line of an OpenSSH private key.
-func publicOf(private, comment string) (string, error) {
-	signer, err := ssh.ParsePrivateKey([]byte(private))
-	if err != nil {
-		return "", errors.New("the replication key in the sops file is not an ssh private key")
-	}
-	return publicLine(signer.PublicKey(), comment), nil
-}
-
-func publicLine(k ssh.PublicKey, comment string) string {
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " " + comment
 }

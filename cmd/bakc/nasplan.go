@@ -115,6 +115,9 @@ func runNASPlan(e *env, opts nasPlanOptions, node string) error {
 		data, err = nas.Nix(p)
 	} else {
 		data, err = nas.Script(p)
+		if err == nil {
+			warnReplicationNotScripted(e, p)
+		}
 	}
 	if err != nil {
 		return err
@@ -243,4 +246,19 @@ func (localFiles) Owner(path string) (int, int, error) {
 		return 0, 0, errors.New("cannot read the owner of " + path)
 	}
 	return int(st.Uid), int(st.Gid), nil
+}
+
+// warnReplicationNotScripted says, on stderr, which nodes of the plan
+// replicate: the script creates their receive dataset, but syncoid and
+// sanoid on a NAS without NixOS are not generated (docs/replication.md).
+func warnReplicationNotScripted(e *env, p *plan.NASPlan) {
+	var names []string
+	for _, n := range p.Nodes {
+		if n.Replication != nil {
+			names = append(names, n.Name)
+		}
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(e.stderr, "bakc nas-plan: warning: nodes that replicate ZFS datasets to %s: %s; this script creates their receive datasets but does not set up syncoid and sanoid (only --format nix does; docs/replication.md)\n", p.NAS.Name, strings.Join(names, ", "))
+	}
 }

@@ -87,6 +87,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newStatusCmd(e), newSnapshotsCmd(e), newRestoreCmd(e),
 		newResticCmd(e), newMountCmd(e),
 		newAlertsCmd(e), newDashboardCmd(e),
+		newSendGuardCmd(e),
 	)
 	wrapRunErrors(root)
 	return root

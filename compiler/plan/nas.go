@@ -17,6 +17,9 @@ type NASPlan struct {
 	// Nodes are the nodes using this NAS, sorted by name. `nas-plan NODE`
 	// keeps only that node.
 	Nodes []NASNode `json:"nodes"`
+	// Replication is set when a node of the plan replicates: the NAS
+	// pulls (docs/replication.md).
+	Replication *NASReplication `json:"replication,omitempty"`
 }
 
 // NAS is a storage host that receives backups.
@@ -41,6 +44,8 @@ type NASNode struct {
 	Dataset string `json:"dataset"`
 	// Datasets are the node's datasets on the NAS, sorted by name.
 	Datasets []NASDataset `json:"datasets"`
+	// Replication is set when the NAS pulls the node's ZFS datasets.
+	Replication *NodeReplication `json:"replication,omitempty"`
 }
 
 // NASDataset is one ZFS dataset on the NAS for one node.

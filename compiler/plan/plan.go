@@ -41,6 +41,9 @@ type Plan struct {
 	// Secrets are the secret files bakc declares to a secrets tool
 	// (sops-nix), sorted by name; see Secret.
 	Secrets []Secret `json:"secrets,omitempty"`
+	// Replication, when the node's NAS pulls its ZFS datasets
+	// (docs/replication.md); nil otherwise.
+	Replication *Replication `json:"replication,omitempty"`
 }
 
 // Node is the host whose data is backed up.

@@ -205,6 +205,26 @@ var fieldRules = map[string][]rule{
 	"secrets[].sops.file":   {text(CheckSopsFile)},
 	"secrets[].sops.key":    {optional(CheckSopsKey)}, // by format: checkSecrets
 	"secrets[].sops.format": {text(oneOf(SopsFormats))},
+
+	"replication":                      nil,
+	"replication.datasets":             {required},
+	"replication.datasets[]":           {text(CheckDatasetName)},
+	"replication.snapshots":            nil, // something taken: checkReplication
+	"replication.snapshots.frequently": {number(between(0, 100000))},
+	"replication.snapshots.hourly":     {number(between(0, 100000))},
+	"replication.snapshots.daily":      {number(between(0, 100000))},
+	"replication.snapshots.weekly":     {number(between(0, 100000))},
+	"replication.snapshots.monthly":    {number(between(0, 100000))},
+	"replication.snapshots.yearly":     {number(between(0, 100000))},
+	"replication.user":                 {text(CheckUserName)},
+	"replication.nas":                  {text(name(NameNAS))},
+	"replication.public_key":           {text(CheckPublicKeyLine)},
+	"replication.from":                 {required},
+	"replication.from[]":               {text(CheckFromAddress)},
+	"replication.copies":               nil,
+	"replication.copies[]":             nil, // one per dataset: checkReplication
+	"replication.copies[].source":      {text(CheckDatasetName)},
+	"replication.copies[].target":      {text(CheckDatasetName)},
 }
 
 // planRules relate fields to each other.
@@ -215,6 +235,7 @@ var planRules = []func(v *validator, p *Plan){
 	checkSteps,
 	checkMonitoring,
 	checkSecrets,
+	checkReplication,
 }
 
 // validator walks a plan and collects every problem, so that one run

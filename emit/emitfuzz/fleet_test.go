@@ -54,7 +54,7 @@ var slots = []struct{ name, value string }{
 	{"node.address", "web.example.net"},
 	{"node.zfs.mountpoint", "/srv"},
 	{"node.zfs.dataset", "tank/srv"},
-	{"node.zfs.replication_key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@web"},
+	{"node.zfs.host_key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@web"},
 	{"repo.nfs.name", "nas"},
 	{"repo.nfs.mountpoint", "/mnt/nas-backup"},
 	{"repo.nfs.options[0]", "nfsvers=4.2"},
@@ -130,6 +130,12 @@ func (f fleet) rootFile() []byte {
 	nas.SetAttributeValue("parent", str(f["nas.parent"]))
 	nas.SetAttributeValue("mount_root", str(f["nas.mount_root"]))
 	nas.SetAttributeValue("capacity", str(f["nas.capacity"]))
+	// The NAS's replication key is not fuzzed: the node's host key is,
+	// and both pass the same check.
+	repl := nas.AppendNewBlock("replication", nil).Body()
+	repl.SetAttributeValue("identity_file", str("/run/secrets/bakc-replication-key"))
+	repl.SetAttributeValue("public_key", str("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1"))
+	repl.SetAttributeValue("from", cty.ListVal([]cty.Value{str("192.0.2.5")}))
 	ds := nas.AppendNewBlock("dataset", []string{f["nas.dataset.name"]}).Body()
 	ds.SetAttributeValue("quota", str(f["nas.dataset.quota"]))
 	ds.SetAttributeValue("compression", str(f["nas.dataset.compression"]))
@@ -187,7 +193,7 @@ func (f fleet) hostFile() []byte {
 	n.SetAttributeValue("nas", str(f["nas.name"]))
 	z := n.AppendNewBlock("zfs", nil).Body()
 	z.SetAttributeValue("datasets", cty.MapVal(map[string]cty.Value{f["node.zfs.mountpoint"]: str(f["node.zfs.dataset"])}))
-	z.SetAttributeValue("replication_key", str(f["node.zfs.replication_key"]))
+	z.AppendNewBlock("replication", nil).Body().SetAttributeValue("host_key", str(f["node.zfs.host_key"]))
 
 	r := n.AppendNewBlock("repository", []string{f["repo.nfs.name"]}).Body()
 	nfs := r.AppendNewBlock("nfs", nil).Body()

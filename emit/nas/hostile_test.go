@@ -148,7 +148,7 @@ func TestHostileValuesNeverRun(t *testing.T) {
 func TestTemplatesQuoteEveryValue(t *testing.T) {
 	for file, quoting := range map[string]map[string]bool{
 		scriptTemplate:      {"sh": true},
-		"nas-plan.nix.tmpl": {"nix": true, "attr": true, "lines": true},
+		"nas-plan.nix.tmpl": {"nix": true, "attr": true, "lines": true, "code": true},
 	} {
 		funcs := funcs
 		if file != scriptTemplate {

@@ -14,7 +14,14 @@ var nixFuncs = template.FuncMap{
 	"nix":   escape.NixString,
 	"attr":  escape.NixAttrName,
 	"lines": escape.NixIndentedString,
+	// code prints Nix that Go wrote with the functions above: only a
+	// nixCode, which replicationNix alone makes, passes.
+	"code": func(c nixCode) string { return string(c) },
 }
+
+// nixCode is Nix text whose every value went through escape.NixString,
+// escape.NixAttrName or escape.CommentText (replicationNix).
+type nixCode string
 
 type nixView struct {
 	*view
@@ -23,6 +30,9 @@ type nixView struct {
 	Exports  string
 	Users    []nixUser
 	Services []nixService
+	// ReplicationLet and Replication are replicationNix's, "" when no
+	// node replicates.
+	ReplicationLet, Replication nixCode
 }
 
 type nixUser struct {
@@ -81,6 +91,9 @@ func Nix(p *plan.NASPlan) ([]byte, error) {
 		})
 	}
 	nv.Exports = exports.String()
+	if nv.ReplicationLet, nv.Replication, err = replicationNix(p); err != nil {
+		return nil, err
+	}
 	out, err := templates.Execute("nas-plan.nix.tmpl", nixFuncs, nv)
 	if err != nil {
 		return nil, err

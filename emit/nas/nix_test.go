@@ -60,13 +60,23 @@ type evaluated struct {
 // carry the only attributes the module reads, as strings.
 func nixEval(t *testing.T, module []byte) evaluated {
 	t.Helper()
+	var v evaluated
+	require.NoError(t, json.Unmarshal(nixEvalJSON(t, module), &v))
+	return v
+}
+
+// nixEvalJSON is nixEval's JSON. pkgs.writeText is builtins.toFile (a
+// store path computed in --eval, nothing written); lib.mkForce is
+// nixpkgs' own definition.
+func nixEvalJSON(t *testing.T, module []byte) []byte {
+	t.Helper()
 	nix := testenv.NixInstantiate(t)
 	file := filepath.Join(t.TempDir(), "nas.nix")
 	require.NoError(t, os.WriteFile(file, module, 0o644))
 	if out, err := exec.Command(nix, "--parse", file).CombinedOutput(); err != nil {
 		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
 	}
-	expr := fmt.Sprintf(`import %s { config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; }; lib = { }; }`, file)
+	expr := fmt.Sprintf(`import %s { config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; writeText = name: text: builtins.toFile name text; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; }; }`, file)
 	cmd := exec.Command(nix, "--eval", "--strict", "--json", "-E", expr)
 	cmd.Env = append(os.Environ(), "NIX_STATE_DIR="+t.TempDir(), "HOME="+t.TempDir())
 	out, err := cmd.Output()
@@ -77,10 +87,7 @@ func nixEval(t *testing.T, module []byte) evaluated {
 		}
 		t.Fatalf("nix-instantiate --eval: %v\n%s", err, stderr)
 	}
-	var v evaluated
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	require.NoError(t, dec.Decode(&v), "%s", out)
-	return v
+	return out
 }
 
 // wantKey is the authorized_keys line the tests expect, written out

@@ -90,6 +90,9 @@ func Render(p *plan.Plan) ([]byte, error) {
 		top.set(sopsSecret(p, sec), "sops", "secrets", sec.Name)
 	}
 	top.set(strs(set.Tmpfiles), "systemd", "tmpfiles", "rules")
+	if err := setReplication(top, p); err != nil {
+		return nil, err
+	}
 	usesConfig, usesPackages := len(p.Secrets) > 0, false
 	for i := range set.Units {
 		u := &set.Units[i]

@@ -86,6 +86,8 @@ type view struct {
 	Jobs         []jobView
 	Repositories []repoView
 	Secrets      []secretView
+	// Copies are the replicated datasets' copies on the NAS.
+	Copies []copyView
 }
 
 type scheduleView struct {
@@ -160,6 +162,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		Caps:        capList(),
 		RestoreRoot: opts.RestoreRoot,
 		Secrets:     secretViews(p),
+		Copies:      copyViews(p),
 	}
 	repos := map[string]repoView{}
 	for _, r := range p.Repositories {

@@ -10,6 +10,15 @@ nas "nas-1" {
   mount_root = "/mnt/backup" # where the parent is mounted on the NAS
   capacity   = "4T"
 
+  # The NAS pulls the ZFS datasets of the nodes that replicate (hosts/forge.hcl)
+  # with this key; the nodes let it in from the NAS's address only, to run
+  # nothing but zfs send of their own datasets (docs/replication.md).
+  replication {
+    identity_file = "/run/secrets/bakc-replication-key" # on nas-1, never in the Nix store
+    public_key    = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1"
+    from          = ["192.168.10.5"] # nas-1's address as the nodes see it; sshd matches no host names
+  }
+
   dataset "restic" {
     quota       = "300G"
     compression = "lz4"
@@ -21,7 +30,7 @@ nas "nas-1" {
   dataset "zfs-recv" {
     quota    = "500G"
     readonly = "on"
-    receive  = true # target of ZFS replication from the node
+    receive  = true # the copies of a node's datasets, for the nodes that replicate
   }
 }
 

@@ -7,7 +7,26 @@ node "forge" {
       "/home"    = "rpool/safe/home"
       "/persist" = "rpool/safe/persist"
     }
-    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@forge"
+
+    # nas-1 pulls both datasets every hour into backup/forge/zfs-recv;
+    # sanoid snapshots them here and prunes both sides.
+    replication {
+      host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIACbE1vw7nszp8Qhn8bKeXZkWdma59rHcW+qOtwR9PBH root@forge" # /etc/ssh/ssh_host_ed25519_key.pub
+
+      snapshots { # on forge
+        hourly  = 24
+        daily   = 7
+        weekly  = 1
+        monthly = 1
+      }
+
+      keep { # on nas-1
+        hourly  = 24
+        daily   = 30
+        weekly  = 8
+        monthly = 12
+      }
+    }
   }
 
   repository "nas-primary" {

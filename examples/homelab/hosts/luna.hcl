@@ -4,8 +4,7 @@ node "luna" {
   nas     = "nas-1"
 
   zfs {
-    datasets        = { "/var/lib" = "tank/state" }
-    replication_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@luna"
+    datasets = { "/var/lib" = "tank/state" }
   }
 
   repository "nas" {

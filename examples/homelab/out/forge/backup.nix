@@ -311,7 +311,37 @@ in
             "format": "yaml"
           }
         }
-      ]
+      ],
+      "replication": {
+        "datasets": [
+          "rpool/safe/home",
+          "rpool/safe/persist"
+        ],
+        "snapshots": {
+          "frequently": 0,
+          "hourly": 24,
+          "daily": 7,
+          "weekly": 1,
+          "monthly": 1,
+          "yearly": 0
+        },
+        "user": "bakc-send",
+        "nas": "nas-1",
+        "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1",
+        "from": [
+          "192.168.10.5"
+        ],
+        "copies": [
+          {
+            "source": "rpool/safe/home",
+            "target": "backup/forge/zfs-recv/home"
+          },
+          {
+            "source": "rpool/safe/persist",
+            "target": "backup/forge/zfs-recv/persist"
+          }
+        ]
+      }
     }
   '';
 
@@ -675,6 +705,52 @@ in
     "L+ /var/lib/backup-docs/runbook.md - - - - /etc/bakc/runbook.md"
     "d /run/bakc 0700 root root - -"
   ];
+
+  services.sanoid.enable = true;
+
+  services.sanoid.datasets."rpool/safe/home" = {
+    autoprune = true;
+    autosnap = true;
+    daily = 7;
+    frequently = 0;
+    hourly = 24;
+    monthly = 1;
+    weekly = 1;
+    yearly = 0;
+  };
+
+  services.sanoid.datasets."rpool/safe/persist" = {
+    autoprune = true;
+    autosnap = true;
+    daily = 7;
+    frequently = 0;
+    hourly = 24;
+    monthly = 1;
+    weekly = 1;
+    yearly = 0;
+  };
+
+  users.users.bakc-send = {
+    isSystemUser = true;
+    group = "bakc-send";
+    description = "bakc: the NAS nas-1 pulls ZFS snapshots as this user";
+    useDefaultShell = true;
+    openssh.authorizedKeys.keys = [ ("restrict,from=\"192.168.10.5\",command=\"" + "${bakc}/bin/bakc" + " send-guard rpool/safe/home rpool/safe/persist\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1") ];
+  };
+
+  users.groups.bakc-send = { };
+
+  systemd.services.bakc-replication-allow = {
+    description = "bakc: let bakc-send zfs send the replicated datasets";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "zfs.target" ];
+    serviceConfig.Type = "oneshot";
+    serviceConfig.RemainAfterExit = true;
+    serviceConfig.ExecStart = [
+      "/run/booted-system/sw/bin/zfs allow -u bakc-send send rpool/safe/home"
+      "/run/booted-system/sw/bin/zfs allow -u bakc-send send rpool/safe/persist"
+    ];
+  };
 
   systemd.services.bakc-backup-databases = {
     restartIfChanged = false;

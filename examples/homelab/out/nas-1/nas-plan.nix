@@ -7,8 +7,11 @@
 # NFS exports and replication users are declared here. `bakc nas-plan`
 # without --format nix prints the same as a script for a NAS without
 # NixOS.
-{ config, pkgs, ... }:
+{ config, lib, pkgs, ... }:
 
+let
+  knownHosts = pkgs.writeText "bakc-replication-known_hosts" "forge ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIACbE1vw7nszp8Qhn8bKeXZkWdma59rHcW+qOtwR9PBH root@forge\n";
+in
 {
   services.nfs.server.enable = true;
   services.nfs.server.exports = ''
@@ -17,34 +20,6 @@
     # node luna
     /mnt/backup/luna/restic luna.holthome.net(rw,sync,no_subtree_check,root_squash)
   '';
-
-  # Replication from node forge into backup/forge/zfs-recv. The shell is /bin/sh
-  # because sshd runs even a forced command through it; the key's forced
-  # command, restrict and from= are what keep the user from logging in.
-  users.users.bakc-recv-forge = {
-    isSystemUser = true;
-    group = "bakc-recv-forge";
-    description = "bakc replication from forge";
-    shell = "/bin/sh";
-    openssh.authorizedKeys.keys = [
-      "restrict,from=\"forge.holthome.net\",command=\"set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@forge"
-    ];
-  };
-  users.groups.bakc-recv-forge = { };
-
-  # Replication from node luna into backup/luna/zfs-recv. The shell is /bin/sh
-  # because sshd runs even a forced command through it; the key's forced
-  # command, restrict and from= are what keep the user from logging in.
-  users.users.bakc-recv-luna = {
-    isSystemUser = true;
-    group = "bakc-recv-luna";
-    description = "bakc replication from luna";
-    shell = "/bin/sh";
-    openssh.authorizedKeys.keys = [
-      "restrict,from=\"luna.holthome.net\",command=\"set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@luna"
-    ];
-  };
-  users.groups.bakc-recv-luna = { };
 
   systemd.services.bakc-nas-forge = {
     description = "bakc: ZFS datasets of forge on nas-1";
@@ -182,9 +157,6 @@
         fi
       }
 
-      # The replication users' rights, each on its own dataset only.
-      ensure_allow bakc-recv-forge backup/forge/zfs-recv create,mount,receive
-
       if [ "$changes" -eq 0 ]; then
         say 'nothing changed: nas-1 is as configured for forge'
       else
@@ -299,10 +271,6 @@
       ensure_property backup/luna/restic compression lz4 lz4
       ensure_property backup/luna/restic quota 300G 322122547200
       ensure_property backup/luna/restic recordsize 1M 1048576
-      ensure_dataset backup/luna/zfs-recv
-      check_mounted backup/luna/zfs-recv /mnt/backup/luna/zfs-recv
-      ensure_property backup/luna/zfs-recv quota 500G 536870912000
-      ensure_property backup/luna/zfs-recv readonly on on
 
       # ensure_allow USER DATASET PERMISSIONS: makes the user's delegated
       # rights on the dataset exactly PERMISSIONS (sorted, comma separated),
@@ -329,9 +297,6 @@
         fi
       }
 
-      # The replication users' rights, each on its own dataset only.
-      ensure_allow bakc-recv-luna backup/luna/zfs-recv create,mount,receive
-
       if [ "$changes" -eq 0 ]; then
         say 'nothing changed: nas-1 is as configured for luna'
       else
@@ -339,4 +304,118 @@
       fi
     '';
   };
+
+  # Replication (docs/replication.md): the NAS pulls the nodes' ZFS
+  # datasets with syncoid, logging in with its key, which each node lets
+  # in from the NAS's addresses to run bakc's guard only; the copies are
+  # received unmounted and never rolled back. sanoid prunes them by the
+  # node's keep policy. The NAS's private key stays out of the Nix store;
+  # the syncoid user must be able to read it (owner syncoid, mode 0400):
+  # /run/secrets/bakc-replication-key
+  services.syncoid.enable = true;
+  services.syncoid.localTargetAllow = [ "create" "mount" "receive" ];
+  services.sanoid.enable = true;
+
+  # rpool/safe/home of node forge
+  services.syncoid.commands.bakc-forge-rpool-safe-home = {
+    source = "bakc-send@forge:rpool/safe/home";
+    target = "backup/forge/zfs-recv/home";
+    sshKey = "/run/secrets/bakc-replication-key";
+    recvOptions = "u";
+    extraArgs = [
+      "--no-sync-snap"
+      "--no-rollback"
+      "--no-resume"
+      "--compress=none"
+      "--quiet"
+      "--sshoption"
+      "HostName=forge.holthome.net"
+      "--sshoption"
+      "HostKeyAlias=forge"
+      "--sshoption"
+      "UserKnownHostsFile=${knownHosts}"
+      "--sshoption"
+      "GlobalKnownHostsFile=/dev/null"
+      "--sshoption"
+      "StrictHostKeyChecking=yes"
+      "--sshoption"
+      "UpdateHostKeys=no"
+      "--sshoption"
+      "CheckHostIP=no"
+      "--sshoption"
+      "IdentitiesOnly=yes"
+      "--sshoption"
+      "BatchMode=yes"
+      "--sshoption"
+      "ConnectTimeout=30"
+      "--sshoption"
+      "ServerAliveInterval=60"
+      "--sshoption"
+      "ServerAliveCountMax=5"
+    ];
+    service.startAt = lib.mkForce "hourly";
+  };
+  systemd.timers.syncoid-bakc-forge-rpool-safe-home.timerConfig.RandomizedDelaySec = "30m";
+  services.sanoid.datasets."backup/forge/zfs-recv/home" = {
+    autoprune = true;
+    autosnap = false;
+    daily = 30;
+    frequently = 0;
+    hourly = 24;
+    monthly = 12;
+    weekly = 8;
+    yearly = 0;
+  };
+
+  # rpool/safe/persist of node forge
+  services.syncoid.commands.bakc-forge-rpool-safe-persist = {
+    source = "bakc-send@forge:rpool/safe/persist";
+    target = "backup/forge/zfs-recv/persist";
+    sshKey = "/run/secrets/bakc-replication-key";
+    recvOptions = "u";
+    extraArgs = [
+      "--no-sync-snap"
+      "--no-rollback"
+      "--no-resume"
+      "--compress=none"
+      "--quiet"
+      "--sshoption"
+      "HostName=forge.holthome.net"
+      "--sshoption"
+      "HostKeyAlias=forge"
+      "--sshoption"
+      "UserKnownHostsFile=${knownHosts}"
+      "--sshoption"
+      "GlobalKnownHostsFile=/dev/null"
+      "--sshoption"
+      "StrictHostKeyChecking=yes"
+      "--sshoption"
+      "UpdateHostKeys=no"
+      "--sshoption"
+      "CheckHostIP=no"
+      "--sshoption"
+      "IdentitiesOnly=yes"
+      "--sshoption"
+      "BatchMode=yes"
+      "--sshoption"
+      "ConnectTimeout=30"
+      "--sshoption"
+      "ServerAliveInterval=60"
+      "--sshoption"
+      "ServerAliveCountMax=5"
+    ];
+    service.startAt = lib.mkForce "hourly";
+  };
+  systemd.timers.syncoid-bakc-forge-rpool-safe-persist.timerConfig.RandomizedDelaySec = "30m";
+  services.sanoid.datasets."backup/forge/zfs-recv/persist" = {
+    autoprune = true;
+    autosnap = false;
+    daily = 30;
+    frequently = 0;
+    hourly = 24;
+    monthly = 12;
+    weekly = 8;
+    yearly = 0;
+  };
+
 }

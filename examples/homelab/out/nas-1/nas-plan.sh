@@ -121,10 +121,6 @@ ensure_property backup/luna/restic atime off off
 ensure_property backup/luna/restic compression lz4 lz4
 ensure_property backup/luna/restic quota 300G 322122547200
 ensure_property backup/luna/restic recordsize 1M 1048576
-ensure_dataset backup/luna/zfs-recv
-check_mounted backup/luna/zfs-recv /mnt/backup/luna/zfs-recv
-ensure_property backup/luna/zfs-recv quota 500G 536870912000
-ensure_property backup/luna/zfs-recv readonly on on
 
 # passwd_field USER FIELD: a field of the user's line in /etc/passwd
 # (1 name, 6 home, 7 shell), empty when there is no such user.
@@ -211,16 +207,6 @@ ensure_key() {
   fi
 }
 
-# Replication from node forge into backup/forge/zfs-recv
-ensure_user bakc-recv-forge 'bakc replication from forge' /home/bakc-recv-forge
-ensure_key bakc-recv-forge /home/bakc-recv-forge 'restrict,from="forge.holthome.net",command="set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEFaO++Zp4zyoYXrXvzBgKXBqdCxHXST46sC/V83/olE root@forge
-'
-
-# Replication from node luna into backup/luna/zfs-recv
-ensure_user bakc-recv-luna 'bakc replication from luna' /home/bakc-recv-luna
-ensure_key bakc-recv-luna /home/bakc-recv-luna 'restrict,from="luna.holthome.net",command="set -f; PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin; set -- $SSH_ORIGINAL_COMMAND; case $1:$2 in zfs:receive|zfs:recv|zfs:list|zfs:get) exec $*;; esac; echo bakc: this key may only run zfs receive, zfs list or zfs get >&2; exit 1" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIElRYuC2Xud34ga4jP7CwPz8oKWSDCnrRfQF3/A9j1C root@luna
-'
-
 # ensure_allow USER DATASET PERMISSIONS: makes the user's delegated
 # rights on the dataset exactly PERMISSIONS (sorted, comma separated),
 # granted locally and to descendants, and nothing else.
@@ -245,10 +231,6 @@ ensure_allow() {
     changed "zfs allow: $1 may $3 on $2 (was: ${now:-nothing})"
   fi
 }
-
-# The replication users' rights, each on its own dataset only.
-ensure_allow bakc-recv-forge backup/forge/zfs-recv create,mount,receive
-ensure_allow bakc-recv-luna backup/luna/zfs-recv create,mount,receive
 
 # ensure_exports FILE CONTENT: a node's exports file, written whole.
 ensure_exports() {

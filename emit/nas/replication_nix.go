@@ -1,0 +1,148 @@
+package nas
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
+	"github.com/holthome/bakc/replication"
+)
+
+// syncoidTargetAllow are the rights NixOS's syncoid module delegates to
+// its user on the receive side: make and mount new copies, receive into
+// them; not its default's rollback (a received copy is never rolled
+// back), nor destroy.
+var syncoidTargetAllow = []string{"create", "mount", "receive"}
+
+// knownHostsName is the store name of the NAS's known_hosts for the
+// nodes it pulls from (public keys only).
+const knownHostsName = "bakc-replication-known_hosts"
+
+// moduleSuppliedArgs are what NixOS's syncoid module puts on syncoid's
+// command line itself (--sshkey from sshKey, --recvoptions from
+// recvOptions, --no-privilege-elevation always); extraArgs holds the
+// rest of SyncoidArgs.
+func moduleArgs(args []string) (extra []string, recvOptions string, err error) {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--sshkey":
+			i++
+		case a == "--no-privilege-elevation":
+		case strings.HasPrefix(a, "--recvoptions="):
+			recvOptions = strings.TrimPrefix(a, "--recvoptions=")
+		default:
+			extra = append(extra, a)
+		}
+	}
+	if len(extra) < 2 {
+		return nil, "", fmt.Errorf("syncoid arguments without source and target")
+	}
+	return extra[:len(extra)-2], recvOptions, nil
+}
+
+// CommandName is the services.syncoid.commands name (and so the
+// syncoid-NAME service) of one pulled dataset.
+func CommandName(node, source string) string {
+	return "bakc-" + node + "-" + strings.ReplaceAll(source, "/", "-")
+}
+
+// replicationNix is the NAS's side of replication as NixOS options,
+// each line indented by two spaces (body), with the binding of the
+// nodes' known_hosts file for the module's let (let), or "" and "" when
+// no node of p replicates:
+// NixOS's services.syncoid pulls every replicated dataset of every node
+// with SyncoidArgs' flags, on the node's schedule; services.sanoid
+// prunes the copies by the node's keep policy and takes none.
+func replicationNix(p *plan.NASPlan) (let, body nixCode, err error) {
+	if p.Replication == nil {
+		return "", "", nil
+	}
+	if err := p.ValidateReplication(); err != nil {
+		return "", "", fmt.Errorf("NAS plan %s: %w", p.NAS.Name, err)
+	}
+	r := p.Replication
+	var known strings.Builder
+	var b strings.Builder
+	w := func(format string, args ...any) {
+		if format != "" {
+			b.WriteString("  ")
+		}
+		fmt.Fprintf(&b, format+"\n", args...)
+	}
+	const knownHostsExpr = "@KNOWN_HOSTS@"
+	w("")
+	w("# Replication (docs/replication.md): the NAS pulls the nodes' ZFS")
+	w("# datasets with syncoid, logging in with its key, which each node lets")
+	w("# in from the NAS's addresses to run bakc's guard only; the copies are")
+	w("# received unmounted and never rolled back. sanoid prunes them by the")
+	w("# node's keep policy. The NAS's private key stays out of the Nix store;")
+	w("# the syncoid user must be able to read it (owner syncoid, mode 0400):")
+	w("# %s", escape.CommentText(r.IdentityFile))
+	w("services.syncoid.enable = true;")
+	w("services.syncoid.localTargetAllow = [ %s ];", nixWords(syncoidTargetAllow))
+	w("services.sanoid.enable = true;")
+	for _, n := range p.Nodes {
+		nr := n.Replication
+		if nr == nil {
+			continue
+		}
+		known.WriteString(replication.KnownHostsLine(n.Name, nr.HostKey))
+		for _, d := range nr.Datasets {
+			args, err := replication.SyncoidArgs(nr, n.Name, d, r.IdentityFile, knownHostsExpr)
+			if err != nil {
+				return "", "", fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			extra, recv, err := moduleArgs(args)
+			if err != nil {
+				return "", "", err
+			}
+			name := CommandName(n.Name, d.Source)
+			attr := "services.syncoid.commands." + escape.NixAttrName(name)
+			w("")
+			w("# %s of node %s", escape.CommentText(d.Source), n.Name)
+			w("%s = {", attr)
+			w("  source = %s;", escape.NixString(nr.User+"@"+n.Name+":"+d.Source))
+			w("  target = %s;", escape.NixString(d.Target))
+			w("  sshKey = %s;", escape.NixString(r.IdentityFile))
+			w("  recvOptions = %s;", escape.NixString(recv))
+			w("  extraArgs = [")
+			for _, a := range extra {
+				if strings.Contains(a, knownHostsExpr) {
+					w("    %s", strings.Replace(escape.NixString(a), knownHostsExpr, "${knownHosts}", 1))
+					continue
+				}
+				w("    %s", escape.NixString(a))
+			}
+			w("  ];")
+			w("  service.startAt = lib.mkForce %s;", escape.NixString(nr.Schedule.Calendar))
+			w("};")
+			if nr.Schedule.RandomizedDelay != "" {
+				w("systemd.timers.%s.timerConfig.RandomizedDelaySec = %s;", escape.NixAttrName("syncoid-"+name), escape.NixString(nr.Schedule.RandomizedDelay))
+			}
+			w("services.sanoid.datasets.%s = {", escape.NixAttrName(d.Target))
+			settings := replication.SanoidSettings(nr.Keep, false)
+			keys := make([]string, 0, len(settings))
+			for k := range settings {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				w("  %s = %s;", k, settings[k]) // numbers and true/false
+			}
+			w("};")
+		}
+	}
+	let = nixCode("  knownHosts = pkgs.writeText " + escape.NixString(knownHostsName) + " " + escape.NixString(known.String()) + ";\n")
+	return let, nixCode(b.String()), nil
+}
+
+// nixWords is a list's elements as Nix strings.
+func nixWords(ws []string) string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, escape.NixString(w))
+	}
+	return strings.Join(out, " ")
+}
