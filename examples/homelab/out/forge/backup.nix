@@ -638,6 +638,50 @@ in
     ```sh
     bakc_restic restore latest --host forge --tag job:system --path /persist --include /persist --target /var/tmp/bakc-restore/system
     ```
+
+    ## Restore a whole dataset from the NAS
+
+    `nas-1` pulls copies of these datasets with syncoid (docs/replication.md); a copy restores the whole dataset, with its snapshots up to the one you choose, faster than restic. The replication key cannot do this (it only reads the node): run the first block as root on `nas-1`, with root's own ssh access to the node, and the second as root on the node. The copy arrives as a new dataset beside the live one; nothing live is touched until you swap.
+
+    ### `rpool/safe/home` from `backup/forge/zfs-recv/home`
+
+    ```sh
+    # On nas-1: the copy's snapshots, newest last. Pick one.
+    zfs list -H -t snapshot -o name,creation -s creation -r backup/forge/zfs-recv/home
+    SNAP=autosnap_…   # the part after "@"
+    zfs send 'backup/forge/zfs-recv/home@'"$SNAP" | ssh root@forge.holthome.net 'zfs receive -u rpool/safe/home-restored'
+    ```
+
+    Check `rpool/safe/home-restored` on the node, then swap it in at `/home` (stop what uses the dataset first; `rpool/safe/home-old` stays until you destroy it):
+
+    ```sh
+    zfs unmount rpool/safe/home
+    zfs rename rpool/safe/home rpool/safe/home-old
+    zfs set 'canmount=off' rpool/safe/home-old
+    zfs rename rpool/safe/home-restored rpool/safe/home
+    zfs set 'mountpoint=/home' rpool/safe/home
+    zfs mount rpool/safe/home
+    ```
+
+    ### `rpool/safe/persist` from `backup/forge/zfs-recv/persist`
+
+    ```sh
+    # On nas-1: the copy's snapshots, newest last. Pick one.
+    zfs list -H -t snapshot -o name,creation -s creation -r backup/forge/zfs-recv/persist
+    SNAP=autosnap_…   # the part after "@"
+    zfs send 'backup/forge/zfs-recv/persist@'"$SNAP" | ssh root@forge.holthome.net 'zfs receive -u rpool/safe/persist-restored'
+    ```
+
+    Check `rpool/safe/persist-restored` on the node, then swap it in at `/persist` (stop what uses the dataset first; `rpool/safe/persist-old` stays until you destroy it):
+
+    ```sh
+    zfs unmount rpool/safe/persist
+    zfs rename rpool/safe/persist rpool/safe/persist-old
+    zfs set 'canmount=off' rpool/safe/persist-old
+    zfs rename rpool/safe/persist-restored rpool/safe/persist
+    zfs set 'mountpoint=/persist' rpool/safe/persist
+    zfs mount rpool/safe/persist
+    ```
   '';
 
   environment.systemPackages = [ bakc ];
