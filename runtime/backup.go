@@ -207,7 +207,7 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 // the metrics of a run are written while it still holds the lock.
 func (r *backupRun) run() {
 	r.log.Info("backup run starts", "repositories", r.job.Repositories, "paths", r.job.Paths, "snapshot", r.job.Snapshot)
-	lock, err := AcquireLock(LockPath(r.plan.Paths.State, "backup", r.job.Name))
+	lock, err := AcquireLockFor(LockPath(r.plan.Paths.State, "backup", r.job.Name), r.cred)
 	if err != nil {
 		r.fail(failure(PhaseLock, "", restic.CategoryLock, err))
 		r.finish()
@@ -489,7 +489,7 @@ func (r *backupRun) finish() {
 		}
 		r.reportBackupExtras() // alertmetrics.go
 	}
-	if err := appendErrorLines(r.plan.Monitoring.ErrorLog, r.errorLines()); err != nil {
+	if err := appendErrorLines(r.plan.Monitoring.ErrorLog, r.errorLines(), r.cred); err != nil {
 		r.log.Error("writing the error log", "file", r.plan.Monitoring.ErrorLog, "error", err)
 	}
 	level := slog.LevelInfo

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/holthome/bakc/runtime/restic"
@@ -45,7 +46,11 @@ func newErrorLine(t time.Time, node, task, job string, f Failure) ErrorLine {
 
 // appendErrorLines appends lines to the error log in one write, so that
 // lines of runs failing at the same moment never interleave (O_APPEND).
-func appendErrorLines(path string, lines []ErrorLine) error {
+// owner is the backup user when the run is root's (a ZFS job, whose
+// restic runs as that user), nil otherwise: a log file root makes is
+// given to it, or every later run of the backup user's own services
+// could not append its lines.
+func appendErrorLines(path string, lines []ErrorLine, owner *syscall.Credential) error {
 	if len(lines) == 0 || path == "" {
 		return nil
 	}
@@ -64,6 +69,7 @@ func appendErrorLines(path string, lines []ErrorLine) error {
 	if err != nil {
 		return err
 	}
+	giveTo(path, owner)
 	if _, err := f.Write(buf.Bytes()); err != nil {
 		f.Close()
 		return err

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,14 +28,26 @@ func LockPath(stateDir, task, name string) string {
 
 // AcquireLock takes the lock at path without waiting. When another
 // process holds it, the error wraps errLockHeld and names that process.
-func AcquireLock(path string) (*Lock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("lock folder: %w", err)
+func AcquireLock(path string) (*Lock, error) { return AcquireLockFor(path, nil) }
+
+// AcquireLockFor is AcquireLock by a run whose restic runs as owner (a
+// root run of a ZFS job: owner is the backup user; nil otherwise). The
+// lock folder and file such a run makes are given to owner: the backup
+// user's own services (the other jobs, prune, verify) make their lock
+// files in the same folder. A lock file root made before is opened
+// read-only (flock needs no write access).
+func AcquireLockFor(path string, owner *syscall.Credential) (*Lock, error) {
+	if err := makeLockDir(filepath.Dir(path), owner); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, os.ErrPermission) {
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
+	giveTo(path, owner)
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		holder := readHolder(f)
 		f.Close()

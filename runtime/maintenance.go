@@ -139,7 +139,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	func() {
 		log.Info(t.name + " starts")
 		var err error
-		lock, err = AcquireLock(LockPath(p.Paths.State, t.name, repo.Name))
+		lock, err = AcquireLockFor(LockPath(p.Paths.State, t.name, repo.Name), cred)
 		if err != nil {
 			fail(failure(PhaseLock, repo.Name, restic.CategoryLock, err))
 			return
@@ -193,7 +193,7 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 	for _, f := range rep.Failures {
 		lines = append(lines, newErrorLine(o.now(), p.Node.Name, t.name, "", f))
 	}
-	if err := appendErrorLines(p.Monitoring.ErrorLog, lines); err != nil {
+	if err := appendErrorLines(p.Monitoring.ErrorLog, lines, cred); err != nil {
 		log.Error("writing the error log", "file", p.Monitoring.ErrorLog, "error", err)
 	}
 	level := slog.LevelInfo

@@ -117,7 +117,7 @@ func (r *backupRun) notifyFailures(failures []Failure) {
 		r.log.Error("notification failed; the run is not affected", "phase", f.Phase, "category", f.Category, "error", f.Err)
 		lines = append(lines, newErrorLine(r.o.now(), r.plan.Node.Name, "backup", r.job.Name, f))
 	}
-	if err := appendErrorLines(r.plan.Monitoring.ErrorLog, lines); err != nil {
+	if err := appendErrorLines(r.plan.Monitoring.ErrorLog, lines, r.cred); err != nil {
 		r.log.Error("writing the error log", "file", r.plan.Monitoring.ErrorLog, "error", err)
 	}
 }

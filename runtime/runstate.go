@@ -220,7 +220,7 @@ func (r *backupRun) recordStart() {
 	f := killedFailure(killed)
 	r.log.Error("an earlier run of the job did not finish", "phase", f.Phase, "category", f.Category, "error", f.Err)
 	line := newErrorLine(r.o.now(), r.plan.Node.Name, "backup", r.job.Name, f)
-	if err := appendErrorLines(r.plan.Monitoring.ErrorLog, []ErrorLine{line}); err != nil {
+	if err := appendErrorLines(r.plan.Monitoring.ErrorLog, []ErrorLine{line}, r.cred); err != nil {
 		r.log.Error("writing the error log", "file", r.plan.Monitoring.ErrorLog, "error", err)
 	}
 	rep := Report{Node: r.plan.Node.Name, Job: r.job.Name, Start: killed.Start, ExitCode: ExitKilled, Failures: []Failure{f}}
@@ -247,7 +247,7 @@ func recordTaskStart(p *plan.Plan, t repositoryTask, repo string, start time.Tim
 	f.Repository = repo
 	log.Error("an earlier run of the task did not finish", "phase", f.Phase, "category", f.Category, "error", f.Err)
 	line := newErrorLine(o.now(), p.Node.Name, t.name, "", f)
-	if err := appendErrorLines(p.Monitoring.ErrorLog, []ErrorLine{line}); err != nil {
+	if err := appendErrorLines(p.Monitoring.ErrorLog, []ErrorLine{line}, owner); err != nil {
 		log.Error("writing the error log", "file", p.Monitoring.ErrorLog, "error", err)
 	}
 	rep := &TaskReport{Node: p.Node.Name, Task: t.name, Repository: repo, Start: killed.Start, ResticExitCode: -1, ExitCode: ExitKilled, Failures: []Failure{f}}

@@ -116,6 +116,13 @@ if ! grep -qx user_allow_other /etc/fuse.conf 2>/dev/null; then
 	echo user_allow_other | $sudo tee -a /etc/fuse.conf >/dev/null
 fi
 
+# /dev/autofs, which the booted tier binds into its machines for the
+# automounts of NFS repositories (automount-idle): the autofs4 module,
+# which systemd loads at boot on most hosts.
+[ -e /dev/autofs ] || $sudo modprobe autofs4 || {
+	echo "test-setup: no /dev/autofs and no autofs4 module: the booted tier's automount scenario will fail" >&2
+}
+
 # sshd's privilege separation folder, which the package's tmpfiles.d makes
 # at boot; the NAS tests run a local sshd to prove the replication key.
 [ -d /run/sshd ] || $sudo mkdir -p -m 0755 /run/sshd

@@ -18,7 +18,11 @@
 //     daemon's mount and the destroy answers "dataset is busy" for as long
 //     as the mount lives. So when a zfs-fuse daemon runs in another mount
 //     namespace, the Runner runs every zfs command inside the daemon's
-//     namespace (nsenter --mount), where mount and unmount agree.
+//     namespace (nsenter --mount), where mount and unmount agree. Which
+//     namespace the daemon has, only a process with CAP_SYS_PTRACE may
+//     read (a bakc unit has none): without it the Runner refuses every
+//     command with a NamespaceError, before a snapshot is taken, rather
+//     than guess and leave clones it cannot unmount.
 //   - zfs-fuse answers "dataset is busy" for a moment after a mount went
 //     away: Destroy retries that answer for a short while.
 //   - zfs-fuse has no `zfs list -p`: List uses -H with names and

@@ -1,6 +1,9 @@
 package zfs
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,9 +15,15 @@ import (
 // "" when there is no zfs-fuse daemon (kernel ZFS) or it shares our
 // namespace. See the package documentation for why that matters.
 //
-// A daemon whose namespace cannot be read counts as sharing ours: nsenter
-// could not enter it either, and the commands that need no mount still
-// work from here.
+// A daemon whose namespace this process may not read is an error
+// (*NamespaceError), not a guess: the kernel lets only a process with
+// CAP_SYS_PTRACE (or every capability the daemon has) read it, so a
+// sandboxed unit (every bakc unit: none has CAP_SYS_PTRACE) cannot tell
+// whether the daemon shares its namespace. Guessing "it does" ran zfs
+// from a unit's private namespace, where zfs cannot unmount the clones
+// the daemon mounted in its own: the run took its snapshots and then
+// left them and their clones behind. Refusing before the first zfs
+// command leaves nothing.
 func FuseDaemonNamespace() (string, error) {
 	pid, err := fuseDaemonPID()
 	if err != nil || pid == 0 {
@@ -26,11 +35,30 @@ func FuseDaemonNamespace() (string, error) {
 	}
 	path := "/proc/" + strconv.Itoa(pid) + "/ns/mnt"
 	theirs, err := os.Readlink(path)
-	if err != nil || theirs == ours {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil // the daemon is gone; zfs will say so
+	case err != nil:
+		return "", &NamespaceError{PID: pid, Err: err}
+	case theirs == ours:
 		return "", nil
 	}
 	return path, nil
 }
+
+// NamespaceError is a zfs-fuse daemon whose mount namespace this process
+// may not read (see FuseDaemonNamespace).
+type NamespaceError struct {
+	PID int
+	Err error
+}
+
+func (e *NamespaceError) Error() string {
+	return fmt.Sprintf("the zfs-fuse daemon (pid %d) mounts the snapshots' clones in its own mount namespace, and this process may not read which one that is (%v), so zfs could not unmount them again: "+
+		"run bakc with CAP_SYS_PTRACE, and CAP_SYS_ADMIN and CAP_SYS_CHROOT to enter it (nsenter), in its unit's CapabilityBoundingSet= (a drop-in), or in the daemon's own namespace without PrivateMounts=; kernel ZFS needs none of this", e.PID, e.Err)
+}
+
+func (e *NamespaceError) Unwrap() error { return e.Err }
 
 // IsFuse reports whether this host runs zfs-fuse rather than kernel ZFS:
 // a zfs-fuse daemon is running.
@@ -42,8 +70,27 @@ func IsFuse() (bool, error) {
 // fuseDaemonPID finds the zfs-fuse daemon by its command name; 0 when
 // none runs. A daemon in another PID namespace (a container's, whose
 // processes the host sees too) serves that container, not us, and is
-// skipped; one whose namespace cannot be read counts as ours.
+// skipped (known by its ns/pid link, or by its status when that link
+// cannot be read).
 func fuseDaemonPID() (int, error) { return fuseDaemonPIDIn("/proc") }
+
+// inChildPIDNamespace reports whether the process of the proc folder d
+// lives in a PID namespace below ours, by the NSpid line of its status
+// (one pid per namespace, from ours down): readable by every process,
+// unlike ns/pid, which a process without CAP_SYS_PTRACE (a sandboxed
+// unit) may not read of a root daemon.
+func inChildPIDNamespace(d string) bool {
+	status, err := os.ReadFile(filepath.Join(d, "status"))
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			return len(strings.Fields(v)) > 1
+		}
+	}
+	return false
+}
 
 // fuseDaemonPIDIn is fuseDaemonPID on the proc file system at proc.
 func fuseDaemonPIDIn(proc string) (int, error) {
@@ -59,6 +106,8 @@ func fuseDaemonPIDIn(proc string) (int, error) {
 		}
 		if strings.TrimSpace(string(comm)) == "zfs-fuse" {
 			if ns, err := os.Readlink(filepath.Join(d, "ns", "pid")); err == nil && ourPIDNS != "" && ns != ourPIDNS {
+				continue
+			} else if err != nil && inChildPIDNamespace(d) {
 				continue
 			}
 			pid, err := strconv.Atoi(filepath.Base(d))

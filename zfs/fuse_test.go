@@ -11,17 +11,42 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/holthome/bakc/internal/testenv"
 )
 
 // childEnv makes the test binary act as a process in another mount
 // namespace (see TestMain): its value is the clone to destroy.
 const childEnv = "BAKC_ZFS_TEST_DESTROY_FROM_CHILD_NS"
 
+// noPtraceEnv makes the test binary act as a run in a unit without
+// CAP_SYS_PTRACE (see TestMain): it prints what New's Runner resolves.
+const noPtraceEnv = "BAKC_ZFS_TEST_WITHOUT_PTRACE"
+
 func TestMain(m *testing.M) {
 	if clone := os.Getenv(childEnv); clone != "" {
 		os.Exit(destroyFromChild(clone))
 	}
+	if os.Getenv(noPtraceEnv) != "" {
+		os.Exit(resolveWithoutPtrace())
+	}
 	os.Exit(m.Run())
+}
+
+// resolveWithoutPtrace runs without CAP_SYS_PTRACE: it prints the
+// Runner's command or its error, and exits 0 only for an error.
+func resolveWithoutPtrace() int {
+	argv, err := New(nil).Command()
+	if err == nil {
+		fmt.Println("command:", strings.Join(argv, " "))
+		return 3
+	}
+	fmt.Println("error:", err)
+	if _, err := New(nil).List(context.Background(), "", TypeFilesystem); err == nil {
+		fmt.Println("List ran all the same")
+		return 4
+	}
+	return 0
 }
 
 // destroyFromChild runs in a new mount namespace: first a plain zfs
@@ -98,6 +123,32 @@ func TestNoNamespaceHopInTheDaemonsOwnNamespace(t *testing.T) {
 	}
 }
 
+// new-2 (internal/booted): a unit without CAP_SYS_PTRACE (every bakc
+// unit: its bounding set has none) may not read the zfs-fuse daemon's
+// /proc/<pid>/ns/mnt. The Runner took that for "the daemon shares our
+// namespace", ran zfs from the unit's private namespace, and the run's
+// release could not unmount the daemon's clones: exit 6 with clones and
+// snapshots left behind. It must refuse before any zfs command instead,
+// saying what the process lacks. Here the test binary runs again as root
+// with CAP_SYS_PTRACE out of its bounding set (setpriv), as in the unit.
+func TestRunnerRefusesADaemonNamespaceItCannotRead(t *testing.T) {
+	testenv.Root(t)
+	pool, _ := newPool(t) // starts the daemon if needed
+	_ = pool
+	skipUnlessFuse(t)
+	setpriv := testenv.LookPath(t, "setpriv")
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(setpriv, "--bounding-set=-sys_ptrace", "--", exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), noPtraceEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the Runner without CAP_SYS_PTRACE must refuse:\n%s", out)
+	for _, want := range []string{"zfs-fuse daemon", "CAP_SYS_PTRACE", "permission denied"} {
+		require.Contains(t, string(out), want, "the error says why and what to do")
+	}
+	t.Logf("child:\n%s", out)
+}
+
 // skipUnlessFuse skips a test of zfs-fuse's behaviour on kernel ZFS.
 func skipUnlessFuse(t *testing.T) {
 	t.Helper()
@@ -134,4 +185,21 @@ func TestFuseDaemonOfAnotherPIDNamespaceIsSkipped(t *testing.T) {
 	pid, err = fuseDaemonPIDIn(proc)
 	require.NoError(t, err)
 	require.Equal(t, 0, pid, "only a container's daemon runs: none of ours")
+
+	// Without CAP_SYS_PTRACE (a unit) ns/pid cannot be read; the status's
+	// NSpid line, one pid per namespace from ours down, still tells.
+	unreadable := func(pid, nspid string) {
+		dir := filepath.Join(proc, pid)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "comm"), []byte("zfs-fuse\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\tzfs-fuse\nNSpid:\t"+nspid+"\n"), 0o644))
+	}
+	unreadable("13000", "13000\t57") // in a container
+	pid, err = fuseDaemonPIDIn(proc)
+	require.NoError(t, err)
+	require.Equal(t, 0, pid, "a container's daemon, told by its NSpid")
+	unreadable("16000", "16000")
+	pid, err = fuseDaemonPIDIn(proc)
+	require.NoError(t, err)
+	require.Equal(t, 16000, pid, "ours, told by its NSpid")
 }

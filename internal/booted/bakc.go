@@ -85,8 +85,9 @@ func Units(t testing.TB, fleet, hostFile string) string {
 //     bakc-tmpfiles.conf as /etc/tmpfiles.d/bakc.conf, so that systemd's
 //     own systemd-sysusers and systemd-tmpfiles-setup make the user and
 //     the folders at boot;
-//   - plan.json at the plan's own path, and bakc at the path the units
-//     run it from.
+//   - plan.json at the plan's own path, known_hosts (when written) at
+//     the plan's paths.known_hosts, and bakc at the path the units run
+//     it from.
 //
 // A file it does not know fails the test: a new kind of output must be
 // installed here too.
@@ -113,6 +114,11 @@ func Install(t testing.TB, m *Machine, dir string) *plan.Plan {
 			m.WriteFile("/etc/sysusers.d/bakc.conf", data, 0o644)
 		case name == unitfile.TmpfilesFile:
 			m.WriteFile("/etc/tmpfiles.d/bakc.conf", data, 0o644)
+		case name == unitfile.KnownHostsFile:
+			if p.Paths.KnownHosts == "" {
+				t.Fatalf("bakc units wrote %s, and the plan has no paths.known_hosts to install it at", name)
+			}
+			m.WriteFile(p.Paths.KnownHosts, data, 0o644)
 		case strings.HasSuffix(name, ".service"), strings.HasSuffix(name, ".mount"), strings.HasSuffix(name, ".automount"):
 			m.WriteFile("/etc/systemd/system/"+name, data, 0o644)
 		case strings.HasSuffix(name, ".timer"):

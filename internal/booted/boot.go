@@ -78,6 +78,7 @@ func BootMachine(t *testing.T, m *Machine, timeout time.Duration) *Boot {
 	}
 
 	name := "bakc-" + m.Name + "-" + randomHex(4)
+	cgroups := ownCgroup(t, name) // cgroup.go: boots side by side share none
 	args := []string{
 		"--directory=" + merged, "--machine=" + name, "--hostname=" + m.Name,
 		// No machined on the host: the container is driven from inside.
@@ -100,7 +101,8 @@ func BootMachine(t *testing.T, m *Machine, timeout time.Duration) *Boot {
 	var console bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, nspawn, args...)
+	argv := inCgroup(cgroups, append([]string{nspawn}, args...))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = &console, &console
 	// On timeout: SIGTERM makes nspawn power the container off; SIGKILL
 	// 30 s later if that hangs.
@@ -114,6 +116,7 @@ func BootMachine(t *testing.T, m *Machine, timeout time.Duration) *Boot {
 	}
 	b.Err = err
 	t.Logf("boot of %s: %v, systemd-nspawn: %v", m.Name, b.Took.Round(100*time.Millisecond), err)
+	checkOwnCgroup(t, cgroups)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("console of %s (last 60 lines):\n%s", m.Name, b.ConsoleTail(60))

@@ -3,6 +3,7 @@ package booted_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,10 @@ func TestMain(m *testing.M) { booted.Main(m) }
 // `bakc units` writes them, set up on the host (setup), then checked
 // from inside the booted machine (inside).
 type scenario struct {
-	name   string
+	name string
+	// fleet is the folder of the fleet: examples/homelab unless set
+	// (testFleet: the tier's own, internal/booted/testdata/fleet).
+	fleet  string
 	node   string
 	setup  func(t *testing.T, m *booted.Machine, p *plan.Plan)
 	inside func(t *testing.T, p *plan.Plan)
@@ -32,13 +36,22 @@ type scenario struct {
 	restic string
 }
 
+// scenarios, the longest first: boots run two at a time (-parallel,
+// GOMAXPROCS on a 2-core machine), so the long ones start at once.
 var scenarios = []scenario{
 	{name: "forge", node: "forge", restic: "0.18.1", setup: setupForge, inside: insideForge},
+	{name: "box", fleet: testFleet, node: "box", restic: "0.18.1", setup: setupBox, inside: insideBox},
 	{name: "forge-nas-down", node: "forge", restic: "0.18.1", setup: setupForgeNASDown, inside: insideForgeNASDown},
+	{name: "hive", fleet: testFleet, node: "hive", restic: "0.18.1", setup: setupHive, inside: insideHive},
+	{name: "automount-idle", node: "forge", restic: "0.18.1", setup: setupAutomountIdle, inside: insideAutomountIdle},
 	{name: "forge-restic-0.14", node: "forge", restic: "0.14", setup: setupForge, inside: insideForgeRestic014},
 	{name: "luna", node: "luna", restic: "0.18.1", setup: setupLuna, inside: insideLuna},
 	{name: "cluster-0", node: "cluster-0", restic: "0.18.1", setup: setupCluster0, inside: insideCluster0},
 }
+
+// testFleet is the tier's own fleet, for what the example fleet does not
+// have (internal/booted/testdata/fleet/bakc.hcl says what).
+const testFleet = "testdata/fleet"
 
 // bootTimeout bounds one scenario's boot, run and poweroff.
 const bootTimeout = 15 * time.Minute
@@ -62,23 +75,29 @@ func TestBooted(t *testing.T) {
 			// waiting (on restic's retries of the unreachable B2).
 			t.Parallel()
 			m := booted.NewMachine(s.node)
-			p := installNode(t, m, s.node, s.restic)
+			p := installNode(t, m, fleetOf(t, s), s.node, s.restic)
 			s.setup(t, m, p)
 			booted.Run(t, m, bootTimeout)
 		})
 	}
 }
 
-// fleet is the example fleet, the input of every scenario.
-func fleet(t *testing.T) string { return filepath.Join(booted.ModuleRoot(t), "examples", "homelab") }
+// fleetOf is the folder of a scenario's fleet: the example fleet, or
+// the tier's own.
+func fleetOf(t *testing.T, s scenario) string {
+	if s.fleet != "" {
+		return filepath.Join(booted.ModuleRoot(t), "internal", "booted", s.fleet)
+	}
+	return filepath.Join(booted.ModuleRoot(t), "examples", "homelab")
+}
 
-// installNode installs what `bakc units hosts/NODE.hcl` writes, the
-// restic the scenario runs, and the repositories' secrets, and checks
-// that the tree has neither the backup user nor its folders (so that
-// finding them inside proves that the boot made them).
-func installNode(t *testing.T, m *booted.Machine, node, resticVersion string) *plan.Plan {
+// installNode installs what `bakc units hosts/NODE.hcl` writes in the
+// fleet's folder, the restic the scenario runs, and the repositories'
+// secrets, and checks that the tree has neither the backup user nor its
+// folders (so that finding them inside proves that the boot made them).
+func installNode(t *testing.T, m *booted.Machine, fleet, node, resticVersion string) *plan.Plan {
 	t.Helper()
-	units := booted.Units(t, fleet(t), "hosts/"+node+".hcl")
+	units := booted.Units(t, fleet, "hosts/"+node+".hcl")
 	p := booted.Install(t, m, units)
 
 	switch resticVersion {
@@ -210,4 +229,37 @@ func pools(p *plan.Plan) []booted.Pool {
 		out[i].Datasets = append(out[i].Datasets, booted.Dataset{Name: d.Name, Mountpoint: d.Mountpoint})
 	}
 	return out
+}
+
+// grantZFSFuse gives the backup services of the plan's ZFS jobs what
+// zfs-fuse needs and kernel ZFS does not (booted.ZFSFuseDropIn).
+func grantZFSFuse(m *booted.Machine, p *plan.Plan) {
+	for _, j := range p.Jobs {
+		if j.Snapshot == plan.SnapshotZFS {
+			m.GrantZFSFuse("bakc-backup-" + j.Name + ".service")
+		}
+	}
+}
+
+// standInDisk mounts a tmpfs at a local repository's mountpoint before
+// local-fs.target (so before systemd-tmpfiles-setup makes the
+// repository's folder on it), standing in for the disk the repository
+// lives on: a real mount, another device than the folder above it, as
+// the runtime's check of the mountpoint needs.
+func standInDisk(t *testing.T, m *booted.Machine, p *plan.Plan) {
+	t.Helper()
+	for _, r := range p.Repositories {
+		if r.Kind != plan.KindLocal || r.Mountpoint == "" {
+			continue
+		}
+		out, err := exec.Command("systemd-escape", "--path", "--suffix=mount", r.Mountpoint).Output()
+		require.NoError(t, err)
+		name := strings.TrimSpace(string(out))
+		m.WriteFile("/etc/systemd/system/"+name, []byte(
+			"# Stand-in for the disk of repository "+r.Name+" (internal/booted).\n"+
+				"[Unit]\nDescription=The disk of repository "+r.Name+" (a tmpfs)\nBefore=local-fs.target\n"+
+				"[Mount]\nWhat=disk-"+r.Name+"\nWhere="+r.Mountpoint+"\nType=tmpfs\nOptions=size=1G,mode=0755\n"+
+				"[Install]\nWantedBy=local-fs.target\n"), 0o644)
+		m.Enable(name, "local-fs.target")
+	}
 }

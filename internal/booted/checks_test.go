@@ -205,17 +205,23 @@ func run(t *testing.T, unit, wantResult string, wantStatus int) booted.UnitRun {
 	t.Helper()
 	r := booted.Start(t, unit)
 	t.Logf("%s (systemctl start: %v)", r, r.StartErr)
+	checkRun(t, r, wantResult, wantStatus)
+	return r
+}
+
+// checkRun checks a unit's outcome (see run).
+func checkRun(t *testing.T, r booted.UnitRun, wantResult string, wantStatus int) {
+	t.Helper()
 	if r.Result != wantResult || r.ExecMainStatus != wantStatus || !r.Ran {
 		t.Errorf("%s: want Result=%s ExecMainStatus=%d after it ran; got %s\nsystemctl start: %v %s\njournal:\n%s",
-			unit, wantResult, wantStatus, r, r.StartErr, r.StartOutput, booted.Journal(unit))
+			r.Unit, wantResult, wantStatus, r, r.StartErr, r.StartOutput, booted.Journal(r.Unit))
 	}
-	return r
 }
 
 // repo is restic on one of the plan's repositories, run by the test
 // (as uid, the owner of the repository's files) with a cache of its own.
+// Its methods take the (sub)test they fail.
 type repo struct {
-	t   *testing.T
 	r   *restic.Restic
 	uid int
 }
@@ -233,40 +239,47 @@ func openRepo(t *testing.T, p *plan.Plan, name, url string, uid int) *repo {
 	cache := t.TempDir()
 	require.NoError(t, os.Chown(cache, uid, uid))
 	require.NoError(t, os.Chmod(filepath.Dir(cache), 0o755))
-	return &repo{t: t, uid: uid, r: &restic.Restic{Binary: "restic", Repo: url, PasswordFile: r.PasswordFile, CacheDir: cache}}
+	return &repo{uid: uid, r: &restic.Restic{Binary: "restic", Repo: url, PasswordFile: r.PasswordFile, CacheDir: cache}}
 }
 
 // run runs restic with args and returns its stdout; a failure fails the
 // test.
-func (r *repo) run(args ...string) string {
-	r.t.Helper()
+func (r *repo) run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, stderr, err := r.try(args...)
+	require.NoError(t, err, "restic %s:\n%s", strings.Join(args, " "), stderr)
+	return out
+}
+
+// try runs restic with args and returns its stdout, its stderr and its
+// error.
+func (r *repo) try(args ...string) (string, string, error) {
 	cmd := exec.Command("restic", r.r.Argv(args)[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(r.uid), Gid: uint32(r.uid)}}
 	cmd.Env = []string{"HOME=/tmp", "PATH=/usr/local/bin:/usr/bin:/bin"}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	require.NoError(r.t, err, "restic %s:\n%s", strings.Join(args, " "), stderr.String())
-	return string(out)
+	return string(out), stderr.String(), err
 }
 
 // snapshots are the repository's snapshots with the tag (all if empty).
-func (r *repo) snapshots(tag string) []restic.Snapshot {
-	r.t.Helper()
+func (r *repo) snapshots(t *testing.T, tag string) []restic.Snapshot {
+	t.Helper()
 	args := []string{"snapshots", "--json", "--no-lock"}
 	if tag != "" {
 		args = append(args, "--tag", tag)
 	}
 	var snaps []restic.Snapshot
-	require.NoError(r.t, json.Unmarshal([]byte(r.run(args...)), &snaps))
+	require.NoError(t, json.Unmarshal([]byte(r.run(t, args...)), &snaps))
 	return snaps
 }
 
 // files lists the paths in a snapshot.
-func (r *repo) files(snapshot string) []string {
-	r.t.Helper()
+func (r *repo) files(t *testing.T, snapshot string) []string {
+	t.Helper()
 	var out []string
-	for _, l := range strings.Split(r.run("ls", "--json", "--no-lock", snapshot), "\n") {
+	for _, l := range strings.Split(r.run(t, "ls", "--json", "--no-lock", snapshot), "\n") {
 		var n struct {
 			Path       string `json:"path"`
 			StructType string `json:"struct_type"`
@@ -278,9 +291,17 @@ func (r *repo) files(snapshot string) []string {
 	return out
 }
 
-// check runs `restic check`; it fails the test if the repository has
-// errors.
-func (r *repo) check() { r.t.Helper(); r.run("check") }
+// keys are the repository's keys (restic key list).
+func (r *repo) keys(t *testing.T) []map[string]any {
+	t.Helper()
+	var keys []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.run(t, "key", "list", "--json", "--no-lock")), &keys))
+	return keys
+}
+
+// check runs `restic check --read-data`; it fails the test if the
+// repository has errors.
+func (r *repo) check(t *testing.T) { t.Helper(); r.run(t, "check", "--read-data") }
 
 // metrics reads a textfile of the plan's textfile folder as
 // "name{label="value",…}" → value, with the Prometheus text parser that
@@ -342,15 +363,49 @@ func errorLines(t *testing.T, p *plan.Plan) []runtime.ErrorLine {
 	return lines
 }
 
-// errorLinesOf are the lines of one task and job (or repository task).
+// errorLinesOf are the lines of one task and job (or repository task),
+// but for those of its notifications (notifyLinesOf): the machine has no
+// network, so every notification to a URL fails there.
 func errorLinesOf(t *testing.T, p *plan.Plan, task, job string) []runtime.ErrorLine {
 	var out []runtime.ErrorLine
 	for _, l := range errorLines(t, p) {
-		if l.Task == task && l.Job == job {
+		if l.Task == task && l.Job == job && l.Phase != runtime.PhaseNotify {
 			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// notifyLinesOf are the error lines of a job's failed notifications.
+func notifyLinesOf(t *testing.T, p *plan.Plan, job string) []runtime.ErrorLine {
+	var out []runtime.ErrorLine
+	for _, l := range errorLines(t, p) {
+		if l.Task == "backup" && l.Job == job && l.Phase == runtime.PhaseNotify {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// checkNotifiedUnreachable: the job's notifications (forge's system job
+// pings healthchecks.io and posts to ntfy.sh) were tried and, the
+// machine having no network, each failed with category network, in an
+// error line of its own that does not change the run's outcome; want
+// are the calls, by the words of their lines ("ping (start)", "failure
+// URL" …).
+func checkNotifiedUnreachable(t *testing.T, p *plan.Plan, job string, want ...string) {
+	t.Helper()
+	lines := notifyLinesOf(t, p, job)
+	var got []string
+	for _, l := range lines {
+		assert.Equal(t, "network", string(l.Category), "%+v", l)
+		for _, w := range want {
+			if strings.Contains(l.Message, w) {
+				got = append(got, w)
+			}
+		}
+	}
+	assert.ElementsMatch(t, want, got, "the notifications of %s: %+v", job, lines)
 }
 
 // asUser runs a command as a user of the machine (runuser), failing the

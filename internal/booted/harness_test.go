@@ -2,11 +2,14 @@ package booted
 
 import (
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/holthome/bakc/internal/testenv"
 )
 
 // The harness's own parts that need no boot.
@@ -108,4 +111,29 @@ func TestPoolScriptIsShell(t *testing.T) {
 	require.NoError(t, err, "sh -n: %s\n%s", out, script)
 	require.Regexp(t, `(?s)dataset rpool/safe/home /home\ndataset rpool/safe/persist /persist\n`, script, "parents first, in name order")
 	require.Contains(t, script, `dataset 'rpool/it'\''s' '/srv/with space'`)
+}
+
+// Each boot's systemd-nspawn runs in a cgroup of its own (cgroup.go):
+// the command inCgroup starts is in the new cgroup of every hierarchy
+// systemd uses, from its first instruction, and the cgroups go away
+// with the test.
+func TestInCgroupRunsTheCommandInItsOwnCgroup(t *testing.T) {
+	testenv.Root(t)
+	var dirs []string
+	t.Run("boot", func(t *testing.T) {
+		dirs = ownCgroup(t, "bakc-booted-harness-"+randomHex(4))
+		require.NotEmpty(t, dirs)
+		argv := inCgroup(dirs, []string{"cat", "/proc/self/cgroup"})
+		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		hs, err := cgroupHierarchies()
+		require.NoError(t, err)
+		for _, h := range hs {
+			require.Regexp(t, `(?m)^`+regexp.QuoteMeta(h.Line)+`:.*/`+regexp.QuoteMeta(filepath.Base(dirs[0]))+`$`, string(out),
+				"the command runs in the new cgroup of %s", h.Line)
+		}
+	})
+	for _, d := range dirs {
+		require.NoDirExists(t, d, "removed when the test ends")
+	}
 }

@@ -3,9 +3,13 @@ package booted
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -29,11 +33,14 @@ type UnitRun struct {
 	// Ran reports whether the service's main process was started at all
 	// in this boot (ExecMainStartTimestampMonotonic is set).
 	Ran bool
+	// Took is how long the main process ran (from systemd's monotonic
+	// start and exit timestamps); 0 when unknown.
+	Took time.Duration
 }
 
 // String is the state as one line, for messages.
 func (r UnitRun) String() string {
-	return fmt.Sprintf("%s: Result=%s ActiveState=%s ExecMainStatus=%d ran=%v", r.Unit, r.Result, r.ActiveState, r.ExecMainStatus, r.Ran)
+	return fmt.Sprintf("%s: Result=%s ActiveState=%s ExecMainStatus=%d ran=%v took=%v", r.Unit, r.Result, r.ActiveState, r.ExecMainStatus, r.Ran, r.Took.Round(100*time.Millisecond))
 }
 
 // Start runs `systemctl start UNIT`, which for a oneshot service returns
@@ -56,11 +63,158 @@ func StartAll(t testing.TB, units ...string) []UnitRun {
 func state(t testing.TB, unit string, err error, out string) UnitRun {
 	t.Helper()
 	r := UnitRun{Unit: unit, StartErr: err, StartOutput: strings.TrimSpace(out)}
-	props := Show(t, unit, "Result", "ActiveState", "ExecMainStatus", "ExecMainStartTimestampMonotonic")
+	props := Show(t, unit, "Result", "ActiveState", "ExecMainStatus", "ExecMainStartTimestampMonotonic", "ExecMainExitTimestampMonotonic")
 	r.Result, r.ActiveState = props["Result"], props["ActiveState"]
 	r.ExecMainStatus, _ = strconv.Atoi(props["ExecMainStatus"])
 	r.Ran = props["ExecMainStartTimestampMonotonic"] != "" && props["ExecMainStartTimestampMonotonic"] != "0"
+	start, err1 := strconv.ParseInt(props["ExecMainStartTimestampMonotonic"], 10, 64)
+	exit, err2 := strconv.ParseInt(props["ExecMainExitTimestampMonotonic"], 10, 64)
+	if err1 == nil && err2 == nil && start > 0 && exit >= start {
+		r.Took = time.Duration(exit-start) * time.Microsecond
+	}
 	return r
+}
+
+// StartNoBlock starts the units (systemctl start --no-block) and returns
+// at once; Wait waits for them.
+func StartNoBlock(t testing.TB, units ...string) {
+	t.Helper()
+	Systemctl(t, append([]string{"start", "--no-block"}, units...)...)
+}
+
+// Wait waits until none of the units is starting or stopping any more
+// (at most timeout), and returns their states.
+func Wait(t testing.TB, timeout time.Duration, units ...string) []UnitRun {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var runs []UnitRun
+	for _, u := range units {
+		for {
+			r := state(t, u, nil, "")
+			if r.ActiveState != "activating" && r.ActiveState != "deactivating" && r.ActiveState != "reloading" {
+				runs = append(runs, r)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is still %s after %v", u, r.ActiveState, timeout)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return runs
+}
+
+// WaitFor polls cond every 100 ms until it is true, for at most timeout;
+// it reports whether it became true.
+func WaitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Process is a process of a unit.
+type Process struct {
+	PID  int
+	Argv []string
+}
+
+// Processes lists the processes of a unit: those whose cgroup (in any
+// hierarchy /proc/<pid>/cgroup lists) is the unit's own or below it.
+func Processes(unit string) []Process {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var out []Process
+	for _, d := range dirs {
+		cg, err := os.ReadFile(filepath.Join(d, "cgroup"))
+		if err != nil || !strings.Contains(string(cg)+"\n", "/"+unit+"\n") && !strings.Contains(string(cg), "/"+unit+"/") {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		if err != nil || len(cmdline) == 0 {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		out = append(out, Process{PID: pid, Argv: strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")})
+	}
+	return out
+}
+
+// RunningRestic reports whether a restic of the unit runs the restic
+// command sub (backup, forget, prune …).
+func RunningRestic(unit, sub string) bool {
+	for _, p := range Processes(unit) {
+		if filepath.Base(p.Argv[0]) == "restic" && slices.Contains(p.Argv, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// HoldRestic waits (at most timeout) until a restic of the unit runs
+// the restic command sub, and stops it there with SIGSTOP: it holds
+// whatever it is doing, with its lock, until a signal of systemd's (stop
+// sends SIGTERM and SIGCONT to every process of the unit; kill sends
+// what it is told) or ResumeRestic. So a test can stop or kill a unit
+// while restic is surely in sub, whatever the machine's speed. It
+// returns restic's pid.
+func HoldRestic(t testing.TB, unit, sub string, timeout time.Duration) int {
+	t.Helper()
+	pid := 0
+	WaitFor(timeout, func() bool {
+		for _, p := range Processes(unit) {
+			if filepath.Base(p.Argv[0]) == "restic" && slices.Contains(p.Argv, sub) {
+				if err := syscall.Kill(p.PID, syscall.SIGSTOP); err == nil {
+					pid = p.PID
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if pid == 0 {
+		t.Fatalf("no restic %s ran in %s within %v\n%s", sub, unit, timeout, Journal(unit))
+	}
+	// It is stopped, not gone: it had not finished.
+	if !WaitFor(10*time.Second, func() bool { return processState(pid) == "T" }) {
+		t.Fatalf("restic %s (pid %d) of %s did not stop (state %q): it ended first\n%s", sub, pid, unit, processState(pid), Journal(unit))
+	}
+	return pid
+}
+
+// processState is the state letter of /proc/<pid>/stat ("R", "S", "T"
+// …), or "" when the process is gone.
+func processState(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// pid (comm) state …; comm may hold spaces and parentheses.
+	s := string(data)
+	i := strings.LastIndex(s, ")")
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
+
+// DropIn writes a drop-in for unit at runtime (under /run/systemd/system,
+// gone at the next boot) and reloads systemd.
+func DropIn(t testing.TB, unit, name, content string) {
+	t.Helper()
+	dir := "/run/systemd/system/" + unit + ".d"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".conf"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Systemctl(t, "daemon-reload")
 }
 
 // Show returns properties of a unit (systemctl show -p).

@@ -45,6 +45,30 @@ type Dataset struct {
 // is masked in the tree), bakc-test-zfs-pools.service makes the pools.
 func (m *Machine) AddPool(p Pool) { m.pools = append(m.pools, p) }
 
+// ZFSFuseDropIn is the drop-in (its content) that a unit running zfs
+// needs on zfs-fuse and not on kernel ZFS, part of the zfs-fuse stand-in:
+// the zfs-fuse daemon mounts the snapshots' clones in its own mount
+// namespace, and bakc's zfs runner goes there with nsenter, which must
+// read the daemon's /proc/<pid>/ns/mnt (CAP_SYS_PTRACE) and enter it
+// (setns: CAP_SYS_CHROOT with CAP_SYS_ADMIN). The generated units give
+// neither, as kernel ZFS needs neither; without them the run refuses at
+// its first zfs command (package zfs, NamespaceError), which the luna
+// scenario shows before it adds this drop-in.
+const ZFSFuseDropIn = `# The booted tier's zfs-fuse stand-in (internal/booted): enter the daemon's
+# mount namespace (zfs.NamespaceError). Kernel ZFS needs none of this.
+[Service]
+CapabilityBoundingSet=CAP_SYS_PTRACE CAP_SYS_CHROOT
+`
+
+// ZFSFuseDropInName is the drop-in's file name, without ".conf".
+const ZFSFuseDropInName = "bakc-test-zfs-fuse"
+
+// GrantZFSFuse installs ZFSFuseDropIn for unit (a ZFS job's backup
+// service), as a zfs-fuse host's administrator would.
+func (m *Machine) GrantZFSFuse(unit string) {
+	m.WriteFile("/etc/systemd/system/"+unit+".d/"+ZFSFuseDropInName+".conf", []byte(ZFSFuseDropIn), 0o644)
+}
+
 const (
 	zfsFuseUnit  = "bakc-test-zfs-fuse.service"
 	zfsPoolsUnit = "bakc-test-zfs-pools.service"
@@ -79,6 +103,8 @@ Before=local-fs.target systemd-tmpfiles-setup.service
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=`+zfsScript+`
+# Migrating a folder onto zfs-fuse is slow when boots run side by side.
+TimeoutStartSec=10min
 StandardOutput=journal+console
 `), 0o644)
 	m.Enable(zfsFuseUnit, "local-fs.target")
@@ -101,7 +127,14 @@ dataset() {
 		find "$2" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 		rmdir "$2.bakc-migrate"
 		zfs set mountpoint="$2" "$1"
-		zfs mount "$1"
+		# zfs-fuse ends the old mount's session after zfs umount returns;
+		# until then, under load (boots side by side), zfs mount says
+		# "mountpoint or dataset is busy". Retry for up to 60 s.
+		n=0
+		until zfs mount "$1"; do
+			n=$((n+1)); [ $n -lt 300 ] || exit 1
+			sleep 0.2
+		done
 	else
 		zfs create -p -o mountpoint="$2" "$1"
 	fi

@@ -47,7 +47,7 @@ in
             "identity_file": "/run/secrets/restic-ssh-key",
             "known_hosts_file": "/etc/bakc/known_hosts",
             "known_hosts": [
-              "nas-1.holthome.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq8B0VF0d9ZVPFtGJed4g7hoAs6BjzRCeE/yjuYM3Se"
+              "nas-1.holthome.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPwQJUxVQzzukR3dqaNkb0+UqdiDNJzgmwKZgsv8+an1"
             ]
           },
           "prune": {
@@ -103,7 +103,7 @@ in
   '';
 
   environment.etc."bakc/known_hosts".source = pkgs.writeText "bakc-known_hosts" ''
-    nas-1.holthome.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq8B0VF0d9ZVPFtGJed4g7hoAs6BjzRCeE/yjuYM3Se
+    nas-1.holthome.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPwQJUxVQzzukR3dqaNkb0+UqdiDNJzgmwKZgsv8+an1
   '';
 
   environment.etc."bakc/runbook.md".source = pkgs.writeText "bakc-runbook.md" ''
