@@ -221,6 +221,7 @@ func runtimeOptions(e *env, opts runOptions, log *slog.Logger) runtime.Options {
 		Out:           e.stdout,
 		Terminal:      isTerminal(e.stdout),
 		Log:           log,
+		Now:           clock, // nil: the real clock; the tests set it
 	}
 	if opts.lockWait <= 0 {
 		o.LockWait = -1 // --lock-wait 0: do not wait

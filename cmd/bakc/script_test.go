@@ -23,7 +23,10 @@ var updateScripts = flag.Bool("update-scripts", false, "rewrite the expected out
 // programs the tests' runs start (a dump's database client).
 func TestMain(m *testing.M) {
 	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"bakc":              func() int { return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) },
+		"bakc": func() int {
+			applyTestHooks()
+			return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		},
 		"bakc-test-sockcat": sockcat,
 	}))
 }

@@ -54,6 +54,11 @@ type Restic struct {
 	// user only. Needs root (or CAP_SETUID, CAP_SETGID and the capability
 	// in the bounding set).
 	Credential *syscall.Credential
+	// Capabilities replace CAP_DAC_READ_SEARCH as the ambient
+	// capabilities restic gets with a Credential: RestoreCapabilities for
+	// a restore that puts owners and modes back. Nil is
+	// CAP_DAC_READ_SEARCH alone.
+	Capabilities []uintptr
 	// ProgressFPS is how many status lines per second `backup --json`
 	// prints (RESTIC_PROGRESS_FPS); restic's default in JSON mode is 60,
 	// which is far more than a terminal or systemd's status line needs.
