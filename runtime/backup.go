@@ -36,7 +36,7 @@ type RepositoryResult struct {
 	ResticExitCode int
 	// Summary is restic's summary (complete and partial backups).
 	Summary *restic.Summary
-	// Duration covers restic backup and forget.
+	// Duration covers the repository's dumps, restic backup and forget.
 	Duration time.Duration
 	// Forgotten is true when forget ran and succeeded.
 	Forgotten bool
@@ -94,7 +94,13 @@ type repoRun struct {
 	// guard is the repository's lock on this node (repolock.go).
 	guard *repoGuard
 	// ready is true when the repository passed its preflight.
-	ready  bool
+	ready bool
+	// dumpsOK is true when every dump of the job went into the
+	// repository (dumps); forget needs it.
+	dumpsOK bool
+	// busy is true when the repository's lock could not be had: nothing
+	// more is tried there.
+	busy   bool
 	result RepositoryResult
 }
 
@@ -258,6 +264,12 @@ func (r *backupRun) phases() {
 	}
 	defer removeQuietly(excludes)
 
+	// The dumps read the live system, before any view is shown (dump.go).
+	r.dumps()
+	if r.ctx.Err() != nil {
+		return
+	}
+
 	if r.job.Snapshot == plan.SnapshotZFS {
 		r.record.phase(PhaseSnapshot, "")
 		r.prog.phase("taking ZFS snapshots")
@@ -270,7 +282,7 @@ func (r *backupRun) phases() {
 	}
 
 	for _, rr := range r.repos {
-		if !rr.ready {
+		if !rr.ready || rr.busy {
 			continue
 		}
 		if r.ctx.Err() != nil {
@@ -281,28 +293,27 @@ func (r *backupRun) phases() {
 	}
 }
 
-// backupTo runs restic backup into one repository and, after a complete
-// backup, forget.
+// backupTo runs restic backup of the job's paths into one repository
+// and, after a complete backup of the paths and every dump (run before,
+// in dumps), forget.
 func (r *backupRun) backupTo(rr *repoRun, excludes string) {
 	start := time.Now()
-	defer func() { rr.result.Duration = time.Since(start) }()
+	defer func() { rr.result.Duration += time.Since(start) }()
 	r.record.phase(PhaseBackup, rr.repo.Name)
 	r.prog.phase("backing up to " + rr.repo.Name)
-	// The paths' and the dumps' restic backups share the repository with
-	// other jobs' (repolock.go); forget below takes it alone.
+	// The paths' restic backup shares the repository with other jobs'
+	// (repolock.go); forget below takes it alone.
 	lock, err := rr.lock(r.ctx, lockShared)
 	if err != nil {
 		r.fail(failure(PhaseLock, rr.repo.Name, restic.CategoryLock, err))
 		return
 	}
 	pathsOK := len(r.job.Paths) == 0 || r.backupPathsTo(rr, excludes, start)
-	// The job's dumps, each its own snapshot (dump.go).
-	dumpsOK := pathsOK && r.dumpsTo(rr)
 	lock.release()
 	if !pathsOK {
 		return
 	}
-	if !dumpsOK {
+	if !rr.dumpsOK {
 		rr.result.Outcome = OutcomeFailed
 		return
 	}

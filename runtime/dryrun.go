@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/escape"
@@ -64,10 +65,13 @@ func (r *backupRun) dryRun() {
 			} else {
 				comment(w, "preflight %s: %s/config exists (init = false: a missing repository fails the run)", repo.Name, repo.URL)
 			}
-		case repo.Init:
+		case isURLRepository(repo):
+			comment(w, "preflight %s: opened within %v, or left out of the run (category network); restic >= 0.17.1 gets --stuck-request-timeout %v for it", repo.Name, r.o.openTimeout(), max(r.o.openTimeout()/stuckRequestShare, time.Second))
 			printCommand(w, rr.restic.Argv(restic.CatConfigArgs()))
-			comment(w, "preflight %s: if that finds no repository, and again under the repository lock (exclusive):", repo.Name)
-			printCommand(w, rr.restic.Argv(restic.InitArgs()))
+			if repo.Init {
+				comment(w, "preflight %s: if that finds no repository, and again under the repository lock (exclusive):", repo.Name)
+				printCommand(w, rr.restic.Argv(restic.InitArgs()))
+			}
 		}
 	}
 	if h := job.Hooks.PreBackup; h != "" {
@@ -79,6 +83,18 @@ func (r *backupRun) dryRun() {
 		comment(w, "write %s:", excludes)
 		for _, e := range lines {
 			comment(w, "  %s", e)
+		}
+	}
+	for _, rr := range r.repos {
+		if len(job.Dumps) == 0 {
+			break
+		}
+		comment(w, "%s: lock %s (shared), waiting up to %v; restic >= 0.16 gets what is left as --retry-lock", rr.repo.Name, rr.guard.path, rr.guard.wait)
+		for _, d := range job.Dumps {
+			comment(w, "dump %s, before any snapshot: the command's output is restic's stdin; restic's snapshot counts only if the command exits 0", d.Name)
+			printPipe(w, d.Command, rr.restic.Argv(restic.StdinArgs(restic.BackupOptions{
+				Tags: append(slices.Clone(backupTags(job)), d.Tag), Host: p.Node.Name, Time: r.snapshotTime(),
+			}, d.Filename)))
 		}
 	}
 	if job.Snapshot == plan.SnapshotZFS {
@@ -99,16 +115,10 @@ func (r *backupRun) dryRun() {
 		if len(job.Paths) > 0 {
 			printCommand(w, rr.restic.Argv(restic.BackupArgs(pathsBackupOptions(p, job, excludes, r.snapshotTime()))))
 		}
-		for _, d := range job.Dumps {
-			comment(w, "dump %s: the command's output is restic's stdin; restic's snapshot counts only if the command exits 0", d.Name)
-			printPipe(w, d.Command, rr.restic.Argv(restic.StdinArgs(restic.BackupOptions{
-				Tags: append(slices.Clone(backupTags(job)), d.Tag), Host: p.Node.Name, Time: r.snapshotTime(),
-			}, d.Filename)))
-		}
 		if pol.Policy.Empty() {
 			comment(w, "no retention: forget does not run")
 		} else {
-			comment(w, "after a complete backup only, with the same lock exclusive:")
+			comment(w, "after a complete backup only (the paths and every dump), with the same lock exclusive:")
 			printCommand(w, rr.restic.Argv(restic.ForgetArgs(pol)))
 		}
 	}

@@ -40,6 +40,49 @@ const stdinCloseDelay = 2 * time.Second
 // EOF when the command's output ends, as it would without the first.
 var holdDumpStdin = true
 
+// dumps streams the job's dumps into each repository that passed its
+// preflight, before the snapshot is taken (docs/snapshots.md, "Dumps and
+// the views"). A dump talks to the live system: its program, the files it
+// reads, a database's unix socket. Under a ZFS snapshot job's view each
+// of those would be the snapshot's read-only copy (MariaDB's
+// /var/lib/mysql/mysql.sock in a /var/lib job: a socket nothing listens
+// on). Before the snapshot rather than after the views are released:
+// the dumps then end just before the moment the paths are frozen, not a
+// whole backup of the paths later, and a lock wait for them never holds
+// the ZFS snapshot.
+//
+// Each repository's dumps share its lock (shared, as restic backup
+// does); the paths take it again after the snapshot. Nothing needs the
+// two in one lock period: a prune or another job's forget between them
+// cannot touch the dumps' snapshots, which are written, and this job's
+// forget comes after both.
+func (r *backupRun) dumps() {
+	for _, rr := range r.repos {
+		if !rr.ready {
+			continue
+		}
+		if len(r.job.Dumps) == 0 {
+			rr.dumpsOK = true
+			continue
+		}
+		if r.ctx.Err() != nil {
+			r.fail(failure(PhaseBackup, rr.repo.Name, restic.CategoryResource, fmt.Errorf("dumps not started: %w", context.Cause(r.ctx))))
+			continue
+		}
+		start := time.Now()
+		r.record.phase(PhaseBackup, rr.repo.Name)
+		lock, err := rr.lock(r.ctx, lockShared)
+		if err != nil {
+			r.fail(failure(PhaseLock, rr.repo.Name, restic.CategoryLock, err))
+			rr.busy = true
+			continue
+		}
+		rr.dumpsOK = r.dumpsTo(rr)
+		lock.release()
+		rr.result.Duration += time.Since(start)
+	}
+}
+
 // DumpResult is what one dump did in one repository.
 type DumpResult struct {
 	Name    string

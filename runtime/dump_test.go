@@ -175,7 +175,8 @@ func TestDumpRunsAsItsUser(t *testing.T) {
 // snapshot of it is left in the repository: bakc stops restic before its
 // stdin ends. The metrics say failed, with the command's exit code; the
 // error line has category source; forget does not run; the last
-// success of the dump does not move.
+// success of the dump does not move. The job's paths, backed up after
+// the dumps, are saved all the same.
 func TestDumpFailsMidStream(t *testing.T) {
 	t.Parallel()
 	testenvRoot(t)
@@ -210,6 +211,15 @@ func TestDumpFailsMidStream(t *testing.T) {
 				// Only the first, good dump is there.
 				snaps := f.dumpSnapshots("local", "dump:db")
 				require.Len(t, snaps, 1, "a snapshot of the failed dump was left: %+v", snaps)
+				// The dumps ran first; the paths were backed up all the
+				// same, in both runs.
+				var paths int
+				for _, s := range f.snapshots("local") {
+					if slices.Equal(s.Paths, []string{f.src}) {
+						paths++
+					}
+				}
+				require.Equal(t, 2, paths, "snapshots of the job's paths after a good run and one with a failed dump")
 				require.Equal(t, "good dump\n", string(f.restoreDump("local", dump)))
 
 				lines := f.errorLines()

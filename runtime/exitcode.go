@@ -37,7 +37,8 @@ const ExitCodeHelp = `Exit codes:
   3  the task failed: restic backup (a partial backup too), forget, prune,
      check, or a restored file did not match its snapshot
   4  a preflight check failed (password file, source path, repository not
-     mounted from where the plan says, or not initialised)
+     mounted from where the plan says, not initialised, or not opened
+     within --open-timeout)
   5  another run of the same job (or repository task) holds the lock, or
      a repository stayed in use by other runs longer than --lock-wait
   6  a ZFS snapshot could not be taken, shown or released

@@ -119,6 +119,9 @@ func runRepositoryTask(ctx context.Context, p *plan.Plan, repoName string, o *Op
 		if repo.NFS != nil {
 			comment(w, "preflight: %s mounted from %s (NFS)", repo.NFS.Mountpoint, repo.NFS.Source())
 		}
+		if isURLRepository(repo) {
+			comment(w, "preflight: the repository opens within %v (restic cat config --no-lock), or the task fails with category network", o.openTimeout())
+		}
 		if cred != nil {
 			comment(w, "restic runs as uid %d, gid %d, with the ambient capability CAP_DAC_READ_SEARCH", cred.Uid, cred.Gid)
 		}

@@ -32,9 +32,9 @@ import (
 //	restic binary,   ssh) during the views; a view would hide them if
 //	ssh identity and they were on a mount below it
 //	known_hosts
-//	hooks            pre_backup runs before the snapshot, post_backup and
-//	                 on_failure after the views are gone: they never see
-//	                 them
+//	hooks, dumps     pre_backup and the dumps run before the snapshot,
+//	                 post_backup and on_failure after the views are gone:
+//	                 they never see them (dump.go, dumps)
 //
 // "Shown live" is snapshot.WithLive: the live folder is bind-mounted over
 // its place inside the views, in the run's namespace only. Writing those

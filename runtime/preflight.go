@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime/restic"
@@ -35,9 +36,23 @@ func (r *backupRun) preflight() bool {
 		r.fail(failure(PhasePreflight, "", restic.CategoryUnknown, fmt.Errorf("job %s: %w", r.job.Name, err)))
 		return false
 	}
+	// The repositories are checked side by side: each URL repository
+	// may take up to the open bound (reach.go), and a node whose
+	// network is down would otherwise wait that long for each cloud in
+	// turn. The failures are reported in the job's order.
+	failures := make([]*Failure, len(r.repos))
+	var wg sync.WaitGroup
+	for i, rr := range r.repos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			failures[i] = checkRepository(r.ctx, r.o, r.log, rr, true)
+		}()
+	}
+	wg.Wait()
 	ready := 0
-	for _, rr := range r.repos {
-		if f := checkRepository(r.ctx, r.o, r.log, rr, true); f != nil {
+	for i, rr := range r.repos {
+		if f := failures[i]; f != nil {
 			r.fail(*f)
 			continue
 		}
@@ -93,7 +108,18 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 	if err := checkResticKnows(ctx, rr.restic.Binary, repo.ResticNeeds(), log); err != nil {
 		return fail(restic.CategoryUnknown, fmt.Errorf("repository %s: %w", repo.Name, err))
 	}
-	if cat, err := checkSSH(ctx, repo, o, rr.restic.Credential); err != nil {
+	// The login check is held to the open bound too (reach.go), and
+	// reported like restic cat config stopped at it. ssh's own
+	// ConnectTimeout (30 s, plan.SSH.Command) ends a silent server's
+	// connect and banner exchange (OpenSSH 9.2: "Connection timed out
+	// during banner exchange"), but not a server that stalls later.
+	sshCtx, cancel := context.WithTimeout(ctx, o.openTimeout())
+	cat, err := checkSSH(sshCtx, repo, o, rr.restic.Credential)
+	cancel()
+	if st := (*sshTimeout)(nil); errors.As(err, &st) && ctx.Err() == nil {
+		return openFailure(repo.Name, &unreachableError{repo: repo, bound: o.openTimeout(), by: "ssh", last: st.stderr, exitCode: -1})
+	}
+	if err != nil {
 		return fail(cat, err)
 	}
 	if repo.Kind == plan.KindNFS {
@@ -115,7 +141,7 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 			return fail(mountCategory(err), err)
 		}
 	}
-	return ensureInitialised(ctx, log, rr, mayInit && repo.Init)
+	return ensureInitialised(ctx, o, log, rr, mayInit && repo.Init)
 }
 
 // mountCategory is the category a mount check failed with.
@@ -151,9 +177,10 @@ func checkSecretFile(what, path string) error {
 // start a second, empty history beside the real one.
 //
 // A folder repository (local, nfs) is checked by its config file, which
-// costs nothing. A URL repository is checked with `restic cat config`
-// only when it may be created (opening it costs restic's key derivation,
-// half a second); otherwise restic itself reports a missing repository.
+// costs nothing. A URL repository is opened with `restic cat config`
+// within a bound (reach.go): that costs restic's key derivation, half a
+// second, and it is what keeps a server that does not answer from
+// holding the whole run.
 //
 // Initialisation is serialised per repository: a repository found missing
 // is looked at again under the repository's lock, held exclusively when
@@ -163,13 +190,13 @@ func checkSecretFile(what, path string) error {
 // master keys and one config that only one of them opens. The look
 // without the lock is only a shortcut: restic init writes the key first
 // and the config last, so a config seen means a finished init.
-func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayInit bool) *Failure {
+func ensureInitialised(ctx context.Context, o *Options, log *slog.Logger, rr *repoRun, mayInit bool) *Failure {
 	repo := rr.repo
 	fail := func(cat restic.Category, err error) *Failure {
 		f := failure(PhasePreflight, repo.Name, cat, err)
 		return &f
 	}
-	if exists, f := repositoryExists(ctx, log, rr, mayInit); f != nil || exists {
+	if exists, f := repositoryExists(ctx, o, log, rr); f != nil || exists {
 		return f
 	}
 	mode := lockShared
@@ -181,7 +208,7 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 		return fail(restic.CategoryLock, err)
 	}
 	defer lock.release()
-	if exists, f := repositoryExists(ctx, log, rr, mayInit); f != nil || exists {
+	if exists, f := repositoryExists(ctx, o, log, rr); f != nil || exists {
 		if exists {
 			log.Info("the repository was initialised by another run meanwhile", "repository", repo.Name)
 		}
@@ -212,14 +239,14 @@ func ensureInitialised(ctx context.Context, log *slog.Logger, rr *repoRun, mayIn
 // repositoryExists looks for the repository as ensureInitialised says:
 // true when it is there (or when bakc leaves it to restic to tell), false
 // when it is missing.
-func repositoryExists(ctx context.Context, log *slog.Logger, rr *repoRun, mayInit bool) (bool, *Failure) {
+func repositoryExists(ctx context.Context, o *Options, log *slog.Logger, rr *repoRun) (bool, *Failure) {
 	repo := rr.repo
 	fail := func(cat restic.Category, err error) *Failure {
 		f := failure(PhasePreflight, repo.Name, cat, err)
 		return &f
 	}
-	switch repo.Kind {
-	case plan.KindLocal, plan.KindNFS:
+	switch {
+	case !isURLRepository(repo):
 		_, err := os.Stat(filepath.Join(repo.URL, "config"))
 		switch {
 		case err == nil:
@@ -234,15 +261,23 @@ func repositoryExists(ctx context.Context, log *slog.Logger, rr *repoRun, mayIni
 		}
 		return false, nil
 	default:
-		if !mayInit {
-			return true, nil
-		}
-		err := rr.restic.CatConfig(ctx)
+		err := openURLRepository(ctx, o, log, rr)
 		if err == nil {
 			return true, nil
 		}
-		if re := restic.AsError(err); re == nil || re.Category() != restic.CategoryStorage {
+		var ue *unreachableError
+		if errors.As(err, &ue) {
+			return false, openFailure(repo.Name, ue)
+		}
+		re := restic.AsError(err)
+		if re == nil {
 			return false, fail(restic.CategoryUnknown, err)
+		}
+		if re.Category() != restic.CategoryStorage {
+			// restic failed by itself within the bound: a name that
+			// does not resolve, a refused connection, a wrong
+			// password; its own words and category.
+			return false, fail(re.Category(), err)
 		}
 		return false, nil
 	}

@@ -8,6 +8,8 @@
 //	            each repository mounted from where the plan says and
 //	            initialised (preflight.go, mountpoint.go)
 //	pre hook    the job's pre_backup command (hooks.go)
+//	dumps       each dump command streamed into `restic backup --stdin`,
+//	            per repository, on the live system (dump.go)
 //	snapshot    ZFS snapshots shown at the original paths in the run's
 //	            private mount namespace (snapshots.go, runtime/snapshot)
 //	backup      one `restic backup --json` per repository from the same
@@ -85,6 +87,9 @@ type Options struct {
 	// node uses (repolock.go); 0 is DefaultLockWait, negative does not
 	// wait. What is left of it is restic's --retry-lock (restic ≥ 0.16).
 	LockWait time.Duration
+	// OpenTimeout bounds the preflight's opening of each URL repository
+	// (reach.go); 0 is DefaultOpenTimeout.
+	OpenTimeout time.Duration
 }
 
 func (o *Options) log() *slog.Logger {
@@ -113,6 +118,13 @@ func (o *Options) restic() string {
 		return "restic"
 	}
 	return o.Restic
+}
+
+func (o *Options) openTimeout() time.Duration {
+	if o.OpenTimeout <= 0 {
+		return DefaultOpenTimeout
+	}
+	return o.OpenTimeout
 }
 
 func (o *Options) mounts() ([]namespace.Mount, error) {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -113,6 +114,10 @@ func probeSSH(ctx context.Context, argv []string, cred *syscall.Credential) (res
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, AmbientCaps: []uintptr{unix.CAP_DAC_READ_SEARCH}}
 	}
 	if err := cmd.Run(); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The caller says which bound (checkRepository).
+			return restic.CategoryNetwork, &sshTimeout{stderr: oneLine(stderr.String())}
+		}
 		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 		why := strings.TrimSpace(lines[len(lines)-1])
 		cat := restic.CategoryNetwork
@@ -127,6 +132,14 @@ func probeSSH(ctx context.Context, argv []string, cred *syscall.Credential) (res
 		return cat, fmt.Errorf("ssh to the sftp repository failed: %s%s", why, sshHint(why))
 	}
 	return "", nil
+}
+
+// sshTimeout is an ssh probe stopped at its deadline: ssh had not logged
+// in and opened the sftp subsystem.
+type sshTimeout struct{ stderr string }
+
+func (e *sshTimeout) Error() string {
+	return "ssh did not log in and open the sftp subsystem in time (ssh said: " + e.stderr + ")"
 }
 
 // sshHint says what to do about what ssh said.

@@ -101,6 +101,21 @@ if ! zpool list >/dev/null 2>&1; then
 	done
 fi
 
+# /dev/fuse open to everyone, as udev makes it on Debian and NixOS (some
+# containers make it 0600): the set-uid fusermount opens it as the user
+# who mounts, and bakc mount's test mounts as the backup user.
+if [ -c /dev/fuse ] && [ "$(stat -c %a /dev/fuse)" != 666 ]; then
+	echo "test-setup: chmod 0666 /dev/fuse"
+	$sudo chmod 0666 /dev/fuse
+fi
+# ... and user_allow_other in /etc/fuse.conf (NixOS:
+# programs.fuse.userAllowOther), which fusermount reads for restic mount
+# --allow-other as the backup user.
+if ! grep -qx user_allow_other /etc/fuse.conf 2>/dev/null; then
+	echo "test-setup: user_allow_other in /etc/fuse.conf"
+	echo user_allow_other | $sudo tee -a /etc/fuse.conf >/dev/null
+fi
+
 # /dev/autofs, which the booted tier binds into its machines for the
 # automounts of NFS repositories (automount-idle): the autofs4 module,
 # which systemd loads at boot on most hosts.

@@ -58,7 +58,8 @@ Exit codes:
   0  success (warnings may have been printed)
   1  the configuration has errors, or the command failed
   2  usage error (unknown command or flag, wrong arguments)
-  bakc run has its own codes; see "bakc run --help".`
+  bakc run, status, restic and restore have codes of their own; see
+  their --help.`
 
 // newRootCmd builds the command tree; each command lives in its own file.
 func newRootCmd(e *env) *cobra.Command {
@@ -83,6 +84,8 @@ func newRootCmd(e *env) *cobra.Command {
 		newInitCmd(e),
 		newCompileCmd(e), newUnitsCmd(e),
 		newRunCmd(e),
+		newStatusCmd(e), newSnapshotsCmd(e), newRestoreCmd(e),
+		newResticCmd(e), newMountCmd(e),
 		newAlertsCmd(e), newDashboardCmd(e),
 		newSendGuardCmd(e),
 	)

@@ -28,16 +28,17 @@ type runOptions struct {
 	verbose       bool
 	seed          uint64
 	lockWait      time.Duration
+	openTimeout   time.Duration
 }
 
 const runLong = `Run one task of the installed plan: what the systemd units start on each
 node. The task's steps, its metrics (docs/metrics.md) and its error log are
 described in docs/runtime.md.
 
-  backup JOB         lock, preflight, pre_backup hook, ZFS snapshot shown at
-                     the original paths (private mount namespace), restic
-                     backup into each repository, forget, post_backup or
-                     on_failure hook
+  backup JOB         lock, preflight, pre_backup hook, dumps (on the live
+                     system), ZFS snapshot shown at the original paths
+                     (private mount namespace), restic backup into each
+                     repository, forget, post_backup or on_failure hook
   prune REPO         restic prune
   verify REPO        restic check --read-data-subset (the plan's subset)
   restore-test REPO  restore random files of the node's latest snapshot
@@ -64,6 +65,7 @@ func newRunCmd(e *env) *cobra.Command {
 	f.StringArrayVarP(&opts.resticOptions, "restic-option", "o", nil, "an extended restic option for every restic call, such as sftp.command=…; repeatable")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug messages too")
 	f.DurationVar(&opts.lockWait, "lock-wait", lockWaitDefault(), "how long to wait for a repository that another run of this node uses, then for restic's own lock (restic ≥ 0.16), before failing with exit code 5 ($BAKC_LOCK_WAIT sets the default)")
+	f.DurationVar(&opts.openTimeout, "open-timeout", durationEnv("BAKC_OPEN_TIMEOUT", runtime.DefaultOpenTimeout), "how long the preflight gives each URL repository (s3, b2, rest, sftp, …) to open before it leaves it out of the run with category network ($BAKC_OPEN_TIMEOUT sets the default)")
 
 	cmd.AddCommand(
 		&cobra.Command{
@@ -126,10 +128,16 @@ func exactArgs(n int, msg string) cobra.PositionalArgs {
 // drop-in can set it without changing ExecStart=), else the runtime's
 // default.
 func lockWaitDefault() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv("BAKC_LOCK_WAIT")); err == nil && d > 0 {
+	return durationEnv("BAKC_LOCK_WAIT", runtime.DefaultLockWait)
+}
+
+// durationEnv is the environment variable name when it holds a positive
+// duration, else def.
+func durationEnv(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
 		return d
 	}
-	return runtime.DefaultLockWait
+	return def
 }
 
 func envOr(name, def string) string {
@@ -209,9 +217,11 @@ func runtimeOptions(e *env, opts runOptions, log *slog.Logger) runtime.Options {
 		DryRun:        opts.dryRun,
 		Seed:          opts.seed,
 		LockWait:      opts.lockWait,
+		OpenTimeout:   opts.openTimeout,
 		Out:           e.stdout,
 		Terminal:      isTerminal(e.stdout),
 		Log:           log,
+		Now:           clock, // nil: the real clock; the tests set it
 	}
 	if opts.lockWait <= 0 {
 		o.LockWait = -1 // --lock-wait 0: do not wait

@@ -19,10 +19,15 @@ import (
 var updateScripts = flag.Bool("update-scripts", false, "rewrite the expected output in testdata/script/*.txtar from what bakc prints")
 
 // TestMain lets the scripts run bakc as a command: the test binary
-// re-executes itself as bakc, calling Main.
+// re-executes itself as bakc, calling Main. The other commands are
+// programs the tests' runs start (a dump's database client).
 func TestMain(m *testing.M) {
 	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"bakc": func() int { return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) },
+		"bakc": func() int {
+			applyTestHooks()
+			return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		},
+		"bakc-test-sockcat": sockcat,
 	}))
 }
 

@@ -24,7 +24,8 @@ const unitsLong = `Write a node's systemd units as plain files, for hosts that a
 per job bakc-backup-<job>.service and .timer; per repository
 bakc-verify-<repo>, bakc-restore-test-<repo> and bakc-prune-<repo> services
 and timers; for NFS repositories the .mount and .automount units; and
-plan.json (the node's plan), bakc-tmpfiles.conf (the runtime's folders),
+plan.json (the node's plan), runbook.md (its runbook, linked into
+/var/lib/backup-docs by the tmpfiles), bakc-tmpfiles.conf (the runtime's folders),
 bakc-sysusers.conf (the backup user with its fixed uid) and, when an sftp
 repository gives its host keys inline, known_hosts. They are the same
 units, key for key, as those of "bakc compile" for NixOS.
@@ -41,6 +42,7 @@ removed.
 Install on the host (see docs/nixos.md for NixOS):
   cp DIR/*.service DIR/*.timer DIR/*.mount DIR/*.automount /etc/systemd/system/
   install -D -m 0644 DIR/plan.json /etc/bakc/plan.json
+  install -D -m 0644 DIR/runbook.md /etc/bakc/runbook.md   # beside the plan
   install -D -m 0644 DIR/known_hosts /etc/bakc/known_hosts   # if written
   cp DIR/bakc-sysusers.conf /etc/sysusers.d/bakc.conf && systemd-sysusers
   cp DIR/bakc-tmpfiles.conf /etc/tmpfiles.d/bakc.conf && systemd-tmpfiles --create

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/emit/runbook"
 	"github.com/holthome/bakc/emit/units"
 	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/templates"
@@ -34,6 +35,10 @@ const etcPrefix = "/etc/"
 // ', %…) would then make nixos-rebuild fail; a name of our own always
 // works, whatever the path.
 const planStoreName = "bakc-plan.json"
+
+// runbookStoreName names the runbook's file in the Nix store, beside the
+// plan.
+const runbookStoreName = "bakc-runbook.md"
 
 // knownHostsStoreName names the sftp repositories' known_hosts file in
 // the Nix store, for the same reason: it lies beside the plan.
@@ -63,6 +68,13 @@ func Render(p *plan.Plan) ([]byte, error) {
 		}
 		top.set(call{"pkgs.writeText", []expr{str(knownHostsStoreName), text(strings.Join(kh.Lines, "\n") + "\n")}}, "environment", "etc", name, "source")
 	}
+	// The runbook beside the plan, linked into /var/lib/backup-docs by
+	// the tmpfiles rules (units.RunbookPath).
+	book, err := runbook.Render(p, runbook.Options{})
+	if err != nil {
+		return nil, err
+	}
+	top.set(call{"pkgs.writeText", []expr{str(runbookStoreName), text(string(book))}}, "environment", "etc", strings.TrimPrefix(units.RunbookPath(p), etcPrefix), "source")
 	top.set(list{raw("bakc")}, "environment", "systemPackages")
 	top.set(userAttrs(p), "users", "users", p.User.Name)
 	top.set((&attrs{}).set(raw(strconv.Itoa(p.User.GID)), "gid"), "users", "groups", p.User.Group)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/emit/runbook"
 	"github.com/holthome/bakc/emit/units"
 	"github.com/holthome/bakc/escape"
 	"github.com/holthome/bakc/templates"
@@ -28,6 +29,10 @@ const (
 	// KnownHostsFile holds the host keys of the node's sftp
 	// repositories; it is installed at the plan's paths.known_hosts.
 	KnownHostsFile = "known_hosts"
+	// RunbookFile is the node's runbook, installed beside the plan
+	// (units.RunbookPath); the tmpfiles link it into
+	// /var/lib/backup-docs.
+	RunbookFile = units.RunbookName
 )
 
 // DefaultProgram is where the units expect bakc on a plain host, unless
@@ -65,8 +70,13 @@ func Render(p *plan.Plan, program string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	book, err := runbook.Render(p, runbook.Options{})
+	if err != nil {
+		return nil, err
+	}
 	files = append(files,
 		File{Name: PlanFile, Data: planJSON},
+		File{Name: RunbookFile, Data: book},
 		File{Name: TmpfilesFile, Data: []byte(header + "# Install as /etc/tmpfiles.d/bakc.conf.\n" + strings.Join(set.Tmpfiles, "\n") + "\n")},
 		File{Name: SysusersFile, Data: []byte(header + "# Install as /etc/sysusers.d/bakc.conf.\n" + strings.Join(set.Sysusers, "\n") + "\n")},
 	)

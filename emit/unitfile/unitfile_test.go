@@ -222,6 +222,10 @@ func checkTmpfilesAndSysusers(t *testing.T, p *plan.Plan, files []File) {
 	for _, f := range files {
 		data[f.Name] = f.Data
 	}
+	// The runbook, installed beside the plan as units' help says.
+	book := filepath.Join(root, units.RunbookPath(p))
+	require.NoError(t, os.MkdirAll(filepath.Dir(book), 0o755))
+	require.NoError(t, os.WriteFile(book, data[RunbookFile], 0o644))
 	for _, run := range []struct {
 		bin, file string
 		args      []string
@@ -235,6 +239,15 @@ func checkTmpfilesAndSysusers(t *testing.T, p *plan.Plan, files []File) {
 			t.Fatalf("%s %s: %v\n%s", run.bin, run.file, err, out)
 		}
 	}
+	// The runbook's link in the seed's documentation folder: absolute,
+	// so read through the scratch root.
+	link := filepath.Join(root, units.RunbookDir, units.RunbookName)
+	target, err := os.Readlink(link)
+	require.NoError(t, err, "systemd-tmpfiles did not link the runbook")
+	require.Equal(t, units.RunbookPath(p), target)
+	got, err := os.ReadFile(filepath.Join(root, target))
+	require.NoError(t, err)
+	require.Contains(t, string(got), "# Backup runbook: `"+p.Node.Name+"`")
 	passwd, err := os.ReadFile(filepath.Join(root, "etc", "passwd"))
 	require.NoError(t, err)
 	if !strings.Contains(string(passwd), "bakc:x:2049:2049:") {

@@ -199,6 +199,8 @@ func TestHostileValuesAreEscaped(t *testing.T) {
 		"d \"/var/lib/bakc state/%%i\" 0750 bakc bakc - -",
 		`d "/var/lib/node_exporter/textfile collector" 0755 bakc bakc - -`,
 		"d /var/log/bakc 0750 bakc bakc - -",
+		"d /var/lib/backup-docs 0755 root root - -",
+		"L+ /var/lib/backup-docs/runbook.md - - - - /etc/bakc/runbook.md",
 		"d /run/bakc 0700 root root - -",
 	}
 	if diff := cmp.Diff(wantTmpfiles, set.Tmpfiles); diff != "" {

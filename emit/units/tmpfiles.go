@@ -2,6 +2,7 @@ package units
 
 import (
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/holthome/bakc/compiler/plan"
@@ -35,6 +36,12 @@ func buildTmpfiles(p *plan.Plan) []string {
 	for i, d := range dirs {
 		lines[i] = fmt.Sprintf("d %s %s %s %s - -", escape.SystemdPath(d), modes[d], p.User.Name, p.User.Group)
 	}
+	// The runbook, where the seed's documentation lived: a link to the
+	// copy beside the plan, which backup.nix (environment.etc) and the
+	// plain units' install (bakc units) put there.
+	lines = append(lines,
+		fmt.Sprintf("d %s 0755 root root - -", escape.SystemdPath(RunbookDir)),
+		fmt.Sprintf("L+ %s - - - - %s", escape.SystemdPath(path.Join(RunbookDir, RunbookName)), escape.SystemdPath(RunbookPath(p))))
 	for _, j := range p.Jobs {
 		if j.Snapshot == plan.SnapshotZFS {
 			// The clones of ZFS snapshot backups, which run as root.
@@ -44,6 +51,18 @@ func buildTmpfiles(p *plan.Plan) []string {
 	}
 	return lines
 }
+
+// RunbookDir is where the node's runbook is read on the host (the seed's
+// documentation folder), as RunbookName, a link to RunbookPath.
+const (
+	RunbookDir  = "/var/lib/backup-docs"
+	RunbookName = "runbook.md"
+)
+
+// RunbookPath is where the runbook is installed: beside the plan, so that
+// NixOS puts it with environment.etc and it changes with the
+// configuration.
+func RunbookPath(p *plan.Plan) string { return path.Join(path.Dir(p.Paths.Plan), RunbookName) }
 
 // buildSysusers writes the sysusers.d lines of the backup group and
 // user, with their fixed ids (the NAS gives repositories to that uid).

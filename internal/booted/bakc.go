@@ -13,6 +13,7 @@ import (
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/emit/unitfile"
+	"github.com/holthome/bakc/emit/units"
 	"github.com/holthome/bakc/internal/testenv"
 )
 
@@ -85,7 +86,8 @@ func Units(t testing.TB, fleet, hostFile string) string {
 //     bakc-tmpfiles.conf as /etc/tmpfiles.d/bakc.conf, so that systemd's
 //     own systemd-sysusers and systemd-tmpfiles-setup make the user and
 //     the folders at boot;
-//   - plan.json at the plan's own path, known_hosts (when written) at
+//   - plan.json at the plan's own path, runbook.md beside it,
+//     known_hosts (when written) at
 //     the plan's paths.known_hosts, and bakc at the path the units run
 //     it from.
 //
@@ -110,6 +112,10 @@ func Install(t testing.TB, m *Machine, dir string) *plan.Plan {
 		switch {
 		case name == unitfile.PlanFile:
 			m.WriteFile(p.Paths.Plan, data, 0o644)
+		case name == unitfile.RunbookFile:
+			// Beside the plan, as bakc units' help says; the tmpfiles
+			// link it into /var/lib/backup-docs.
+			m.WriteFile(units.RunbookPath(p), data, 0o644)
 		case name == unitfile.SysusersFile:
 			m.WriteFile("/etc/sysusers.d/bakc.conf", data, 0o644)
 		case name == unitfile.TmpfilesFile:

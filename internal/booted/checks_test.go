@@ -166,6 +166,18 @@ func checkTmpfiles(t *testing.T) {
 		if len(f) < 5 || strings.HasPrefix(l, "#") {
 			continue
 		}
+		if f[0] == "L+" {
+			// The runbook's link in /var/lib/backup-docs, to the
+			// runbook installed beside the plan.
+			require.Len(t, f, 7, "line %q", l)
+			target, err := os.Readlink(f[1])
+			if assert.NoError(t, err, "tmpfiles line %q", l) {
+				assert.Equal(t, f[6], target)
+				_, err := os.Stat(f[1])
+				assert.NoError(t, err, "the runbook behind %s", f[1])
+			}
+			continue
+		}
 		require.Equal(t, "d", f[0], "line %q", l)
 		n++
 		fi, err := os.Stat(f[1])

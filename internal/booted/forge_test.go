@@ -79,10 +79,11 @@ func insideForge(t *testing.T, p *plan.Plan) {
 		runs[r.Unit] = r
 	}
 
-	// plex writes to both repositories: the unreachable B2 fails the run
-	// (exit 3), the NAS still gets its snapshot and a complete result.
+	// plex writes to both repositories: the unreachable B2 fails its
+	// preflight (it does not open: exit 4), the NAS still gets its
+	// snapshot and a complete result.
 	t.Run("backup-plex", func(t *testing.T) {
-		checkRun(t, runs["bakc-backup-plex.service"], "exit-code", 3)
+		checkRun(t, runs["bakc-backup-plex.service"], "exit-code", 4)
 		checkNASCompleteCloudFailed(t, p, "plex")
 		snaps := nas.snapshots(t, "job:plex")
 		if !assert.Len(t, snaps, 1, "snapshots") {
@@ -127,11 +128,11 @@ func insideForge(t *testing.T, p *plan.Plan) {
 		assert.Equal(t, dbMarker, strings.TrimSpace(got), "the restored database holds the row")
 	})
 
-	// The same tasks on the unreachable B2 fail, each with an error line
-	// of category network.
+	// The same tasks on the unreachable B2 fail in their preflight (exit
+	// 4), each with an error line of category network.
 	t.Run("maintenance-cloud-secondary", func(t *testing.T) {
 		for _, task := range []string{"verify", "prune", "restore-test"} {
-			checkRun(t, runs["bakc-"+task+"-cloud-secondary.service"], "exit-code", 3)
+			checkRun(t, runs["bakc-"+task+"-cloud-secondary.service"], "exit-code", 4)
 			lines := errorLinesOf(t, p, task, "")
 			if assert.NotEmpty(t, lines, "an error line for %s of cloud-secondary", task) {
 				assert.Equal(t, "network", string(lines[len(lines)-1].Category), "%+v", lines[len(lines)-1])

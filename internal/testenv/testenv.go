@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,28 @@ func Root(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		missing(t, "needs root")
+	}
+}
+
+// UserFUSE skips or fails a test in which a user other than root
+// mounts with FUSE (restic mount as the backup user): fusermount must be
+// there, and /dev/fuse open to everyone, as udev makes it on Debian and
+// NixOS (0666): the set-uid fusermount opens it as the calling user;
+// and /etc/fuse.conf must say user_allow_other, for allow_other.
+func UserFUSE(t testing.TB) {
+	t.Helper()
+	LookPath(t, "fusermount")
+	fi, err := os.Stat("/dev/fuse")
+	if err != nil {
+		missing(t, "/dev/fuse: %v", err)
+		return
+	}
+	if fi.Mode().Perm()&0o006 != 0o006 {
+		missing(t, "/dev/fuse is mode %04o, not 0666 as udev makes it: fusermount opens it as the calling user", fi.Mode().Perm())
+	}
+	conf, _ := os.ReadFile("/etc/fuse.conf")
+	if !slices.Contains(strings.Split(string(conf), "\n"), "user_allow_other") {
+		missing(t, "/etc/fuse.conf does not say user_allow_other")
 	}
 }
 

@@ -74,6 +74,12 @@ func TestArgv(t *testing.T) {
 			want: []string{"restic", "--repo", "/mnt/r", "--password-file", "/pw", "--no-cache", "--retry-lock", "2h30m0s", "prune"},
 		},
 		{
+			name: "stuck-request-timeout in whole seconds, among the global flags",
+			r:    &Restic{Binary: "restic", Repo: "s3:https://s3.example/b", PasswordFile: "/pw", StuckRequestTimeout: 30 * time.Second},
+			sub:  CatConfigArgs(),
+			want: []string{"restic", "--repo", "s3:https://s3.example/b", "--password-file", "/pw", "--no-cache", "--stuck-request-timeout", "30s", "cat", "config", "--no-lock"},
+		},
+		{
 			name: "check structure only",
 			r:    noCache,
 			sub:  CheckArgs(""),

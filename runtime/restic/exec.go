@@ -14,8 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // StopGrace is how long restic gets to remove its lock and exit after it
@@ -121,14 +119,11 @@ func (r *Restic) runStdin(ctx context.Context, sub []string, stdin *os.File, con
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}
-	cmd.Env = r.environ()
+	r.prepare(cmd)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = StopGrace
-	if r.Credential != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential:  r.Credential,
-			AmbientCaps: []uintptr{unix.CAP_DAC_READ_SEARCH},
-		}
+	if r.KillAfter > 0 {
+		cmd.WaitDelay = r.KillAfter
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

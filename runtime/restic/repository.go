@@ -34,6 +34,21 @@ type Snapshot struct {
 	Paths    []string  `json:"paths"`
 	Hostname string    `json:"hostname"`
 	Tags     []string  `json:"tags"`
+	// Summary is restic's record of the backup that made the snapshot
+	// (restic ≥ 0.17); nil from an older restic.
+	Summary *SnapshotSummary `json:"summary,omitempty"`
+}
+
+// SnapshotSummary is what `restic snapshots --json` says of the backup
+// that made a snapshot (restic ≥ 0.17).
+type SnapshotSummary struct {
+	BackupStart         time.Time `json:"backup_start"`
+	BackupEnd           time.Time `json:"backup_end"`
+	FilesNew            uint64    `json:"files_new"`
+	FilesChanged        uint64    `json:"files_changed"`
+	DataAdded           uint64    `json:"data_added"`
+	TotalFilesProcessed uint64    `json:"total_files_processed"`
+	TotalBytesProcessed uint64    `json:"total_bytes_processed"`
 }
 
 // SnapshotsArgs is `restic snapshots --json`, filtered by host and tag

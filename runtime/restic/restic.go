@@ -54,6 +54,11 @@ type Restic struct {
 	// user only. Needs root (or CAP_SETUID, CAP_SETGID and the capability
 	// in the bounding set).
 	Credential *syscall.Credential
+	// Capabilities replace CAP_DAC_READ_SEARCH as the ambient
+	// capabilities restic gets with a Credential: RestoreCapabilities for
+	// a restore that puts owners and modes back. Nil is
+	// CAP_DAC_READ_SEARCH alone.
+	Capabilities []uintptr
 	// ProgressFPS is how many status lines per second `backup --json`
 	// prints (RESTIC_PROGRESS_FPS); restic's default in JSON mode is 60,
 	// which is far more than a terminal or systemd's status line needs.
@@ -73,6 +78,16 @@ type Restic struct {
 	// Only restic ≥ 0.16 knows the flag (Version.HasRetryLock); the
 	// runtime sets it from the time left of its own lock wait.
 	RetryLock time.Duration
+	// StuckRequestTimeout, when positive, is given as
+	// --stuck-request-timeout: restic cancels and retries an HTTP request
+	// that made no progress that long. Only restic ≥ 0.17.1 knows the
+	// flag (Version.HasStuckRequestTimeout).
+	StuckRequestTimeout time.Duration
+	// KillAfter is how long restic gets after SIGINT (its context ended)
+	// before it is killed; 0 is StopGrace. A call that holds no lock
+	// (cat config --no-lock) has nothing to clean up and can be given
+	// less.
+	KillAfter time.Duration
 	// Advice, when set, may give a sentence to add to a failure's
 	// message: what to do about it with this repository's settings (the
 	// runtime gives the unlock command for a lock failure).
@@ -102,6 +117,9 @@ func (r *Restic) GlobalArgs() []string {
 	}
 	if r.RetryLock > 0 {
 		args = append(args, "--retry-lock", formatDuration(r.RetryLock))
+	}
+	if r.StuckRequestTimeout > 0 {
+		args = append(args, "--stuck-request-timeout", formatDuration(r.StuckRequestTimeout))
 	}
 	return args
 }

@@ -21,9 +21,27 @@ func (v Version) AtLeast(major, minor int) bool {
 	return v.Major > major || (v.Major == major && v.Minor >= minor)
 }
 
+// AtLeastPatch reports whether v is major.minor.patch or newer.
+func (v Version) AtLeastPatch(major, minor, patch int) bool {
+	if v.Major != major || v.Minor != minor {
+		return v.AtLeast(major, minor)
+	}
+	return v.Patch >= patch
+}
+
 // HasRetryLock reports whether restic knows --retry-lock (0.16 added it;
 // an older restic refuses the unknown flag and does nothing).
 func (v Version) HasRetryLock() bool { return v.AtLeast(0, 16) }
+
+// HasStuckRequestTimeout reports whether restic knows
+// --stuck-request-timeout: 0.17.1 added it (changelog/0.17.1_2024-09-05/
+// issue-4970; cmd/restic/global.go), not 0.17.0. It is a global flag
+// every command accepts; what it bounds is one HTTP request that makes
+// no progress (internal/backend/watchdog_roundtriper.go, 5 minutes by
+// default): restic then cancels it and retries. It applies to the
+// backends that speak HTTP through restic's transport (s3, b2, rest,
+// azure, gs, swift), not to sftp, rclone or a local folder.
+func (v Version) HasStuckRequestTimeout() bool { return v.AtLeastPatch(0, 17, 1) }
 
 // ParseVersion reads the first line of `restic version`:
 // "restic 0.18.1 compiled with go1.24.1 on linux/amd64". A development

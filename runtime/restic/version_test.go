@@ -19,13 +19,17 @@ func TestParseVersion(t *testing.T) {
 		name, out string
 		want      restic.Version
 		retryLock bool
+		stuck     bool // --stuck-request-timeout
 		err       bool
 	}{
 		{name: "Debian's 0.14", out: "restic 0.14.0 compiled with go1.19.8 on linux/amd64\n", want: restic.Version{0, 14, 0}},
 		{name: "0.16 has --retry-lock", out: "restic 0.16.0 compiled with go1.21 on linux/amd64", want: restic.Version{0, 16, 0}, retryLock: true},
-		{name: "0.18.1", out: "restic 0.18.1 compiled with go1.24.1 on linux/amd64", want: restic.Version{0, 18, 1}, retryLock: true},
-		{name: "a development build", out: "restic 0.18.1-dev (compiled manually) compiled with go1.24 on linux/amd64", want: restic.Version{0, 18, 1}, retryLock: true},
-		{name: "a 1.0 one day", out: "restic 1.0 compiled with go1.30", want: restic.Version{1, 0, 0}, retryLock: true},
+		{name: "0.17.0 has no --stuck-request-timeout", out: "restic 0.17.0 compiled with go1.22.5 on linux/amd64", want: restic.Version{0, 17, 0}, retryLock: true},
+		{name: "0.17.1 has it", out: "restic 0.17.1 compiled with go1.23.0 on linux/amd64", want: restic.Version{0, 17, 1}, retryLock: true, stuck: true},
+		{name: "0.18.1", out: "restic 0.18.1 compiled with go1.24.1 on linux/amd64", want: restic.Version{0, 18, 1}, retryLock: true, stuck: true},
+		{name: "0.18.0", out: "restic 0.18.0 compiled with go1.24.1 on linux/amd64", want: restic.Version{0, 18, 0}, retryLock: true, stuck: true},
+		{name: "a development build", out: "restic 0.18.1-dev (compiled manually) compiled with go1.24 on linux/amd64", want: restic.Version{0, 18, 1}, retryLock: true, stuck: true},
+		{name: "a 1.0 one day", out: "restic 1.0 compiled with go1.30", want: restic.Version{1, 0, 0}, retryLock: true, stuck: true},
 		{name: "not restic", out: "rustic 0.9.0", err: true},
 		{name: "garbage version", out: "restic x.y.z", err: true},
 		{name: "empty", out: "", err: true},
@@ -43,6 +47,9 @@ func TestParseVersion(t *testing.T) {
 			}
 			if got.HasRetryLock() != tt.retryLock {
 				t.Errorf("%v.HasRetryLock() = %v, want %v", got, got.HasRetryLock(), tt.retryLock)
+			}
+			if got.HasStuckRequestTimeout() != tt.stuck {
+				t.Errorf("%v.HasStuckRequestTimeout() = %v, want %v", got, got.HasStuckRequestTimeout(), tt.stuck)
 			}
 		})
 	}
