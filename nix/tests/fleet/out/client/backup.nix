@@ -135,7 +135,7 @@ in
     - Paths:
       - `/srv/data`
     - Schedule: `daily`, which systemd reads as `*-*-* 00:00:00`, each run at a fixed offset of up to `30min` after that (the same every run, chosen by systemd per machine and timer). A run missed while the node was off is made up when it is back.
-    - Repositories: `nas`
+    - Repositories: `nas` (the job lists none, so it writes to the node's default repositories)
     - Retention: Keeps the newest snapshot of each of the last 7 days (periods without a snapshot are not counted); restic forgets the others after each successful backup, and the repository's prune frees their data. In restic's terms: `--keep-daily 7`, for this node and job only.
     - Snapshot: none; restic reads the live files.
     - Tags on every snapshot: `job:data` (`job:data` names the job)
@@ -158,9 +158,9 @@ in
     - restic repository: `/mnt/backup`
     - NFS export `nas:/export/client/restic`: the dataset `tank/backup/client/restic` on `nas`, mounted at `/mnt/backup` with `_netdev,nfsvers=4.2,noatime,noauto,x-systemd.automount,x-systemd.mount-timeout=30s`
     - Password file: `/run/secrets/restic-password`
-    - Jobs: `data`
+    - Jobs: `data`; every job that lists no repositories writes here
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
-    - Restore test: `weekly` (`Mon *-*-* 00:00:00`), at a fixed offset of up to `30min` after that, 1 random files restored and compared
+    - Restore test: `weekly` (`Mon *-*-* 00:00:00`), at a fixed offset of up to `30min` after that, 1 random files of the jobs' latest snapshots restored and compared (divided among the jobs, at least one each), and each job's latest dumps read whole
     - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
 
       ```sh
