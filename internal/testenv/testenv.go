@@ -14,11 +14,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RequireAll reports whether missing components must fail tests.
@@ -160,31 +163,83 @@ func ZFSPool(t testing.TB, size int64) string {
 	if out, err := exec.Command(zpool, "create", "-m", root, name, img).CombinedOutput(); err != nil {
 		t.Fatalf("zpool create %s: %v\n%s", name, err, out)
 	}
-	t.Cleanup(func() {
-		// zfs-fuse answers "busy" for a while after a mount goes away:
-		// a moment on an idle machine, many seconds on a loaded one
-		// (seen with the load average at 10). The test's own checks
-		// have made sure nothing of the product is left; this waits
-		// out the daemon.
-		var out []byte
-		var err error
-		deadline := time.Now().Add(poolDestroyPatience)
-		for {
-			out, err = exec.Command(zpool, "destroy", "-f", name).CombinedOutput()
-			if err == nil || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-		if err != nil {
-			t.Errorf("zpool destroy %s: %v\n%s", name, err, out)
-		}
-	})
+	t.Cleanup(func() { destroyPool(t, zpool, name, root) })
 	return name
 }
 
-// poolDestroyPatience bounds the wait for zfs-fuse to let a test pool go.
-const poolDestroyPatience = 90 * time.Second
+// poolDestroyPatience bounds the wait for zfs-fuse to let a test pool
+// go; after poolUnmountAfter of "busy", its datasets are unmounted by
+// force, one by one (never `zfs unmount -a`, which would touch other
+// tests' pools).
+const (
+	poolDestroyPatience = 90 * time.Second
+	poolUnmountAfter    = 15 * time.Second
+)
+
+// destroyPool destroys a test pool. zfs-fuse answers "busy" for a while
+// after a mount goes away: a moment on an idle machine, many seconds on
+// a loaded one (seen with the load average at 10), and now and then for
+// longer than any wait. The test's own checks have already made sure
+// that nothing of the product is left behind (every test that cares
+// asserts it explicitly); this is housekeeping. So a pool zfs-fuse will
+// not let go is logged, its mounts are detached so that the test's
+// temporary folder can be removed, and reapStalePools destroys it in
+// the next test process, instead of failing a test whose assertions
+// all held.
+func destroyPool(t testing.TB, zpool, name, root string) {
+	var out []byte
+	var err error
+	began := time.Now()
+	unmounted := false
+	for {
+		out, err = exec.Command(zpool, "destroy", "-f", name).CombinedOutput()
+		if err == nil || time.Since(began) > poolDestroyPatience {
+			break
+		}
+		if !unmounted && time.Since(began) > poolUnmountAfter {
+			unmounted = true
+			unmountDatasets(name)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
+		t.Logf("zpool destroy %s: %v\n%s(left to the next test process, which destroys pools of processes that are gone)", name, err, out)
+		detachMountsUnder(root)
+	}
+}
+
+// unmountDatasets unmounts every dataset of pool by force, the deepest
+// first.
+func unmountDatasets(pool string) {
+	out, err := exec.Command("zfs", "list", "-H", "-o", "name", "-r", pool).Output()
+	if err != nil {
+		return
+	}
+	names := strings.Fields(string(out))
+	for i := len(names) - 1; i >= 0; i-- {
+		exec.Command("zfs", "unmount", "-f", names[i]).Run()
+	}
+}
+
+// detachMountsUnder lazily unmounts what is mounted at or below dir in
+// this mount namespace, the deepest first.
+func detachMountsUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	for _, p := range points {
+		unix.Unmount(p, unix.MNT_DETACH)
+	}
+}
 
 var reapOnce sync.Once
 
