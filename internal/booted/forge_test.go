@@ -236,10 +236,10 @@ func insideForgeNASDown(t *testing.T, p *plan.Plan) {
 // insideForgeRestic014 runs forge's units with Debian's restic 0.14
 // only: the ZFS job, then the NAS repository's tasks (new-1: the root ZFS
 // job ran first on this node). The jobs and tasks that write to B2 are
-// left out here, and only here: restic 0.14 kept retrying an unreachable
-// B2 for more than 20 minutes (0.18.1: 60 s). bakc's bound on reaching a
-// URL repository (branch runtime2) is to end that; when it is on main,
-// this scenario runs plex, databases and the B2 tasks too.
+// left out here, and only here: restic 0.14 retries an unreachable B2
+// without end, so each would wait out bakc's open bound (--open-timeout,
+// 2 minutes) and prove nothing more than cmd/bakc's
+// TestRunBackupUnreachableRepository shows with 0.14 at a short bound.
 func insideForgeRestic014(t *testing.T, p *plan.Plan) {
 	out, err := exec.Command("restic", "version").Output()
 	require.NoError(t, err)
