@@ -36,8 +36,12 @@ type Runner struct {
 
 // DefaultBusyTimeout is how long Destroy retries a "dataset is busy"
 // answer. zfs-fuse gives it for well under a second after a mount went
-// away; a dataset that stays busy for this long is really in use.
-const DefaultBusyTimeout = 10 * time.Second
+// away on an idle machine, but for more than 20 s on a loaded one (seen
+// in CI: a clone's release failed after 10 s, leaving the run failed and
+// the clone behind until the next run cleaned it). Waiting costs nothing
+// when the destroy succeeds; a dataset that stays busy for a minute is
+// really in use, and the run says so.
+const DefaultBusyTimeout = 60 * time.Second
 
 // New returns a Runner that finds the zfs command on its first call and,
 // on zfs-fuse, runs it in the daemon's mount namespace (see the package
