@@ -75,7 +75,7 @@ func TestForgeRunbook(t *testing.T) {
 		"`--keep-daily 14 --keep-weekly 8 --keep-monthly 6 --keep-yearly 2`",
 		// The NFS source, and the mount before restoring.
 		"- NFS export `nas-1.holthome.net:/mnt/backup/forge/restic`: the dataset `backup/forge/restic` on `nas-1`",
-		"mountpoint -q /mnt/nas-backup || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas-backup\n",
+		"mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas\n",
 		// Credentials of the cloud repository, read by systemd, not sh.
 		"systemd-run --quiet --collect --wait --pipe '--property=EnvironmentFile=/run/secrets/bakc/cloud-secondary/environment' \\\n",
 		// The exact restore command of a path.
@@ -222,7 +222,7 @@ func TestIPv6NASMountLine(t *testing.T) {
 	script := "mkdir() { :; }\nmountpoint() { return 1; }\nmount() { printf '%s\\n' \"$@\"; }\n" + mountLine
 	out, err := exec.Command(sh, "-c", script).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	require.Equal(t, "-t\nnfs\n-o\nnfsvers=4.2,noatime\n[fd00::1]:/mnt/backup/forge/restic\n/mnt/nas-backup\n", string(out))
+	require.Equal(t, "-t\nnfs\n-o\nnfsvers=4.2,noatime\n[fd00::1]:/mnt/backup/forge/restic\n/mnt/nas\n", string(out))
 }
 
 // The runbook says why a job writes where it does (issue 9: repository

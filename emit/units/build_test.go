@@ -48,7 +48,7 @@ func TestForgeUnits(t *testing.T) {
 		"bakc-restore-test-nas-primary.service", "bakc-restore-test-nas-primary.timer",
 		"bakc-verify-cloud-secondary.service", "bakc-verify-cloud-secondary.timer",
 		"bakc-verify-nas-primary.service", "bakc-verify-nas-primary.timer",
-		`mnt-nas\x2dbackup.automount`, `mnt-nas\x2dbackup.mount`,
+		`mnt-nas.automount`, `mnt-nas.mount`,
 	}
 	if diff := cmp.Diff(want, names(set)); diff != "" {
 		t.Errorf("units (-want +got):\n%s", diff)
@@ -81,8 +81,8 @@ func TestServices(t *testing.T) {
 		// After the network and the NFS repository's automount, which
 		// it wants but does not require: a NAS that is down costs that
 		// repository only (the runtime's preflight finds out).
-		{"bakc-backup-plex.service", "Unit", "After", []string{"network-online.target", `mnt-nas\x2dbackup.automount`}},
-		{"bakc-backup-plex.service", "Unit", "Wants", []string{"network-online.target", `mnt-nas\x2dbackup.automount`}},
+		{"bakc-backup-plex.service", "Unit", "After", []string{"network-online.target", `mnt-nas.automount`}},
+		{"bakc-backup-plex.service", "Unit", "Wants", []string{"network-online.target", `mnt-nas.automount`}},
 		{"bakc-prune-cloud-secondary.service", "Unit", "After", []string{"network-online.target"}},
 		{"bakc-prune-cloud-secondary.service", "Unit", "Wants", []string{"network-online.target"}},
 		{"bakc-backup-plex.service", "Service", "ExecStart", []string{"run backup plex --plan /etc/bakc/plan.json"}},
@@ -114,7 +114,7 @@ func TestServices(t *testing.T) {
 		// Writable: the runtime's folders and the NFS repository, which
 		// systemd skips when it is missing ("-"); the b2 repository has
 		// no folder.
-		{"bakc-backup-databases.service", "Service", "ReadWritePaths", []string{"-/mnt/nas-backup", "/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},
+		{"bakc-backup-databases.service", "Service", "ReadWritePaths", []string{"-/mnt/nas", "/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},
 		{"bakc-prune-cloud-secondary.service", "Service", "ReadWritePaths", []string{"/var/cache/bakc", "/var/lib/bakc", "/var/lib/node_exporter/textfile_collector", "/var/log/bakc"}},
 		// Never RequiresMountsFor=: a failed mount would keep the
 		// service from starting, and a stopped one would stop it.
@@ -298,8 +298,8 @@ func TestMountDependencies(t *testing.T) {
 		options []string
 		want    string
 	}{
-		{"automount", []string{"_netdev", "noauto", "x-systemd.automount"}, `mnt-nas\x2dbackup.automount`},
-		{"mounted at boot", []string{"_netdev", "nfsvers=4.2"}, `mnt-nas\x2dbackup.mount`},
+		{"automount", []string{"_netdev", "noauto", "x-systemd.automount"}, `mnt-nas.automount`},
+		{"mounted at boot", []string{"_netdev", "nfsvers=4.2"}, `mnt-nas.mount`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := forge(t)

@@ -82,7 +82,7 @@ func TestStepNeeds(t *testing.T) {
 			// which is not a hook's.
 			var got []string
 			for _, w := range svc["ReadWritePaths"] {
-				if w[0] == '-' && w != "-/mnt/nas-backup" {
+				if w[0] == '-' && w != "-/mnt/nas" {
 					got = append(got, w)
 				}
 			}

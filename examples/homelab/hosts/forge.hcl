@@ -32,7 +32,7 @@ node "forge" {
   repository "nas-primary" {
     nfs {
       dataset    = "restic"
-      mountpoint = "/mnt/nas-backup"
+      mountpoint = "/mnt/nas"
     }
     # A sops-nix secret: backup.nix declares it (owner, mode, path) and
     # the plan names only the path it is decrypted to.

@@ -10,7 +10,7 @@ node "luna" {
   repository "nas" {
     nfs {
       dataset    = "restic"
-      mountpoint = "/mnt/nas-backup"
+      mountpoint = "/mnt/nas"
     }
     password_file = "/run/secrets/restic-password"
   }

@@ -87,14 +87,14 @@ in
         {
           "name": "nas-primary",
           "kind": "nfs",
-          "url": "/mnt/nas-backup",
+          "url": "/mnt/nas",
           "password_file": "/run/secrets/bakc/nas-primary/password",
           "nfs": {
             "nas": "nas-1",
             "server": "nas-1.holthome.net",
             "dataset": "backup/forge/restic",
             "export": "/mnt/backup/forge/restic",
-            "mountpoint": "/mnt/nas-backup",
+            "mountpoint": "/mnt/nas",
             "quota": 322122547200,
             "options": [
               "_netdev",
@@ -502,8 +502,8 @@ in
     ### Repository `nas-primary`
 
     - Kind: NFS export of nas-1
-    - restic repository: `/mnt/nas-backup`
-    - NFS export `nas-1.holthome.net:/mnt/backup/forge/restic`: the dataset `backup/forge/restic` on `nas-1`, mounted at `/mnt/nas-backup` with `_netdev,nfsvers=4.2,noatime,noauto,x-systemd.automount,x-systemd.mount-timeout=30s`
+    - restic repository: `/mnt/nas`
+    - NFS export `nas-1.holthome.net:/mnt/backup/forge/restic`: the dataset `backup/forge/restic` on `nas-1`, mounted at `/mnt/nas` with `_netdev,nfsvers=4.2,noatime,noauto,x-systemd.automount,x-systemd.mount-timeout=30s`
     - Password file: `/run/secrets/bakc/nas-primary/password`
     - Jobs: `databases`, `plex`, `system`; every job that lists no repositories writes here
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
@@ -513,7 +513,7 @@ in
 
       ```sh
       setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        restic --repo /mnt/nas-backup --password-file /run/secrets/bakc/nas-primary/password --no-cache unlock
+        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --no-cache unlock
       ```
 
     ## Restore
@@ -528,13 +528,13 @@ in
 
     ```sh
     # Mount the repository's NFS export, unless it is mounted.
-    mkdir -p /mnt/nas-backup
-    mountpoint -q /mnt/nas-backup || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas-backup
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas
     # restic as the backup user, allowed to restore owners and modes.
     bakc_restic() {
       setpriv --reuid=2049 --regid=2049 --clear-groups \
         --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
-        restic --repo /mnt/nas-backup --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
+        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
     }
     # The job's snapshots in this repository, newest last.
     bakc_restic snapshots --host forge --tag job:databases
@@ -579,13 +579,13 @@ in
 
     ```sh
     # Mount the repository's NFS export, unless it is mounted.
-    mkdir -p /mnt/nas-backup
-    mountpoint -q /mnt/nas-backup || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas-backup
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas
     # restic as the backup user, allowed to restore owners and modes.
     bakc_restic() {
       setpriv --reuid=2049 --regid=2049 --clear-groups \
         --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
-        restic --repo /mnt/nas-backup --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
+        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
     }
     # The job's snapshots in this repository, newest last.
     bakc_restic snapshots --host forge --tag job:plex
@@ -601,13 +601,13 @@ in
 
     ```sh
     # Mount the repository's NFS export, unless it is mounted.
-    mkdir -p /mnt/nas-backup
-    mountpoint -q /mnt/nas-backup || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas-backup
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas
     # restic as the backup user, allowed to restore owners and modes.
     bakc_restic() {
       setpriv --reuid=2049 --regid=2049 --clear-groups \
         --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
-        restic --repo /mnt/nas-backup --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
+        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
     }
     # The job's snapshots in this repository, newest last.
     bakc_restic snapshots --host forge --tag job:system
@@ -683,7 +683,7 @@ in
     gid = 2049;
   };
 
-  fileSystems."/mnt/nas-backup" = {
+  fileSystems."/mnt/nas" = {
     device = "nas-1.holthome.net:/mnt/backup/forge/restic";
     fsType = "nfs";
     options = [
@@ -789,11 +789,11 @@ in
       Description = "bakc backup databases: PostgreSQL, dumped with pg_dumpall straight into restic";
       After = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
       Wants = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
     };
     serviceConfig = {
@@ -807,7 +807,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "-/mnt/nas-backup"
+        "-/mnt/nas"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -849,11 +849,11 @@ in
       Description = "bakc backup plex";
       After = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
       Wants = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
     };
     serviceConfig = {
@@ -870,7 +870,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "-/mnt/nas-backup"
+        "-/mnt/nas"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -913,11 +913,11 @@ in
       Description = "bakc backup system: Home folders and persistent state";
       After = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
       Wants = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
     };
     serviceConfig = {
@@ -932,7 +932,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "-/mnt/nas-backup"
+        "-/mnt/nas"
         "/run/bakc"
         "/var/cache/bakc"
         "/var/lib/bakc"
@@ -1028,11 +1028,11 @@ in
       Description = "bakc prune of repository nas-primary";
       After = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
       Wants = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
     };
     serviceConfig = {
@@ -1049,7 +1049,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "-/mnt/nas-backup"
+        "-/mnt/nas"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -1141,11 +1141,11 @@ in
       Description = "bakc restore test of repository nas-primary";
       After = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
       Wants = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
     };
     serviceConfig = {
@@ -1162,7 +1162,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "-/mnt/nas-backup"
+        "-/mnt/nas"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
@@ -1254,11 +1254,11 @@ in
       Description = "bakc verify of repository nas-primary";
       After = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
       Wants = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
     };
     serviceConfig = {
@@ -1275,7 +1275,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "-/mnt/nas-backup"
+        "-/mnt/nas"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"

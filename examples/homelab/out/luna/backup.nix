@@ -46,14 +46,14 @@ in
         {
           "name": "nas",
           "kind": "nfs",
-          "url": "/mnt/nas-backup",
+          "url": "/mnt/nas",
           "password_file": "/run/secrets/restic-password",
           "nfs": {
             "nas": "nas-1",
             "server": "nas-1.holthome.net",
             "dataset": "backup/luna/restic",
             "export": "/mnt/backup/luna/restic",
-            "mountpoint": "/mnt/nas-backup",
+            "mountpoint": "/mnt/nas",
             "quota": 322122547200,
             "options": [
               "_netdev",
@@ -186,8 +186,8 @@ in
     ### Repository `nas`
 
     - Kind: NFS export of nas-1
-    - restic repository: `/mnt/nas-backup`
-    - NFS export `nas-1.holthome.net:/mnt/backup/luna/restic`: the dataset `backup/luna/restic` on `nas-1`, mounted at `/mnt/nas-backup` with `_netdev,nfsvers=4.2,noatime,noauto,x-systemd.automount,x-systemd.mount-timeout=30s`
+    - restic repository: `/mnt/nas`
+    - NFS export `nas-1.holthome.net:/mnt/backup/luna/restic`: the dataset `backup/luna/restic` on `nas-1`, mounted at `/mnt/nas` with `_netdev,nfsvers=4.2,noatime,noauto,x-systemd.automount,x-systemd.mount-timeout=30s`
     - Password file: `/run/secrets/restic-password`
     - Jobs: `state`; every job that lists no repositories writes here
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
@@ -195,7 +195,7 @@ in
 
       ```sh
       setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        restic --repo /mnt/nas-backup --password-file /run/secrets/restic-password --no-cache unlock
+        restic --repo /mnt/nas --password-file /run/secrets/restic-password --no-cache unlock
       ```
 
     ## Restore
@@ -210,13 +210,13 @@ in
 
     ```sh
     # Mount the repository's NFS export, unless it is mounted.
-    mkdir -p /mnt/nas-backup
-    mountpoint -q /mnt/nas-backup || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/luna/restic /mnt/nas-backup
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/luna/restic /mnt/nas
     # restic as the backup user, allowed to restore owners and modes.
     bakc_restic() {
       setpriv --reuid=2049 --regid=2049 --clear-groups \
         --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
-        restic --repo /mnt/nas-backup --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc "$@"
+        restic --repo /mnt/nas --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc "$@"
     }
     # The job's snapshots in this repository, newest last.
     bakc_restic snapshots --host luna --tag job:state
@@ -242,7 +242,7 @@ in
     gid = 2049;
   };
 
-  fileSystems."/mnt/nas-backup" = {
+  fileSystems."/mnt/nas" = {
     device = "nas-1.holthome.net:/mnt/backup/luna/restic";
     fsType = "nfs";
     options = [
@@ -272,11 +272,11 @@ in
       Description = "bakc backup state";
       After = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
       Wants = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
     };
     serviceConfig = {
@@ -291,7 +291,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "-/mnt/nas-backup"
+        "-/mnt/nas"
         "/run/bakc"
         "/var/cache/bakc"
         "/var/lib/bakc"
@@ -334,11 +334,11 @@ in
       Description = "bakc prune of repository nas";
       After = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
       Wants = [
         "network-online.target"
-        "mnt-nas\\x2dbackup.automount"
+        "mnt-nas.automount"
       ];
     };
     serviceConfig = {
@@ -355,7 +355,7 @@ in
       PrivateTmp = "yes";
       ProtectSystem = "strict";
       ReadWritePaths = [
-        "-/mnt/nas-backup"
+        "-/mnt/nas"
         "/var/cache/bakc"
         "/var/lib/bakc"
         "/var/lib/node_exporter/textfile_collector"
