@@ -26,8 +26,13 @@ type scenario struct {
 	name string
 	// fleet is the folder of the fleet: examples/homelab unless set
 	// (testFleet: the tier's own, internal/booted/testdata/fleet).
-	fleet  string
-	node   string
+	fleet string
+	// newFleet, when set, makes the scenario's fleet on the host (a copy
+	// of the example fleet that `bakc init` added the node to) and
+	// returns it with the sops that decrypts its secrets: installNode
+	// puts each secret of the plan where sops-nix would (installSops).
+	newFleet func(t *testing.T) (fleet string, decrypt sopsDecrypt)
+	node     string
 	setup  func(t *testing.T, m *booted.Machine, p *plan.Plan)
 	inside func(t *testing.T, p *plan.Plan)
 	// restic is the restic the units run: "0.18.1" (what NixOS ships,
@@ -47,6 +52,7 @@ var scenarios = []scenario{
 	{name: "forge-restic-0.14", node: "forge", restic: "0.14", setup: setupForge, inside: insideForgeRestic014},
 	{name: "luna", node: "luna", restic: "0.18.1", setup: setupLuna, inside: insideLuna},
 	{name: "cluster-0", node: "cluster-0", restic: "0.18.1", setup: setupCluster0, inside: insideCluster0},
+	{name: "mars-init", newFleet: marsFleet, node: "mars", restic: "0.18.1", setup: setupMars, inside: insideMars},
 }
 
 // testFleet is the tier's own fleet, for what the example fleet does not
@@ -75,20 +81,28 @@ func TestBooted(t *testing.T) {
 			// waiting (on restic's retries of the unreachable B2).
 			t.Parallel()
 			m := booted.NewMachine(s.node)
-			p := installNode(t, m, fleetOf(t, s), s.node, s.restic)
+			fleet, decrypt := fleetOf(t, s)
+			p := installNode(t, m, fleet, s.node, s.restic)
+			if decrypt != nil {
+				installSops(t, m, p, decrypt)
+			}
 			s.setup(t, m, p)
 			booted.Run(t, m, bootTimeout)
 		})
 	}
 }
 
-// fleetOf is the folder of a scenario's fleet: the example fleet, or
-// the tier's own.
-func fleetOf(t *testing.T, s scenario) string {
-	if s.fleet != "" {
-		return filepath.Join(booted.ModuleRoot(t), "internal", "booted", s.fleet)
+// fleetOf is the folder of a scenario's fleet: the example fleet, the
+// tier's own, or one the scenario makes (with the sops that decrypts
+// its secrets).
+func fleetOf(t *testing.T, s scenario) (string, sopsDecrypt) {
+	switch {
+	case s.newFleet != nil:
+		return s.newFleet(t)
+	case s.fleet != "":
+		return filepath.Join(booted.ModuleRoot(t), "internal", "booted", s.fleet), nil
 	}
-	return filepath.Join(booted.ModuleRoot(t), "examples", "homelab")
+	return filepath.Join(booted.ModuleRoot(t), "examples", "homelab"), nil
 }
 
 // installNode installs what `bakc units hosts/NODE.hcl` writes in the
