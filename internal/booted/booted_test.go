@@ -33,8 +33,8 @@ type scenario struct {
 	// puts each secret of the plan where sops-nix would (installSops).
 	newFleet func(t *testing.T) (fleet string, decrypt sopsDecrypt)
 	node     string
-	setup  func(t *testing.T, m *booted.Machine, p *plan.Plan)
-	inside func(t *testing.T, p *plan.Plan)
+	setup    func(t *testing.T, m *booted.Machine, p *plan.Plan)
+	inside   func(t *testing.T, p *plan.Plan)
 	// restic is the restic the units run: "0.18.1" (what NixOS ships,
 	// installed as /usr/local/bin/restic, first on systemd's PATH) or
 	// "0.14" (Debian's /usr/bin/restic, in the tree).
