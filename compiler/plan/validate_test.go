@@ -158,7 +158,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"an nfs repository without its mount", edit(func(p *Plan) { p.Repositories[1].NFS = nil }),
 			[]string{`repositories[1].nfs: is required for an nfs repository`}},
 		{"an nfs URL that is not its mountpoint", edit(func(p *Plan) { p.Repositories[1].URL = "/mnt/elsewhere" }),
-			[]string{`repositories[1].url: "/mnt/elsewhere" is not the NFS mountpoint "/mnt/nas-backup"`}},
+			[]string{`repositories[1].url: "/mnt/elsewhere" is not the NFS mountpoint "/mnt/nas"`}},
 		{"a URL of another kind", edit(func(p *Plan) { p.Repositories[0].URL = "s3:host/bucket" }),
 			[]string{`repositories[0].url: "s3:host/bucket" is not a restic URL of kind "b2"`}},
 		{"a mountpoint on a URL repository", edit(func(p *Plan) { p.Repositories[0].Mountpoint = "/mnt" }),
