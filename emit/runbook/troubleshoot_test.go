@@ -156,7 +156,7 @@ func testTroubleshoot(t *testing.T, sh string, r testenv.Restic, manager *testen
 
 	// Printed, not run (FUSE, until Ctrl-C).
 	require.Equal(t, "bakc mount local /mnt/restic", browse[3])
-	require.Contains(t, browse[4], "bakc_restic mount --host testnode --tag job:files /mnt/restic")
+	require.Contains(t, browse[4], "bakc_restic mount --allow-other --host testnode --tag job:files /mnt/restic")
 }
 
 // sectionBlocks returns the sh code blocks of the section below heading,

@@ -274,7 +274,7 @@ in
     bakc_restic find --host cluster-0 --tag job:etcd etcd
     ```
 
-    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns:
+    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns (`--allow-other`, as `bakc mount` does, so that root and the node's users can read it; the kernel checks each file's recorded owner and mode):
 
     ```sh
     bakc mount nas-sftp /mnt/restic
@@ -282,7 +282,7 @@ in
 
     ```sh
     mkdir -p /mnt/restic && chown 2049:2049 /mnt/restic
-    bakc_restic mount --host cluster-0 --tag job:etcd /mnt/restic
+    bakc_restic mount --allow-other --host cluster-0 --tag job:etcd /mnt/restic
     ```
 
   '';

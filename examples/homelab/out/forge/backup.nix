@@ -793,7 +793,7 @@ in
     bakc_restic find --host forge --tag job:plex plex
     ```
 
-    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns:
+    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns (`--allow-other`, as `bakc mount` does, so that root and the node's users can read it; the kernel checks each file's recorded owner and mode):
 
     ```sh
     bakc mount cloud-secondary /mnt/restic
@@ -801,7 +801,7 @@ in
 
     ```sh
     mkdir -p /mnt/restic && chown 2049:2049 /mnt/restic
-    bakc_restic mount --host forge --tag job:plex /mnt/restic
+    bakc_restic mount --allow-other --host forge --tag job:plex /mnt/restic
     ```
 
     ### Browse job `databases` in `nas-primary`
@@ -818,7 +818,7 @@ in
     bakc_restic find --host forge --tag job:databases all.sql
     ```
 
-    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns:
+    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns (`--allow-other`, as `bakc mount` does, so that root and the node's users can read it; the kernel checks each file's recorded owner and mode):
 
     ```sh
     bakc mount nas-primary /mnt/restic
@@ -826,7 +826,7 @@ in
 
     ```sh
     mkdir -p /mnt/restic && chown 2049:2049 /mnt/restic
-    bakc_restic mount --host forge --tag job:databases /mnt/restic
+    bakc_restic mount --allow-other --host forge --tag job:databases /mnt/restic
     ```
 
     ### Browse job `plex` in `nas-primary`
@@ -843,7 +843,7 @@ in
     bakc_restic find --host forge --tag job:plex plex
     ```
 
-    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns:
+    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns (`--allow-other`, as `bakc mount` does, so that root and the node's users can read it; the kernel checks each file's recorded owner and mode):
 
     ```sh
     bakc mount nas-primary /mnt/restic
@@ -851,7 +851,7 @@ in
 
     ```sh
     mkdir -p /mnt/restic && chown 2049:2049 /mnt/restic
-    bakc_restic mount --host forge --tag job:plex /mnt/restic
+    bakc_restic mount --allow-other --host forge --tag job:plex /mnt/restic
     ```
 
     ### Browse job `system` in `nas-primary`
@@ -868,7 +868,7 @@ in
     bakc_restic find --host forge --tag job:system home
     ```
 
-    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns:
+    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns (`--allow-other`, as `bakc mount` does, so that root and the node's users can read it; the kernel checks each file's recorded owner and mode):
 
     ```sh
     bakc mount nas-primary /mnt/restic
@@ -876,7 +876,7 @@ in
 
     ```sh
     mkdir -p /mnt/restic && chown 2049:2049 /mnt/restic
-    bakc_restic mount --host forge --tag job:system /mnt/restic
+    bakc_restic mount --allow-other --host forge --tag job:system /mnt/restic
     ```
 
   '';
