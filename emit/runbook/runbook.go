@@ -155,6 +155,14 @@ type repoView struct {
 	Prune        scheduleView
 	Verify       *scheduleView
 	RestoreTest  *scheduleView
+	// MountUnit is systemd's mount unit of an NFS repository's
+	// mountpoint, for the troubleshooting commands.
+	MountUnit string
+	// Browse are the jobs' snapshots here, for the browsing commands.
+	Browse []browseView
+	// ReadFunc defines bakc_restic for the troubleshooting and
+	// browsing commands (readFunc).
+	ReadFunc string
 }
 
 func buildView(p *plan.Plan, opts Options) (*view, error) {
@@ -211,6 +219,10 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			}
 			rv.RestoreTest = &s
 		}
+		if err := troubleViews(p, &rv); err != nil {
+			return nil, err
+		}
+		rv.ReadFunc = readFunc(p, rv)
 		repos[r.Name] = rv
 		v.Repositories = append(v.Repositories, rv)
 	}

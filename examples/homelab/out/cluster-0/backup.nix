@@ -203,6 +203,88 @@ in
     ```sh
     bakc_restic restore latest --host cluster-0 --tag job:etcd --path /var/lib/etcd --include /var/lib/etcd --target /var/tmp/bakc-restore/etcd
     ```
+
+    ## Troubleshooting
+
+    Run these as root. `bakc_restic` runs restic as the backup user `bakc`, with the repository's password file, its credentials (read by systemd, never by the shell) and the runtime's cache `/var/cache/bakc`; `bakc restic REPO -- ARGS` does the same from the installed plan.
+
+    ### Troubleshoot `nas-sftp`
+
+    ```sh
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
+        restic --repo sftp:restic@nas-1.holthome.net:/srv/restic/cluster-0 --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc \
+        -o 'sftp.command=ssh -F none -i /run/secrets/restic-ssh-key -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=/etc/bakc/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o CheckHostIP=no -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=60 -o ServerAliveCountMax=5 -l restic -s -- nas-1.holthome.net sftp' "$@"
+    }
+    ```
+
+    The locks in the repository (none while no restic works on it):
+
+    ```sh
+    bakc_restic list locks
+    ```
+
+    Is a bakc run active on this node? `restic unlock` is safe only when this lists no unit (and no other node writing to the repository runs restic):
+
+    ```sh
+    systemctl list-units 'bakc-*' --state=active
+    ```
+
+    Remove stale locks only (those older than 30 minutes, or of a restic on this node that no longer runs); a running restic's lock stays. Never add `--remove-all`: it removes the locks of running restics too, and a prune then deletes data a backup still writes.
+
+    ```sh
+    bakc_restic unlock
+    ```
+
+    Check the repository's structure, then read a tenth of its data (the pack files of one tenth, chosen by the subset; a different `n/10` each time covers it all):
+
+    ```sh
+    bakc_restic check
+    ```
+
+    ```sh
+    bakc_restic check --read-data-subset=1/10
+    ```
+
+    The cache's size, and removing the caches of repositories not used for 30 days:
+
+    ```sh
+    du -sh /var/cache/bakc
+    ```
+
+    ```sh
+    bakc_restic cache --cleanup
+    ```
+
+    ## Browsing
+
+    Run these as root, after the repository's `bakc_restic` from Troubleshooting. Each job's snapshots on this node, a folder of the latest one, and where a name is in all of them (change the path or the pattern; restic's patterns treat `*`, `?` and `[` specially).
+
+    ### Browse job `etcd` in `nas-sftp`
+
+    ```sh
+    bakc_restic snapshots --host cluster-0 --tag job:etcd
+    ```
+
+    ```sh
+    bakc_restic ls latest --host cluster-0 --tag job:etcd /var/lib/etcd
+    ```
+
+    ```sh
+    bakc_restic find --host cluster-0 --tag job:etcd etcd
+    ```
+
+    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns (`--allow-other`, as `bakc mount` does, so that root and the node's users can read it; the kernel checks each file's recorded owner and mode):
+
+    ```sh
+    bakc mount nas-sftp /mnt/restic
+    ```
+
+    ```sh
+    mkdir -p /mnt/restic && chown 2049:2049 /mnt/restic
+    bakc_restic mount --allow-other --host cluster-0 --tag job:etcd /mnt/restic
+    ```
+
   '';
 
   environment.systemPackages = [ bakc ];
