@@ -197,6 +197,94 @@ in
     ```sh
     bakc_restic restore latest --host client --tag job:data --path /srv/data --include /srv/data --target /var/tmp/bakc-restore/data
     ```
+
+    ## Troubleshooting
+
+    Run these as root. `bakc_restic` runs restic as the backup user `bakc`, with the repository's password file, its credentials (read by systemd, never by the shell) and the runtime's cache `/var/cache/bakc`; `bakc restic REPO -- ARGS` does the same from the installed plan.
+
+    ### Troubleshoot `nas`
+
+    ```sh
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
+        restic --repo /mnt/backup --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc "$@"
+    }
+    ```
+
+    The NFS mount: is it mounted, and what did systemd say when it was not?
+
+    ```sh
+    systemctl status mnt-backup.mount
+    findmnt /mnt/backup
+    ```
+
+    The locks in the repository (none while no restic works on it):
+
+    ```sh
+    bakc_restic list locks
+    ```
+
+    Is a bakc run active on this node? `restic unlock` is safe only when this lists no unit (and no other node writing to the repository runs restic):
+
+    ```sh
+    systemctl list-units 'bakc-*' --state=active
+    ```
+
+    Remove stale locks only (those older than 30 minutes, or of a restic on this node that no longer runs); a running restic's lock stays. Never add `--remove-all`: it removes the locks of running restics too, and a prune then deletes data a backup still writes.
+
+    ```sh
+    bakc_restic unlock
+    ```
+
+    Check the repository's structure, then read a tenth of its data (the pack files of one tenth, chosen by the subset; a different `n/10` each time covers it all):
+
+    ```sh
+    bakc_restic check
+    ```
+
+    ```sh
+    bakc_restic check --read-data-subset=1/10
+    ```
+
+    The cache's size, and removing the caches of repositories not used for 30 days:
+
+    ```sh
+    du -sh /var/cache/bakc
+    ```
+
+    ```sh
+    bakc_restic cache --cleanup
+    ```
+
+    ## Browsing
+
+    Run these as root, after the repository's `bakc_restic` from Troubleshooting. Each job's snapshots on this node, a folder of the latest one, and where a name is in all of them (change the path or the pattern; restic's patterns treat `*`, `?` and `[` specially).
+
+    ### Browse job `data` in `nas`
+
+    ```sh
+    bakc_restic snapshots --host client --tag job:data
+    ```
+
+    ```sh
+    bakc_restic ls latest --host client --tag job:data /srv/data
+    ```
+
+    ```sh
+    bakc_restic find --host client --tag job:data data
+    ```
+
+    Where FUSE is available (`/dev/fuse`, `fusermount`; `user_allow_other` in `/etc/fuse.conf`), browse the snapshots as folders until Ctrl-C, with `bakc mount` (it prepares the folder), or with restic itself into a folder the backup user owns (`--allow-other`, as `bakc mount` does, so that root and the node's users can read it; the kernel checks each file's recorded owner and mode):
+
+    ```sh
+    bakc mount nas /mnt/restic
+    ```
+
+    ```sh
+    mkdir -p /mnt/restic && chown 2049:2049 /mnt/restic
+    bakc_restic mount --allow-other --host client --tag job:data /mnt/restic
+    ```
+
   '';
 
   environment.systemPackages = [ bakc ];
