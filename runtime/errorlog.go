@@ -17,7 +17,8 @@ import (
 type ErrorLine struct {
 	Time time.Time `json:"time"`
 	Node string    `json:"node"`
-	// Task is "backup", "prune" or "verify".
+	// Task is "backup", "prune", "verify", "restore-test" or
+	// "replicate" (a NAS's pull of a node's dataset; Node is that node).
 	Task string `json:"task"`
 	// Job is empty for a repository task (prune, verify).
 	Job string `json:"job,omitempty"`
@@ -29,6 +30,12 @@ type ErrorLine struct {
 	ResticExitCode *int            `json:"restic_exit_code,omitempty"`
 	Category       restic.Category `json:"category"`
 	Message        string          `json:"message"`
+	// Dataset and Target are, for a replicate run on the NAS, the
+	// node's dataset and its copy there; SyncoidExitCode is syncoid's
+	// exit code when it ran.
+	Dataset         string `json:"dataset,omitempty"`
+	Target          string `json:"target,omitempty"`
+	SyncoidExitCode *int   `json:"syncoid_exit_code,omitempty"`
 }
 
 // newErrorLine makes the error line of a failure.

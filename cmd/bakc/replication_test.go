@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sort"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/holthome/bakc/compiler/plan"
@@ -112,15 +118,29 @@ func TestReplicationWithSyncoid(t *testing.T) {
 	require.NoError(t, err)
 	node := &plan.NodeReplication{Address: "127.0.0.1", Port: port, User: "root", HostKey: hostKey}
 	targets := map[string]string{home: pool + "/nas/forge/zfs-recv/home", persist: pool + "/nas/forge/zfs-recv/persist"}
-	pull := func(source string) (string, error) {
-		args, err := replication.SyncoidArgs(node, "forge", plan.ReplicaDataset{Source: source, Target: targets[source]},
-			filepath.Join(dir, "nas"), knownHosts)
+	// Every pull is syncoid under `bakc run replicate`, as the NAS's
+	// units run it: the wrapper's flags, then syncoid's own command line.
+	nasRun := &plan.NASReplication{
+		State:       filepath.Join(dir, "nas-state"),
+		TextfileDir: filepath.Join(dir, "nas-textfile"),
+		ErrorLog:    filepath.Join(dir, "nas-log", "errors.jsonl"),
+	}
+	pullWith := func(n *plan.NodeReplication, known, source string) (string, error) {
+		args, err := replication.SyncoidArgs(n, "forge", plan.ReplicaDataset{Source: source, Target: targets[source]},
+			filepath.Join(dir, "nas"), known)
 		require.NoError(t, err)
-		cmd := exec.Command(syncoid, args...)
+		cmd := exec.Command(bakc, append([]string{"run", "replicate", "--syncoid", syncoid, "--zfs", nasZFS,
+			"--state", nasRun.State, "--textfile-dir", nasRun.TextfileDir, "--error-log", nasRun.ErrorLog, "--"}, args...)...)
 		cmd.Env = []string{"PATH=" + filepath.Dir(nasZFS) + ":/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir}
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	pull := func(source string) (string, error) { return pullWith(node, knownHosts, source) }
+	homeMetrics := func() map[string]float64 {
+		t.Helper()
+		return replMetrics(t, filepath.Join(nasRun.TextfileDir, "bakc-replicate-"+strings.ReplaceAll(targets[home], "/", "%2F")+".prom"))
+	}
+	homeLabels := `{dataset="` + home + `",node="forge",target="` + targets[home] + `"}`
 	pullAll := func(what string) {
 		t.Helper()
 		for _, src := range r.Datasets {
@@ -147,6 +167,64 @@ func TestReplicationWithSyncoid(t *testing.T) {
 	// 3. Nothing new: nothing changes.
 	pullAll("no-op")
 	require.Equal(t, append(append([]string{}, first...), next), sanoidSnaps(t, targets[home]))
+
+	// 3a. bakc's metrics of the pull: a success, and the lag from the
+	// copy's newest snapshot, whose creation is the node's (zfs receive
+	// keeps it).
+	m := homeMetrics()
+	nodeCreation := zfsCreation(t, home+"@"+next)
+	require.Equal(t, nodeCreation, zfsCreation(t, targets[home]+"@"+next), "the copy's snapshot has the node's creation time")
+	require.Equal(t, 1.0, m["bakc_replication_success"+homeLabels], "%v", m)
+	require.Equal(t, 0.0, m["bakc_replication_syncoid_exit_code"+homeLabels])
+	require.Equal(t, float64(nodeCreation), m["bakc_replication_newest_snapshot_timestamp_seconds"+homeLabels])
+	lastSuccess := m["bakc_replication_last_success_timestamp_seconds"+homeLabels]
+	require.InDelta(t, float64(time.Now().Unix()), lastSuccess, 120)
+	require.Equal(t, m["bakc_replication_last_run_timestamp_seconds"+homeLabels], lastSuccess)
+	lag := m["bakc_replication_lag_seconds"+homeLabels]
+	require.True(t, lag >= 0 && lag < 120, "lag %v", lag)
+	require.NotContains(t, m, "bakc_replication_failure_info", "no failure after a success")
+	require.NoFileExists(t, nasRun.ErrorLog, "no error line after successes")
+
+	// 3c. The node unreachable (nothing listens on its port): category
+	// network in the error log and the metrics, no success: the last
+	// success is the one before, the copy's lag is still reported.
+	closed := *node
+	closed.Port = freePort(t)
+	outs, err := pullWith(&closed, knownHosts, home)
+	require.Error(t, err, "a pull from a closed port:\n%s", outs)
+	require.Equal(t, 3, exitCodeOf(t, err), outs)
+	netLine := lastErrorLine(t, nasRun.ErrorLog)
+	require.Equal(t, "network", netLine["category"], "%v\n%s", netLine, outs)
+	require.Equal(t, "replicate", netLine["task"])
+	require.Equal(t, "forge", netLine["node"])
+	require.Equal(t, home, netLine["dataset"])
+	require.Equal(t, targets[home], netLine["target"])
+	m = homeMetrics()
+	require.Equal(t, 0.0, m["bakc_replication_success"+homeLabels])
+	require.Equal(t, lastSuccess, m["bakc_replication_last_success_timestamp_seconds"+homeLabels], "a failed pull keeps the last success")
+	require.Greater(t, m["bakc_replication_last_run_timestamp_seconds"+homeLabels], lastSuccess)
+	require.Equal(t, 1.0, m[`bakc_replication_failure_info{category="network",dataset="`+home+`",node="forge",phase="replicate",target="`+targets[home]+`"}`], "%v", m)
+	require.Equal(t, float64(nodeCreation), m["bakc_replication_newest_snapshot_timestamp_seconds"+homeLabels])
+	require.NoFileExists(t, filepath.Join(nasRun.State, "runs", "replicate-"+strings.ReplaceAll(targets[home], "/", "%2F")+".json"), "the run's record is removed at its end")
+
+	// 3d. Another host key than the node's declared one: category
+	// host_key, nothing pulled.
+	otherKey := testenv.SSHKey(t, dir, "impostor", "root@impostor")
+	impostor := filepath.Join(dir, "known_hosts_impostor")
+	require.NoError(t, os.WriteFile(impostor, []byte(replication.KnownHostsLine("forge", otherKey)), 0o644))
+	outs, err = pullWith(node, impostor, home)
+	require.Error(t, err, outs)
+	require.Equal(t, "host_key", lastErrorLine(t, nasRun.ErrorLog)["category"], outs)
+
+	// A success again clears the failure.
+	outs, err = pull(home)
+	require.NoError(t, err, outs)
+	m = homeMetrics()
+	require.Equal(t, 1.0, m["bakc_replication_success"+homeLabels])
+	require.Greater(t, m["bakc_replication_last_success_timestamp_seconds"+homeLabels], lastSuccess)
+	for k := range m {
+		require.NotContains(t, k, "bakc_replication_failure_info")
+	}
 
 	// 3b. The NAS's sanoid, from bakc's config for the copies (the keep
 	// policy, autosnap off), takes nothing and prunes nothing young: a
@@ -207,8 +285,65 @@ func TestReplicationWithSyncoid(t *testing.T) {
 	replZFS(t, "snapshot", home+"@"+next)
 	out2, err := pull(home)
 	require.Error(t, err, "a pull with no common snapshot must fail:\n%s", out2)
+	require.Equal(t, 3, exitCodeOf(t, err), out2)
+	require.Equal(t, "diverged", lastErrorLine(t, nasRun.ErrorLog)["category"], out2)
+	require.Equal(t, 0.0, homeMetrics()["bakc_replication_success"+homeLabels])
+	require.Contains(t, lastErrorLine(t, nasRun.ErrorLog)["message"], "has no snapshots matching", "the message is syncoid's reason, not its closing note")
 	require.Equal(t, before, replZFSOut(t, "list", "-H", "-t", "snapshot", "-o", "name,guid", "-r", targets[home]))
 	require.Equal(t, "second", readIn(t, targets[home], "file"))
+}
+
+// replMetrics reads a textfile with Prometheus' text parser: each
+// series as name{label="value",…} (labels sorted) to its value.
+func replMetrics(t *testing.T, path string) map[string]float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(f)
+	require.NoError(t, err, "metrics file %s does not parse", path)
+	out := map[string]float64{}
+	for name, fam := range fams {
+		for _, m := range fam.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			sort.Strings(ls)
+			out[name+"{"+strings.Join(ls, ",")+"}"] = m.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
+// lastErrorLine is the error log's last line, decoded.
+func lastErrorLine(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var l map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &l))
+	return l
+}
+
+// zfsCreation is a snapshot's creation property, Unix seconds.
+func zfsCreation(t *testing.T, snap string) int64 {
+	t.Helper()
+	v, err := strconv.ParseInt(strings.TrimSpace(replZFSOut(t, "get", "-Hp", "-o", "value", "creation", snap)), 10, 64)
+	require.NoError(t, err)
+	return v
+}
+
+// freePort is a TCP port on 127.0.0.1 that nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	return port
 }
 
 // zfsGetT is a zfs for zfs-fuse that answers `zfs get … -t snapshot`

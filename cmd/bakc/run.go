@@ -43,6 +43,8 @@ described in docs/runtime.md.
   verify REPO        restic check --read-data-subset (the plan's subset)
   restore-test REPO  restore random files of the node's latest snapshot
                      and compare them with the snapshot's record
+  replicate -- ARGS  on the NAS: syncoid ARGS, pulling one dataset of a
+                     node (docs/replication.md)
 
 Progress goes to the terminal and, under systemd (NOTIFY_SOCKET), to the
 unit's status line; the log goes to stderr (the journal). With --dry-run
@@ -111,6 +113,7 @@ is logged; --seed repeats a pick.
 	}
 	restoreTest.Flags().Uint64Var(&opts.seed, "seed", 0, "pick the files with this seed (0: a new one, logged)")
 	cmd.AddCommand(restoreTest)
+	cmd.AddCommand(newReplicateCmd(e, &opts))
 	return cmd
 }
 
