@@ -68,6 +68,11 @@ func nixEval(t *testing.T, module []byte) evaluated {
 // nixEvalJSON is nixEval's JSON. pkgs.writeText is builtins.toFile (a
 // store path computed in --eval, nothing written); lib.mkForce is
 // nixpkgs' own definition.
+// The stand-ins: pkgs.bakc and pkgs.sanoid are paths that do not exist
+// (the replication test runs the wrapper's text with a bakc of its
+// own); writeShellScriptBin keeps its name and text, which NixOS would
+// put into NAME/bin/NAME; lib.escapeShellArgs quotes every word, as
+// nixpkgs' does for any word that needs it.
 func nixEvalJSON(t *testing.T, module []byte) []byte {
 	t.Helper()
 	nix := testenv.NixInstantiate(t)
@@ -76,7 +81,7 @@ func nixEvalJSON(t *testing.T, module []byte) []byte {
 	if out, err := exec.Command(nix, "--parse", file).CombinedOutput(); err != nil {
 		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
 	}
-	expr := fmt.Sprintf(`import %s { config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; writeText = name: text: builtins.toFile name text; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; }; }`, file)
+	expr := fmt.Sprintf(`import %s { config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; bakc = "/stand-in/bakc"; sanoid = "/stand-in/sanoid"; writeText = name: text: builtins.toFile name text; writeShellScriptBin = name: text: { inherit name text; }; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; escapeShellArgs = args: builtins.concatStringsSep " " (map (a: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] a + "'") args); }; }`, file)
 	cmd := exec.Command(nix, "--eval", "--strict", "--json", "-E", expr)
 	cmd.Env = append(os.Environ(), "NIX_STATE_DIR="+t.TempDir(), "HOME="+t.TempDir())
 	out, err := cmd.Output()

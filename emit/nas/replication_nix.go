@@ -2,6 +2,7 @@ package nas
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -82,6 +83,23 @@ func replicationNix(p *plan.NASPlan) (let, body nixCode, err error) {
 	w("# %s", escape.CommentText(r.IdentityFile))
 	w("services.syncoid.enable = true;")
 	w("services.syncoid.localTargetAllow = [ %s ];", nixWords(syncoidTargetAllow))
+	w("")
+	w("# Every pull runs under bakc (bakc run replicate): the module's own")
+	w("# syncoid command line is kept, and bakc adds a lock per copy, the")
+	w("# failure's category in the error log and metrics with the lag. The")
+	w("# units' sandbox (RootDirectory, ProtectSystem=strict) gets bakc's")
+	w("# folders bound in, writable by the syncoid user.")
+	folders, err := replicateFolders(r)
+	if err != nil {
+		return "", "", fmt.Errorf("NAS plan %s: %w", p.NAS.Name, err)
+	}
+	w("services.syncoid.package = bakcSyncoid;")
+	w("services.syncoid.service.serviceConfig.BindPaths = [ %s ];", nixWords(folders))
+	w("systemd.tmpfiles.rules = [")
+	for _, rule := range replicateTmpfiles(r) {
+		w("  %s", escape.NixString(rule))
+	}
+	w("];")
 	w("services.sanoid.enable = true;")
 	for _, n := range p.Nodes {
 		nr := n.Replication
@@ -134,7 +152,8 @@ func replicationNix(p *plan.NASPlan) (let, body nixCode, err error) {
 			w("};")
 		}
 	}
-	let = nixCode("  knownHosts = pkgs.writeText " + escape.NixString(knownHostsName) + " " + escape.NixString(known.String()) + ";\n")
+	let = nixCode("  knownHosts = pkgs.writeText " + escape.NixString(knownHostsName) + " " + escape.NixString(known.String()) + ";\n" +
+		replicateWrapper(r))
 	return let, nixCode(b.String()), nil
 }
 
@@ -145,4 +164,64 @@ func nixWords(ws []string) string {
 		out = append(out, escape.NixString(w))
 	}
 	return strings.Join(out, " ")
+}
+
+// replicateState is the folder of `bakc run replicate`'s locks, run
+// records and last successes on the NAS: a folder of its own in the
+// plan's state folder, which the syncoid user owns, so that a NAS that
+// is also a bakc node keeps its backup user's state folder as it is.
+func replicateState(r *plan.NASReplication) string { return path.Join(r.State, "replication") }
+
+// replicateFolders are the NAS's folders `bakc run replicate` writes,
+// as words of BindPaths=: its state, node_exporter's textfile folder
+// and the error log's folder. A ":" would split a BindPaths= word, so
+// it is refused.
+func replicateFolders(r *plan.NASReplication) ([]string, error) {
+	var out []string
+	for _, f := range []struct{ name, dir string }{
+		{"state", replicateState(r)}, {"textfile_dir", r.TextfileDir}, {"error_log's folder", path.Dir(r.ErrorLog)},
+	} {
+		if err := escape.CheckSystemdPath(f.dir); err != nil {
+			return nil, fmt.Errorf("replication %s %q %v", f.name, f.dir, err)
+		}
+		if strings.Contains(f.dir, ":") {
+			return nil, fmt.Errorf("replication %s %q has a \":\", which BindPaths= reads as a separator", f.name, f.dir)
+		}
+		out = append(out, escape.SystemdPath(f.dir))
+	}
+	return out, nil
+}
+
+// replicateTmpfiles make those folders before the units start (a bind
+// mount needs its source): the state the syncoid user's own, the shared
+// folders writable by its group. replicateFolders checked the paths.
+func replicateTmpfiles(r *plan.NASReplication) []string {
+	return []string{
+		"d " + escape.SystemdPath(replicateState(r)) + " 0750 syncoid syncoid - -",
+		"d " + escape.SystemdPath(r.TextfileDir) + " 0775 root syncoid - -",
+		"d " + escape.SystemdPath(path.Dir(r.ErrorLog)) + " 0775 root syncoid - -",
+	}
+}
+
+// replicateWrapper is the let binding of the package services.syncoid
+// runs as its syncoid: bin/syncoid execs `bakc run replicate` with the
+// real syncoid and the NAS plan's folders, then the module's arguments.
+func replicateWrapper(r *plan.NASReplication) string {
+	argv := []string{"run", "replicate"}
+	var b strings.Builder
+	b.WriteString("  # services.syncoid's syncoid: bakc run replicate, which runs the real one.\n")
+	b.WriteString("  bakcSyncoid = pkgs.writeShellScriptBin \"syncoid\" ''\n")
+	b.WriteString("    exec ${lib.escapeShellArgs [\n")
+	b.WriteString("      \"${pkgs.bakc}/bin/bakc\"\n")
+	for _, a := range argv {
+		b.WriteString("      " + escape.NixString(a) + "\n")
+	}
+	b.WriteString("      \"--syncoid\"\n      \"${pkgs.sanoid}/bin/syncoid\"\n")
+	for _, kv := range [][2]string{{"--state", replicateState(r)}, {"--textfile-dir", r.TextfileDir}, {"--error-log", r.ErrorLog}} {
+		b.WriteString("      " + escape.NixString(kv[0]) + "\n      " + escape.NixString(kv[1]) + "\n")
+	}
+	b.WriteString("      \"--\"\n")
+	b.WriteString("    ]} \"$@\"\n")
+	b.WriteString("  '';\n")
+	return b.String()
 }

@@ -3,6 +3,9 @@ package nas
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +35,10 @@ func TestReplicationNixEvaluates(t *testing.T) {
 		Services struct {
 			Syncoid struct {
 				Enable           bool     `json:"enable"`
+				Package          struct{ Name, Text string }
+				Service          struct {
+					ServiceConfig struct{ BindPaths []string }
+				}
 				LocalTargetAllow []string `json:"localTargetAllow"`
 				Commands         map[string]struct {
 					Source, Target, SSHKey, RecvOptions string
@@ -49,11 +56,29 @@ func TestReplicationNixEvaluates(t *testing.T) {
 				Datasets map[string]map[string]json.RawMessage `json:"datasets"`
 			} `json:"sanoid"`
 		} `json:"services"`
+		Systemd struct {
+			Tmpfiles struct{ Rules []string }
+		}
 	}
 	require.NoError(t, json.Unmarshal(nixEvalJSON(t, module), &v))
 	require.True(t, v.Services.Syncoid.Enable)
 	require.True(t, v.Services.Sanoid.Enable)
 	require.Equal(t, []string{"create", "mount", "receive"}, v.Services.Syncoid.LocalTargetAllow, "no rollback, no destroy")
+
+	// The syncoid the module runs (package/bin/syncoid) is bakc run
+	// replicate with the real syncoid and the NAS plan's folders, then
+	// the module's arguments untouched; its folders are bound into the
+	// units' sandbox and made by tmpfiles, the state the syncoid user's.
+	r := p.Replication
+	require.Equal(t, "syncoid", v.Services.Syncoid.Package.Name)
+	require.Equal(t, []string{"--syncoid", "/stand-in/sanoid/bin/syncoid", "--state", r.State + "/replication", "--textfile-dir", r.TextfileDir, "--error-log", r.ErrorLog, "--", "a b", "bakc-send@forge:rpool/x", "backup/x"},
+		runWrapper(t, v.Services.Syncoid.Package.Text, "a b", "bakc-send@forge:rpool/x", "backup/x"))
+	require.Equal(t, []string{r.State + "/replication", r.TextfileDir, path.Dir(r.ErrorLog)}, v.Services.Syncoid.Service.ServiceConfig.BindPaths)
+	require.Equal(t, []string{
+		"d " + r.State + "/replication 0750 syncoid syncoid - -",
+		"d " + r.TextfileDir + " 0775 root syncoid - -",
+		"d " + path.Dir(r.ErrorLog) + " 0775 root syncoid - -",
+	}, v.Systemd.Tmpfiles.Rules)
 
 	seen := 0
 	for _, n := range p.Nodes {
@@ -122,4 +147,22 @@ func syncoidOptions(args []string) []string {
 	}
 	slices.Sort(opts)
 	return append(opts, operands...)
+}
+
+// runWrapper runs the wrapper's text with sh, with pkgs.bakc a program
+// that prints its arguments one a line, and returns what followed `run
+// replicate`.
+func runWrapper(t *testing.T, text string, args ...string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	bakc := filepath.Join(dir, "bakc")
+	require.NoError(t, os.WriteFile(bakc, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\"\n"), 0o755))
+	require.Contains(t, text, "'/stand-in/bakc/bin/bakc'")
+	script := filepath.Join(dir, "syncoid")
+	require.NoError(t, os.WriteFile(script, []byte(strings.Replace(text, "/stand-in/bakc/bin/bakc", bakc, 1)), 0o755))
+	out, err := exec.Command("sh", append([]string{script}, args...)...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	require.Equal(t, []string{"run", "replicate"}, got[:2])
+	return got[2:]
 }

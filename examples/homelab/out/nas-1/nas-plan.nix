@@ -11,6 +11,23 @@
 
 let
   knownHosts = pkgs.writeText "bakc-replication-known_hosts" "forge ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIACbE1vw7nszp8Qhn8bKeXZkWdma59rHcW+qOtwR9PBH root@forge\n";
+  # services.syncoid's syncoid: bakc run replicate, which runs the real one.
+  bakcSyncoid = pkgs.writeShellScriptBin "syncoid" ''
+    exec ${lib.escapeShellArgs [
+      "${pkgs.bakc}/bin/bakc"
+      "run"
+      "replicate"
+      "--syncoid"
+      "${pkgs.sanoid}/bin/syncoid"
+      "--state"
+      "/var/lib/bakc/replication"
+      "--textfile-dir"
+      "/var/lib/node_exporter/textfile_collector"
+      "--error-log"
+      "/var/log/bakc/errors.jsonl"
+      "--"
+    ]} "$@"
+  '';
 in
 {
   services.nfs.server.enable = true;
@@ -314,6 +331,19 @@ in
   # /run/secrets/bakc-replication-key
   services.syncoid.enable = true;
   services.syncoid.localTargetAllow = [ "create" "mount" "receive" ];
+
+  # Every pull runs under bakc (bakc run replicate): the module's own
+  # syncoid command line is kept, and bakc adds a lock per copy, the
+  # failure's category in the error log and metrics with the lag. The
+  # units' sandbox (RootDirectory, ProtectSystem=strict) gets bakc's
+  # folders bound in, writable by the syncoid user.
+  services.syncoid.package = bakcSyncoid;
+  services.syncoid.service.serviceConfig.BindPaths = [ "/var/lib/bakc/replication" "/var/lib/node_exporter/textfile_collector" "/var/log/bakc" ];
+  systemd.tmpfiles.rules = [
+    "d /var/lib/bakc/replication 0750 syncoid syncoid - -"
+    "d /var/lib/node_exporter/textfile_collector 0775 root syncoid - -"
+    "d /var/log/bakc 0775 root syncoid - -"
+  ];
   services.sanoid.enable = true;
 
   # rpool/safe/home of node forge
