@@ -351,6 +351,8 @@ func lowerReplication(id *nodeIdentity) *plan.Replication {
 		for _, ds := range r.datasets {
 			out.Copies = append(out.Copies, plan.ReplicaDataset{Source: ds, Target: r.target(id.nas, id.node.Name, ds)})
 		}
+		s := r.schedule
+		out.Schedule = &s
 	}
 	return out
 }

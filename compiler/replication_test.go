@@ -94,6 +94,7 @@ node "db" {
 			{Source: "tank/srv", Target: "backup/db/copies/srv"},
 			{Source: "tank/state", Target: "backup/db/copies/state"},
 		},
+		Schedule: &plan.Schedule{Calendar: "hourly", RandomizedDelay: "30m"},
 	}
 	if diff := cmp.Diff(want, p.Replication); diff != "" {
 		t.Errorf("node replication (-want +got):\n%s", diff)

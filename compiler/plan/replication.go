@@ -34,6 +34,10 @@ type Replication struct {
 	// restore of a whole dataset), sorted by source; the NAS plan holds
 	// the same pairs.
 	Copies []ReplicaDataset `json:"copies,omitempty"`
+	// Schedule is when the NAS pulls (NodeReplication.Schedule, for the
+	// alerts' lag threshold), set with Copies; absent in plans of builds
+	// before it.
+	Schedule *Schedule `json:"schedule,omitempty"`
 }
 
 // SnapshotPolicy is how many snapshots of each of sanoid's kinds are

@@ -234,25 +234,28 @@ var fieldRules = map[string][]rule{
 	"jobs[].repository_retention{}.yearly":  {number(between(0, 1000000))},
 	"jobs[].repository_retention{}.within":  {optional(CheckResticDuration)},
 
-	"replication":                      nil,
-	"replication.datasets":             {required},
-	"replication.datasets[]":           {text(CheckDatasetName)},
-	"replication.snapshots":            nil, // something taken: checkReplication
-	"replication.snapshots.frequently": {number(between(0, 100000))},
-	"replication.snapshots.hourly":     {number(between(0, 100000))},
-	"replication.snapshots.daily":      {number(between(0, 100000))},
-	"replication.snapshots.weekly":     {number(between(0, 100000))},
-	"replication.snapshots.monthly":    {number(between(0, 100000))},
-	"replication.snapshots.yearly":     {number(between(0, 100000))},
-	"replication.user":                 {text(CheckUserName)},
-	"replication.nas":                  {text(name(NameNAS))},
-	"replication.public_key":           {text(CheckPublicKeyLine)},
-	"replication.from":                 {required},
-	"replication.from[]":               {text(CheckFromAddress)},
-	"replication.copies":               nil,
-	"replication.copies[]":             nil, // one per dataset: checkReplication
-	"replication.copies[].source":      {text(CheckDatasetName)},
-	"replication.copies[].target":      {text(CheckDatasetName)},
+	"replication":                           nil,
+	"replication.datasets":                  {required},
+	"replication.datasets[]":                {text(CheckDatasetName)},
+	"replication.snapshots":                 nil, // something taken: checkReplication
+	"replication.snapshots.frequently":      {number(between(0, 100000))},
+	"replication.snapshots.hourly":          {number(between(0, 100000))},
+	"replication.snapshots.daily":           {number(between(0, 100000))},
+	"replication.snapshots.weekly":          {number(between(0, 100000))},
+	"replication.snapshots.monthly":         {number(between(0, 100000))},
+	"replication.snapshots.yearly":          {number(between(0, 100000))},
+	"replication.user":                      {text(CheckUserName)},
+	"replication.nas":                       {text(name(NameNAS))},
+	"replication.public_key":                {text(CheckPublicKeyLine)},
+	"replication.from":                      {required},
+	"replication.from[]":                    {text(CheckFromAddress)},
+	"replication.copies":                    nil,
+	"replication.copies[]":                  nil, // one per dataset: checkReplication
+	"replication.copies[].source":           {text(CheckDatasetName)},
+	"replication.copies[].target":           {text(CheckDatasetName)},
+	"replication.schedule":                  nil,
+	"replication.schedule.calendar":         {text(checkCalendar)},
+	"replication.schedule.randomized_delay": {optional(checkTimespan)},
 }
 
 // planRules relate fields to each other.

@@ -85,6 +85,13 @@ func TestDashboard(t *testing.T) {
 	}
 	require.True(t, inCode["bakc_repository_quota_bytes"])
 	written["bakc_repository_quota_bytes"] = true
+	// The replication metrics are written on the NAS, by `bakc run
+	// replicate` (cmd/bakc's TestReplicationWithSyncoid reads them from
+	// a real pull), not by the node's run here.
+	for _, m := range []string{"bakc_replication_newest_snapshot_timestamp_seconds", "bakc_replication_failure_info"} {
+		require.True(t, inCode[m], m)
+		written[m] = true
+	}
 
 	ids := map[int]bool{}
 	var rules []map[string]string

@@ -123,7 +123,11 @@ func nodeRules(p *plan.Plan, o Options) (ruleGroup, error) {
 	g.Rules = append(g.Rules, n.failed()...)
 	g.Rules = append(g.Rules, n.retention())
 	g.Rules = append(g.Rules, n.space()...)
-	g.Rules = append(g.Rules, n.replication()...)
+	repl, err := n.replication() // replication.go
+	if err != nil {
+		return ruleGroup{}, err
+	}
+	g.Rules = append(g.Rules, repl...)
 	if minAge > 0 {
 		g.Rules = append(g.Rules, n.metricsAbsent(minAge), n.metricsStale(minAge))
 	}
@@ -332,14 +336,6 @@ func (n *nodeWriter) space() []rule {
 	}
 	return out
 }
-
-// replication is the hook for replication lag (issue: replication from
-// the node to the NAS's receive dataset): the plan carries no
-// replication yet, so there is nothing to alert on. When it does, the
-// rule compares the age of the newest snapshot received on the NAS with
-// the replication schedule's threshold, derived as the others are, and
-// is named alertReplicationLag.
-func (n *nodeWriter) replication() []rule { return nil }
 
 // metricsAbsent fires when Prometheus has no bakc series of the node
 // for longer than the node's most frequent task may be late: the node,

@@ -353,7 +353,11 @@ in
             "source": "rpool/safe/persist",
             "target": "backup/forge/zfs-recv/persist"
           }
-        ]
+        ],
+        "schedule": {
+          "calendar": "hourly",
+          "randomized_delay": "30m"
+        }
       }
     }
   '';

@@ -444,6 +444,65 @@
                 description: The dataset backup/forge/restic on nas-1 has a quota of 300G; less than 10% of it is left. Raise the quota in bakc.hcl (and run the NAS plan), or shorten the retention.
                 summary: 'forge: repository nas-primary has {{ $value | humanize1024 }}B left of its quota'
                 threshold: 10% of the quota 300G = 30G
+            - alert: BakcReplicationLag
+              expr: |-
+                (time() - bakc_replication_newest_snapshot_timestamp_seconds{node="forge",dataset="rpool/safe/home"})
+                  > 23400
+              labels:
+                name: rpool/safe/home
+                node: forge
+                severity: critical
+                task: replication
+              annotations:
+                description: 'The newest snapshot of rpool/safe/home that nas-1 holds (backup/forge/zfs-recv/home) is older than the pull'''s schedule allows: pulls fail or do not run, or the node takes no snapshots. See the NAS'''s error log and `journalctl -u syncoid-*`, and the node'''s sanoid.'
+                summary: 'forge: the copy of rpool/safe/home on nas-1 is {{ $value | humanizeDuration }} behind'
+                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid'''s hourly timer) = 6h30m'
+            - alert: BakcReplicationNeverReported
+              expr: absent(bakc_replication_newest_snapshot_timestamp_seconds{node="forge",dataset="rpool/safe/home"})
+              for: 6h30m
+              labels:
+                name: rpool/safe/home
+                node: forge
+                severity: critical
+                task: replication
+              annotations:
+                description: 'For longer than the pull'''s schedule allows, no metrics say that nas-1 holds a snapshot of rpool/safe/home (in backup/forge/zfs-recv/home): the first pull never succeeded, the NAS'''s syncoid units or node_exporter are not running, or the NAS is not scraped.'
+                summary: 'forge: no copy of rpool/safe/home on nas-1 has been reported'
+                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid'''s hourly timer) = 6h30m'
+            - alert: BakcReplicationLag
+              expr: |-
+                (time() - bakc_replication_newest_snapshot_timestamp_seconds{node="forge",dataset="rpool/safe/persist"})
+                  > 23400
+              labels:
+                name: rpool/safe/persist
+                node: forge
+                severity: critical
+                task: replication
+              annotations:
+                description: 'The newest snapshot of rpool/safe/persist that nas-1 holds (backup/forge/zfs-recv/persist) is older than the pull'''s schedule allows: pulls fail or do not run, or the node takes no snapshots. See the NAS'''s error log and `journalctl -u syncoid-*`, and the node'''s sanoid.'
+                summary: 'forge: the copy of rpool/safe/persist on nas-1 is {{ $value | humanizeDuration }} behind'
+                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid'''s hourly timer) = 6h30m'
+            - alert: BakcReplicationNeverReported
+              expr: absent(bakc_replication_newest_snapshot_timestamp_seconds{node="forge",dataset="rpool/safe/persist"})
+              for: 6h30m
+              labels:
+                name: rpool/safe/persist
+                node: forge
+                severity: critical
+                task: replication
+              annotations:
+                description: 'For longer than the pull'''s schedule allows, no metrics say that nas-1 holds a snapshot of rpool/safe/persist (in backup/forge/zfs-recv/persist): the first pull never succeeded, the NAS'''s syncoid units or node_exporter are not running, or the NAS is not scraped.'
+                summary: 'forge: no copy of rpool/safe/persist on nas-1 has been reported'
+                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid'''s hourly timer) = 6h30m'
+            - alert: BakcReplicationFailed
+              expr: bakc_replication_failure_info{node="forge"}
+              labels:
+                node: forge
+                severity: warning
+                task: replication
+              annotations:
+                description: 'The last `bakc run replicate` of {{ $labels.dataset }} into {{ $labels.target }} failed; category diverged means the node'''s snapshots no longer match the copy'''s (destroyed or rewritten history: the copies on nas-1 are kept). The NAS'''s error log has the message; the alert ends with the next successful pull.'
+                summary: 'forge: the last pull of {{ $labels.dataset }} by nas-1 failed ({{ $labels.category }})'
             - alert: BakcNodeMetricsAbsent
               expr: absent(bakc_node_info{node="forge"})
               for: 4h30m
