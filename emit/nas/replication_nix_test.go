@@ -34,9 +34,9 @@ func TestReplicationNixEvaluates(t *testing.T) {
 	var v struct {
 		Services struct {
 			Syncoid struct {
-				Enable           bool     `json:"enable"`
-				Package          struct{ Name, Text string }
-				Service          struct {
+				Enable  bool `json:"enable"`
+				Package struct{ Name, Text string }
+				Service struct {
 					ServiceConfig struct{ BindPaths []string }
 				}
 				LocalTargetAllow []string `json:"localTargetAllow"`
