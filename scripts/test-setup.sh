@@ -24,7 +24,8 @@ for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	ssh-keygen:openssh-client hyperfine:hyperfine fusermount:fuse \
 	nsenter:util-linux setpriv:util-linux useradd:passwd cc:gcc \
 	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux \
-	age-keygen:age sanoid:sanoid syncoid:sanoid mbuffer:mbuffer; do
+	age-keygen:age sanoid:sanoid syncoid:sanoid mbuffer:mbuffer \
+	faketime:faketime; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
