@@ -100,7 +100,13 @@ type repoRun struct {
 	dumpsOK bool
 	// busy is true when the repository's lock could not be had: nothing
 	// more is tried there.
-	busy   bool
+	busy bool
+	// openBy, when set, is the end of the open bound that the sftp
+	// login check started: the first opening of the repository with
+	// restic gets only what is left of it, so that reaching an sftp
+	// server is held to one bound, not one for ssh and one for restic
+	// (reach.go).
+	openBy time.Time
 	result RepositoryResult
 }
 
