@@ -48,6 +48,14 @@ Install on the host (see docs/nixos.md for NixOS):
   cp DIR/bakc-tmpfiles.conf /etc/tmpfiles.d/bakc.conf && systemd-tmpfiles --create
   systemctl daemon-reload && systemctl enable --now bakc-*.timer
 
+A node that replicates its ZFS datasets to its NAS (docs/replication.md)
+also gets bakc-sanoid.service and .timer (Debian's sanoid, on
+bakc-sanoid.conf), bakc-replication-allow.service, and the NAS's key for
+the send user:
+  install -D -m 0644 DIR/bakc-sanoid.conf /etc/bakc/sanoid/sanoid.conf
+  install -D -m 0644 DIR/bakc-send.authorized_keys /var/lib/bakc-send/.ssh/authorized_keys
+  systemctl enable --now bakc-replication-allow.service
+
 Exit codes:
   0  success (warnings may have been printed)
   1  the configuration has errors; nothing was written

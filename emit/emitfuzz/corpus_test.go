@@ -118,7 +118,7 @@ func TestCorpusRealConsumers(t *testing.T) {
 			for u := range standIns {
 				require.NoError(t, os.WriteFile(filepath.Join(units, u), []byte("[Service]\nType=oneshot\nExecStart="+unitfile.DefaultProgram+"\n"), 0o644))
 			}
-			if out, err := testenv.SystemdVerify(t, units, unitfile.DefaultProgram); err != nil || out != "" {
+			if out, err := testenv.SystemdVerify(t, units, unitfile.DefaultProgram, unitfile.SanoidProgram, unitfile.ZFSProgram); err != nil || out != "" {
 				t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 			}
 

@@ -84,7 +84,8 @@ func TestVerifyExamples(t *testing.T) {
 		t.Run(ex.Node, func(t *testing.T) {
 			files, err := Render(ex.Plan, DefaultProgram)
 			require.NoError(t, err)
-			out, err := testenv.SystemdVerify(t, writeFiles(t, files), DefaultProgram)
+			// Debian's sanoid and zfs where a replicating node's units expect them.
+			out, err := testenv.SystemdVerify(t, writeFiles(t, files), DefaultProgram, SanoidProgram, ZFSProgram)
 			if err != nil || out != "" {
 				t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 			}
