@@ -163,6 +163,9 @@ type repoView struct {
 	// ReadFunc defines bakc_restic for the troubleshooting and
 	// browsing commands (readFunc).
 	ReadFunc string
+	// RestoreFunc defines bakc_restic for the restore and disaster
+	// recovery commands (restoreFunc).
+	RestoreFunc string
 }
 
 func buildView(p *plan.Plan, opts Options) (*view, error) {
@@ -223,6 +226,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			return nil, err
 		}
 		rv.ReadFunc = readFunc(p, rv)
+		rv.RestoreFunc = restoreFunc(p, rv)
 		repos[r.Name] = rv
 		v.Repositories = append(v.Repositories, rv)
 	}

@@ -168,13 +168,6 @@ in
     - ssh (as the backup user, no configuration file): key `/run/secrets/restic-ssh-key`, host keys in `/etc/bakc/known_hosts`
     - Jobs: `etcd`; every job that lists no repositories writes here
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
-    - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
-
-      ```sh
-      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        restic --repo sftp:restic@nas-1.holthome.net:/srv/restic/cluster-0 --password-file /run/secrets/restic-password --no-cache \
-        -o 'sftp.command=ssh -F none -i /run/secrets/restic-ssh-key -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=/etc/bakc/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o CheckHostIP=no -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=60 -o ServerAliveCountMax=5 -l restic -s -- nas-1.holthome.net sftp' unlock
-      ```
 
     ## Restore
 
@@ -218,7 +211,7 @@ in
     }
     ```
 
-    The locks in the repository (none while no restic works on it):
+    The locks in the repository (none while no restic works on it). A lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`; bakc removes those of this node's own killed runs by itself, the others with the steps below (the error line names the lock's host, PID and age):
 
     ```sh
     bakc_restic list locks

@@ -491,13 +491,6 @@ in
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
     - Verify (restic check): `Sat *-*-* 03:30:00`, at a fixed offset of up to `30min` after that, reading `5%` of the data each time
     - Restore test: `*-*-01 04:30:00`, at a fixed offset of up to `30min` after that, 5 random files of the jobs' latest snapshots restored and compared (divided among the jobs, at least one each), and each job's latest dumps read whole
-    - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
-
-      ```sh
-      systemd-run --quiet --collect --wait --pipe '--property=EnvironmentFile=/run/secrets/bakc/cloud-secondary/environment' \
-        setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        "$(command -v restic)" --repo b2:bucket-name:/forge --password-file /run/secrets/bakc/cloud-secondary/password --no-cache unlock
-      ```
 
     ### Repository `nas-primary`
 
@@ -509,12 +502,6 @@ in
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
     - Verify (restic check): `Sat *-*-* 03:30:00`, at a fixed offset of up to `30min` after that, reading `5%` of the data each time
     - Restore test: `*-*-01 04:30:00`, at a fixed offset of up to `30min` after that, 5 random files of the jobs' latest snapshots restored and compared (divided among the jobs, at least one each), and each job's latest dumps read whole
-    - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
-
-      ```sh
-      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --no-cache unlock
-      ```
 
     ## Restore
 
@@ -683,7 +670,7 @@ in
     }
     ```
 
-    The locks in the repository (none while no restic works on it):
+    The locks in the repository (none while no restic works on it). A lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`; bakc removes those of this node's own killed runs by itself, the others with the steps below (the error line names the lock's host, PID and age):
 
     ```sh
     bakc_restic list locks
@@ -737,7 +724,7 @@ in
     findmnt /mnt/nas
     ```
 
-    The locks in the repository (none while no restic works on it):
+    The locks in the repository (none while no restic works on it). A lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`; bakc removes those of this node's own killed runs by itself, the others with the steps below (the error line names the lock's host, PID and age):
 
     ```sh
     bakc_restic list locks

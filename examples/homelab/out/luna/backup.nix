@@ -191,12 +191,6 @@ in
     - Password file: `/run/secrets/restic-password`
     - Jobs: `state`; every job that lists no repositories writes here
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
-    - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
-
-      ```sh
-      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        restic --repo /mnt/nas --password-file /run/secrets/restic-password --no-cache unlock
-      ```
 
     ## Restore
 
@@ -248,7 +242,7 @@ in
     findmnt /mnt/nas
     ```
 
-    The locks in the repository (none while no restic works on it):
+    The locks in the repository (none while no restic works on it). A lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`; bakc removes those of this node's own killed runs by itself, the others with the steps below (the error line names the lock's host, PID and age):
 
     ```sh
     bakc_restic list locks

@@ -161,12 +161,6 @@ in
     - Jobs: `data`; every job that lists no repositories writes here
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
     - Restore test: `weekly` (`Mon *-*-* 00:00:00`), at a fixed offset of up to `30min` after that, 1 random files of the jobs' latest snapshots restored and compared (divided among the jobs, at least one each), and each job's latest dumps read whole
-    - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
-
-      ```sh
-      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        restic --repo /mnt/backup --password-file /run/secrets/restic-password --no-cache unlock
-      ```
 
     ## Restore
 
@@ -218,7 +212,7 @@ in
     findmnt /mnt/backup
     ```
 
-    The locks in the repository (none while no restic works on it):
+    The locks in the repository (none while no restic works on it). A lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`; bakc removes those of this node's own killed runs by itself, the others with the steps below (the error line names the lock's host, PID and age):
 
     ```sh
     bakc_restic list locks
