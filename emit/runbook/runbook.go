@@ -88,6 +88,10 @@ type view struct {
 	Secrets      []secretView
 	// Copies are the replicated datasets' copies on the NAS.
 	Copies []copyView
+	// SopsFiles are the sops files the secrets come from.
+	SopsFiles []string
+	// Recovery is the whole node's disaster recovery.
+	Recovery *recoveryView
 }
 
 type scheduleView struct {
@@ -180,6 +184,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		Caps:        capList(),
 		RestoreRoot: opts.RestoreRoot,
 		Secrets:     secretViews(p),
+		SopsFiles:   sopsFiles(p),
 		Copies:      copyViews(p),
 	}
 	repos := map[string]repoView{}
@@ -280,6 +285,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		}
 		v.Jobs = append(v.Jobs, jv)
 	}
+	v.Recovery = buildRecovery(p, repos, opts.RestoreRoot)
 	return v, nil
 }
 

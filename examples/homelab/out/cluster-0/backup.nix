@@ -158,6 +158,40 @@ in
     | `/run/secrets/restic-password` | the password of "nas-sftp" | the node (put it there with your secrets tool) |
     | `/run/secrets/restic-ssh-key` | the ssh key of "nas-sftp" | the node (put it there with your secrets tool) |
 
+    ## Secrets bootstrap on a fresh host
+
+    A new or reinstalled `cluster-0` needs these files before bakc runs anything. Run the commands as root.
+
+    `/run/secrets/restic-password`, the password of "nas-sftp", from where you keep it: run this, paste the file, then Ctrl-D.
+
+    ```sh
+    mkdir -p /run/secrets
+    (umask 077 && cat > /run/secrets/restic-password)
+    chown bakc:bakc /run/secrets/restic-password && chmod 0400 /run/secrets/restic-password
+    ```
+
+    `/run/secrets/restic-ssh-key`, the ssh key of "nas-sftp", from where you keep it: run this, paste the file, then Ctrl-D.
+
+    ```sh
+    mkdir -p /run/secrets
+    (umask 077 && cat > /run/secrets/restic-ssh-key)
+    chown bakc:bakc /run/secrets/restic-ssh-key && chmod 0400 /run/secrets/restic-ssh-key
+    ```
+
+    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match).
+
+    `nas-sftp` (once the node's configuration is installed: ssh checks the server's key against `/etc/bakc/known_hosts`, which it brings):
+
+    ```sh
+    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
+        restic --repo sftp:restic@nas-1.holthome.net:/srv/restic/cluster-0 --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc \
+        -o 'sftp.command=ssh -F none -i /run/secrets/restic-ssh-key -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=/etc/bakc/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o CheckHostIP=no -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=60 -o ServerAliveCountMax=5 -l restic -s -- nas-1.holthome.net sftp' "$@"
+    }
+    bakc_restic cat config
+    ```
+
     ## Repositories
 
     ### Repository `nas-sftp`
@@ -195,6 +229,70 @@ in
 
     ```sh
     bakc_restic restore latest --host cluster-0 --tag job:etcd --path /var/lib/etcd --include /var/lib/etcd --target /var/tmp/bakc-restore/etcd
+    ```
+
+    ## Disaster recovery of the whole node
+
+    When `cluster-0` itself is lost (a dead disk, a reinstall), its data comes back from the repositories in this order: reinstall, secrets, the data, rebuild, the dumps, then the backups again. Run everything as root on the new `cluster-0`. Nothing here changes a repository until the last step, which backs up again.
+
+    ### 1. Reinstall
+
+    Install the system with the host name `cluster-0`: restic finds this node's snapshots by it.
+
+    Do not restore bakc's own folders (`/var/lib/bakc`, `/var/cache/bakc`, `/var/log/bakc`): bakc makes them anew. If the node's configuration is installed already (with bakc's units), stop bakc's timers now, so that no backup of the still empty folders runs (a run missed while the node was off is made up at boot) and no retention forgets a snapshot before the restore:
+
+    ```sh
+    systemctl stop 'bakc-*.timer'
+    ```
+
+    ### 2. Secrets
+
+    Put the repositories' secrets in place as "Secrets bootstrap on a fresh host" says, and check that each repository opens with them.
+
+    ### 3. Restore the data
+
+    In place (`--target /`), by original path, from the latest snapshot of each job; a folder before the folders inside it, so that a job's folder that another job's backup leaves out comes back into it. Each job restores from its nearest repository; its other repositories have the same commands in "Restore".
+
+    From `nas-sftp`: make the cache folder bakc's, and define `bakc_restic`:
+
+    ```sh
+    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
+    # restic as the backup user, allowed to restore owners and modes.
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups \
+        --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
+        restic --repo sftp:restic@nas-1.holthome.net:/srv/restic/cluster-0 --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc \
+        -o 'sftp.command=ssh -F none -i /run/secrets/restic-ssh-key -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=/etc/bakc/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o CheckHostIP=no -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=60 -o ServerAliveCountMax=5 -l restic -s -- nas-1.holthome.net sftp' "$@"
+    }
+    ```
+
+    `/var/lib/etcd` (job `etcd`):
+
+    ```sh
+    bakc_restic restore latest --host cluster-0 --tag job:etcd --path /var/lib/etcd --include /var/lib/etcd --target /
+    ```
+
+    ### 4. Rebuild
+
+    Install the node's configuration: on NixOS, `backup.nix` with the rest of it:
+
+    ```sh
+    nixos-rebuild switch
+    ```
+
+    On a host without NixOS, install what `bakc units` wrote for it instead (docs/nixos.md, "Hosts that are not NixOS"). Then start bakc's timers again:
+
+    ```sh
+    systemctl start bakc-backup-etcd.timer bakc-prune-nas-sftp.timer
+    ```
+
+    ### 5. Back up again
+
+    Run each job once now and look at the result: a backup of a folder that did not come back shows as far fewer files than before.
+
+    ```sh
+    systemctl start bakc-backup-etcd.service
+    bakc status
     ```
 
     ## Troubleshooting

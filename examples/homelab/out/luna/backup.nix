@@ -181,6 +181,33 @@ in
     | --- | --- | --- |
     | `/run/secrets/restic-password` | the password of "nas" | the node (put it there with your secrets tool) |
 
+    ## Secrets bootstrap on a fresh host
+
+    A new or reinstalled `luna` needs these files before bakc runs anything. Run the commands as root.
+
+    `/run/secrets/restic-password`, the password of "nas", from where you keep it: run this, paste the file, then Ctrl-D.
+
+    ```sh
+    mkdir -p /run/secrets
+    (umask 077 && cat > /run/secrets/restic-password)
+    chown bakc:bakc /run/secrets/restic-password && chmod 0400 /run/secrets/restic-password
+    ```
+
+    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match).
+
+    `nas`:
+
+    ```sh
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/luna/restic /mnt/nas
+    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
+        restic --repo /mnt/nas --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc "$@"
+    }
+    bakc_restic cat config
+    ```
+
     ## Repositories
 
     ### Repository `nas`
@@ -220,6 +247,77 @@ in
 
     ```sh
     bakc_restic restore latest --host luna --tag job:state --path /var/lib --include /var/lib --target /var/tmp/bakc-restore/state
+    ```
+
+    ## Disaster recovery of the whole node
+
+    When `luna` itself is lost (a dead disk, a reinstall), its data comes back from the repositories in this order: reinstall, secrets, the data, rebuild, the dumps, then the backups again. Run everything as root on the new `luna`. Nothing here changes a repository until the last step, which backs up again.
+
+    ### 1. Reinstall
+
+    Install the system with the host name `luna`: restic finds this node's snapshots by it. Make these ZFS datasets anew, empty, mounted where they were:
+
+    - `/var/lib`: `tank/state`
+
+    Do not restore bakc's own folders (`/var/lib/bakc`, `/var/cache/bakc`, `/var/log/bakc`): bakc makes them anew. If the node's configuration is installed already (with bakc's units), stop bakc's timers now, so that no backup of the still empty folders runs (a run missed while the node was off is made up at boot) and no retention forgets a snapshot before the restore:
+
+    ```sh
+    systemctl stop 'bakc-*.timer'
+    ```
+
+    ### 2. Secrets
+
+    Put the repositories' secrets in place as "Secrets bootstrap on a fresh host" says, and check that each repository opens with them.
+
+    ### 3. Restore the data
+
+    In place (`--target /`), by original path, from the latest snapshot of each job (a ZFS snapshot job's too: restic recorded the original paths, not the snapshot's); a folder before the folders inside it, so that a job's folder that another job's backup leaves out comes back into it. Each job restores from its nearest repository; its other repositories have the same commands in "Restore".
+
+    From `nas`: mount it, make the cache folder bakc's, and define `bakc_restic`:
+
+    ```sh
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/luna/restic /mnt/nas
+    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
+    # restic as the backup user, allowed to restore owners and modes.
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups \
+        --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
+        restic --repo /mnt/nas --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc "$@"
+    }
+    ```
+
+    `/var/lib` (job `state`, dataset `tank/state`):
+
+    ```sh
+    bakc_restic restore latest --host luna --tag job:state --path /var/lib --include /var/lib --target /
+    ```
+
+    ### 4. Rebuild
+
+    Install the node's configuration: on NixOS, `backup.nix` with the rest of it, after leaving the NFS export mounted by hand to systemd's mount units:
+
+    ```sh
+    umount /mnt/nas
+    ```
+
+    ```sh
+    nixos-rebuild switch
+    ```
+
+    On a host without NixOS, install what `bakc units` wrote for it instead (docs/nixos.md, "Hosts that are not NixOS"). Then start bakc's timers again:
+
+    ```sh
+    systemctl start bakc-backup-state.timer bakc-prune-nas.timer
+    ```
+
+    ### 5. Back up again
+
+    Run each job once now and look at the result: a backup of a folder that did not come back shows as far fewer files than before.
+
+    ```sh
+    systemctl start bakc-backup-state.service
+    bakc status
     ```
 
     ## Troubleshooting
