@@ -65,7 +65,7 @@ func readCorpus(t *testing.T) []corpusEntry {
 
 // nixStandIns are the module's arguments: a pkgs with the packages the
 // base fleet names and writeText, and config with the ZFS package.
-const nixStandIns = `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { bakc = "/stand-in/bakc"; openssh = "/stand-in/openssh"; curl = "/stand-in/curl"; postgresql = "/stand-in/postgresql"; writeText = name: text: { inherit name text; }; }; }`
+const nixStandIns = `{ config = { boot.zfs.package = "/stand-in/zfs"; bakc.fleet = "/stand-in/fleet"; }; pkgs = { bakc = "/stand-in/bakc"; openssh = "/stand-in/openssh"; curl = "/stand-in/curl"; postgresql = "/stand-in/postgresql"; writeText = name: text: { inherit name text; }; }; }`
 
 // TestCorpusRealConsumers gives every output of every committed fuzz
 // input the fleet compiles to its real consumer: backup.nix to
