@@ -178,12 +178,11 @@ in
     chown bakc:bakc /run/secrets/restic-ssh-key && chmod 0400 /run/secrets/restic-ssh-key
     ```
 
-    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match).
+    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match). Until bakc's units make `/var/cache/bakc`, restic warns that it cannot open its cache there, and goes on without one.
 
     `nas-sftp` (once the node's configuration is installed: ssh checks the server's key against `/etc/bakc/known_hosts`, which it brings):
 
     ```sh
-    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
     bakc_restic() {
       setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
         restic --repo sftp:restic@nas-1.holthome.net:/srv/restic/cluster-0 --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc \

@@ -496,12 +496,11 @@ in
     chown bakc:bakc /run/secrets/bakc/nas-primary/password && chmod 0400 /run/secrets/bakc/nas-primary/password
     ```
 
-    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match).
+    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match). Until bakc's units make `/var/cache/bakc`, restic warns that it cannot open its cache there, and goes on without one.
 
     `cloud-secondary`:
 
     ```sh
-    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
     bakc_restic() {
       systemd-run --quiet --collect --wait --pipe '--property=EnvironmentFile=/run/secrets/bakc/cloud-secondary/environment' \
         setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
@@ -515,7 +514,6 @@ in
     ```sh
     mkdir -p /mnt/nas
     mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas
-    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
     bakc_restic() {
       setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
         restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"

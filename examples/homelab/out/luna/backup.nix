@@ -193,14 +193,13 @@ in
     chown bakc:bakc /run/secrets/restic-password && chmod 0400 /run/secrets/restic-password
     ```
 
-    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match).
+    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match). Until bakc's units make `/var/cache/bakc`, restic warns that it cannot open its cache there, and goes on without one.
 
     `nas`:
 
     ```sh
     mkdir -p /mnt/nas
     mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/luna/restic /mnt/nas
-    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
     bakc_restic() {
       setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
         restic --repo /mnt/nas --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc "$@"
