@@ -27,9 +27,9 @@ type recoveryView struct {
 	// Dumps are the dumps to reload once the node runs again, one group
 	// per repository.
 	Dumps []recoveryDumps
-	// Unmount are the NFS mountpoints mounted by hand for the restore,
+	// Unmount are the NFS repositories mounted by hand for the restore,
 	// to leave to systemd's mount units after the rebuild.
-	Unmount []string
+	Unmount []repoView
 	// Timers are the node's timers, to start once it is rebuilt.
 	Timers []string
 	// Backups are the enabled jobs' services, to run once by hand.
@@ -143,9 +143,9 @@ func buildRecovery(p *plan.Plan, repos map[string]repoView, restoreRoot string) 
 		g.Steps = append(g.Steps, s.recoveryStep)
 		if s.repo.NFS != nil && !mounted[s.repo.NFS.Mountpoint] {
 			mounted[s.repo.NFS.Mountpoint] = true
-			v.Unmount = append(v.Unmount, s.repo.NFS.Mountpoint)
+			v.Unmount = append(v.Unmount, s.repo)
 		}
 	}
-	slices.Sort(v.Unmount)
+	slices.SortFunc(v.Unmount, func(a, b repoView) int { return strings.Compare(a.NFS.Mountpoint, b.NFS.Mountpoint) })
 	return v
 }

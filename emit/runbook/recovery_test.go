@@ -273,3 +273,60 @@ func sectionBetween(t *testing.T, md, start, end string) string {
 	}
 	return s
 }
+
+// TestRecoveryOrder: in the forge example, the whole node comes back
+// from the NAS (plex's nearest repository, though cloud-secondary sorts
+// first), parents first, every timer is started by name and the dump is
+// reloaded into psql; with plex only in the cloud, its path comes back
+// from there, in a group of its own after /persist. A disabled job is
+// left out by name.
+func TestRecoveryOrder(t *testing.T) {
+	p, err := plan.ReadFile(filepath.Join(exampleOut, "forge", "plan.json"))
+	require.NoError(t, err)
+	restores := func(p *plan.Plan) []string {
+		t.Helper()
+		md, err := Render(p, Options{})
+		require.NoError(t, err)
+		var out []string
+		for _, b := range shellBlocks(t, sectionBetween(t, string(md), "## Disaster recovery of the whole node\n", "\n## ")) {
+			for _, l := range strings.Split(b, "\n") {
+				if strings.HasPrefix(l, "bakc_restic restore") || strings.HasPrefix(l, "bakc_restic dump") ||
+					strings.Contains(l, "--repo") || strings.HasPrefix(l, "systemctl start") {
+					out = append(out, strings.TrimSpace(l))
+				}
+			}
+		}
+		return out
+	}
+	nas := `restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"`
+	cloud := `"$(command -v restic)" --repo b2:bucket-name:/forge --password-file /run/secrets/bakc/cloud-secondary/password --cache-dir /var/cache/bakc "$@"`
+	timers := "systemctl start bakc-backup-databases.timer bakc-backup-plex.timer bakc-backup-system.timer bakc-prune-cloud-secondary.timer bakc-prune-nas-primary.timer bakc-restore-test-cloud-secondary.timer bakc-restore-test-nas-primary.timer bakc-verify-cloud-secondary.timer bakc-verify-nas-primary.timer"
+	want := []string{
+		nas,
+		"bakc_restic restore latest --host forge --tag job:system --path /home --include /home --target /",
+		"bakc_restic restore latest --host forge --tag job:system --path /persist --include /persist --target /",
+		"bakc_restic restore latest --host forge --tag job:plex --path /persist/var/lib/plex --include /persist/var/lib/plex --target /",
+		timers,
+		nas,
+		"bakc_restic dump --host forge --tag job:databases,dump:postgres latest /postgresql/all.sql | runuser -u postgres -- psql -X -d postgres",
+		"systemctl start bakc-backup-databases.service",
+		"systemctl start bakc-backup-plex.service",
+		"systemctl start bakc-backup-system.service",
+	}
+	if diff := cmp.Diff(want, restores(p)); diff != "" {
+		t.Errorf("forge (-want +got):\n%s", diff)
+	}
+
+	j, _ := p.Job("plex")
+	j.Repositories = []string{"cloud-secondary"}
+	want = append(append(append([]string{}, want[:3]...), cloud), want[3:]...)
+	if diff := cmp.Diff(want, restores(p)); diff != "" {
+		t.Errorf("plex in the cloud only (-want +got):\n%s", diff)
+	}
+
+	j.Disabled = true
+	md, err := Render(p, Options{})
+	require.NoError(t, err)
+	require.Contains(t, string(md), "Disabled jobs are left out: `plex`")
+	require.NotContains(t, sectionBetween(t, string(md), "## Disaster recovery of the whole node\n", "\n## "), "--tag job:plex")
+}

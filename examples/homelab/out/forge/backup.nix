@@ -722,7 +722,7 @@ in
 
     ### 3. Restore the data
 
-    In place (`--target /`), by original path, from the latest snapshot of each job (a ZFS snapshot job's too: restic recorded the original paths, not the snapshot's); a folder before the folders inside it, so that a job's folder that another job's backup leaves out comes back into it. Each job restores from its nearest repository; its other repositories have the same commands in "Restore".
+    In place (`--target /`), by original path, from the latest snapshot of each job (a ZFS snapshot job's too: restic recorded the original paths, not the snapshot's); a folder before the folders inside it, so that a job's folder that another job's backup leaves out comes back into it. Each job restores from its nearest repository (a folder on the node or the NAS before a server, a server before a cloud); "Restore" has the commands for its others (there with `--target /`).
 
     From `nas-primary`: mount it, make the cache folder bakc's, and define `bakc_restic`:
 
@@ -758,11 +758,13 @@ in
 
     ### 4. Rebuild
 
-    Install the node's configuration: on NixOS, `backup.nix` with the rest of it, after leaving the NFS export mounted by hand to systemd's mount units:
+    Unmount what step 3 mounted by hand: from now on systemd mounts it for bakc's services, as `mnt-nas.mount`.
 
     ```sh
     umount /mnt/nas
     ```
+
+    Install the node's configuration, on NixOS with `backup.nix` in it:
 
     ```sh
     nixos-rebuild switch
