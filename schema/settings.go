@@ -69,6 +69,8 @@ type Paths struct {
 	State     *Text
 	Cache     *Text
 	Log       *Text
+	// Docs is the folder the node's runbook is linked into.
+	Docs *Text
 }
 
 // Monitoring says where metrics and error lines go.
@@ -178,7 +180,7 @@ func decodeUserBlock(b *hcl.Block, ctx *hcl.EvalContext) (*User, hcl.Diagnostics
 }
 
 var pathsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "plan"}, {Name: "state"}, {Name: "cache"}, {Name: "log"},
+	{Name: "plan"}, {Name: "state"}, {Name: "cache"}, {Name: "log"}, {Name: "docs"},
 }}
 
 func decodePathsBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Paths, hcl.Diagnostics) {
@@ -187,7 +189,7 @@ func decodePathsBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Paths, hcl.Diagnosti
 	for _, t := range []struct {
 		dst  **Text
 		name string
-	}{{&p.Plan, "plan"}, {&p.State, "state"}, {&p.Cache, "cache"}, {&p.Log, "log"}} {
+	}{{&p.Plan, "plan"}, {&p.State, "state"}, {&p.Cache, "cache"}, {&p.Log, "log"}, {&p.Docs, "docs"}} {
 		v, d := decodeText(content.Attributes[t.name], ctx, singleLine)
 		diags = append(diags, d...)
 		*t.dst = v

@@ -25,7 +25,7 @@ per job bakc-backup-<job>.service and .timer; per repository
 bakc-verify-<repo>, bakc-restore-test-<repo> and bakc-prune-<repo> services
 and timers; for NFS repositories the .mount and .automount units; and
 plan.json (the node's plan), runbook.md (its runbook, linked into
-/var/lib/backup-docs by the tmpfiles), bakc-tmpfiles.conf (the runtime's folders),
+paths.docs, /var/lib/backup-docs by default, by the tmpfiles), bakc-tmpfiles.conf (the runtime's folders),
 bakc-sysusers.conf (the backup user with its fixed uid) and, when an sftp
 repository gives its host keys inline, known_hosts. They are the same
 units, key for key, as those of "bakc compile" for NixOS.

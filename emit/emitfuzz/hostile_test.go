@@ -126,13 +126,13 @@ var hostileFields = []hostileField{
 		nix: func(m map[string]any) []string {
 			return nixStrings(dig(m, "sops", "secrets", "bakc/cloud/password", "key"))
 		},
-		runbook: "## Secrets", runbookAs: plan.SopsIndex},
+		runbook: "## Secrets bootstrap on a fresh host", runbookAs: plan.SopsIndex},
 	{slot: "sops.file", carry: func(v string) string { return "secrets/" + v + ".yaml" },
 		plan: func(p *plan.Plan) string { return p.Secrets[0].Sops.File },
 		nix: func(m map[string]any) []string {
 			return trimPrefixes(nixStrings(dig(m, "sops", "secrets", "bakc/cloud/password", "sopsFile")), "/stand-in/fleet/")
 		},
-		runbook: "## Secrets"},
+		runbook: "## Secrets bootstrap on a fresh host"},
 	// Replication: the NAS's key in the node's authorized_keys, the
 	// node's host key and the NAS's key file on the NAS.
 	{slot: "nas.replication.public_key", carry: func(v string) string { return slots[slotIndex("nas.replication.public_key")].value + " " + v },

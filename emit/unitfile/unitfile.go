@@ -31,7 +31,7 @@ const (
 	KnownHostsFile = "known_hosts"
 	// RunbookFile is the node's runbook, installed beside the plan
 	// (units.RunbookPath); the tmpfiles link it into
-	// /var/lib/backup-docs.
+	// the docs folder (paths.docs, /var/lib/backup-docs by default).
 	RunbookFile = units.RunbookName
 )
 
