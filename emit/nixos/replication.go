@@ -48,7 +48,7 @@ func setReplication(top *attrs, p *plan.Plan) error {
 	user := (&attrs{}).
 		set(raw("true"), "isSystemUser").
 		set(str(r.User), "group").
-		set(str("bakc: the NAS "+r.NAS+" pulls ZFS snapshots as this user"), "description").
+		set(str(replication.SendUserDescription(r.NAS)), "description").
 		// sshd runs the forced command with the user's shell.
 		set(raw("true"), "useDefaultShell").
 		set(list{key}, "openssh", "authorizedKeys", "keys")

@@ -122,6 +122,6 @@ func replicationFiles(p *plan.Plan, program, header string) ([]File, []string, e
 	)
 	// The send user: no password, a shell for sshd's forced command, a
 	// home it cannot write (its authorized_keys is root's).
-	sysusers := []string{fmt.Sprintf("u %s - %q %s /bin/sh", r.User, "bakc: the NAS "+r.NAS+" pulls ZFS snapshots as this user", sendHome)}
+	sysusers := []string{fmt.Sprintf("u %s - %q %s /bin/sh", r.User, replication.SendUserDescription(r.NAS), sendHome)}
 	return files, sysusers, nil
 }

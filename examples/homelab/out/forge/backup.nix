@@ -1106,7 +1106,7 @@ in
   users.users.bakc-send = {
     isSystemUser = true;
     group = "bakc-send";
-    description = "bakc: the NAS nas-1 pulls ZFS snapshots as this user";
+    description = "bakc replication, pulled by the NAS nas-1";
     useDefaultShell = true;
     openssh.authorizedKeys.keys = [ ("restrict,from=\"192.168.10.5\",command=\"" + "${bakc}/bin/bakc" + " send-guard rpool/safe/home rpool/safe/persist\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1") ];
   };
