@@ -1,7 +1,7 @@
 package compiler
 
 import (
-	"regexp"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/crypto/ssh"
@@ -65,25 +65,24 @@ func (f *Fleet) resolveIdentity(name string) *nodeIdentity {
 	return id
 }
 
-// publicKeyRE is one line of an OpenSSH public key: type, base64 blob,
-// optional comment.
-var publicKeyRE = regexp.MustCompile(`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) ([A-Za-z0-9+/]+={0,2})( [ -~]+)?$`)
-
 // checkPublicKey reports a value that is not an OpenSSH public key line
 // whose blob names the same key type: it is written into the NAS's
 // authorized_keys, where a wrong line locks replication out and an
 // option smuggled into it could widen what the key may do.
 func checkPublicKey(t *schema.Text) hcl.Diagnostics {
-	// The pattern keeps the line to type, key and comment (no options, which
-	// the NAS adds itself); ssh.ParseAuthorizedKey then decodes the key the
-	// way sshd will, so a key of the wrong length or a mangled blob is
-	// refused here rather than silently ignored by sshd on the NAS.
-	if m := publicKeyRE.FindStringSubmatch(t.Value); m != nil {
+	// The plan's own check keeps the line to type, key and a comment of
+	// printable characters without a double quote (no options, which
+	// bakc adds itself); it is the one the runtime and the emitters
+	// apply, so what passes here passes there. ssh.ParseAuthorizedKey
+	// then decodes the key the way sshd will, so a key of the wrong
+	// length or a mangled blob is refused here rather than silently
+	// ignored by sshd.
+	if plan.CheckPublicKeyLine(t.Value) == nil {
 		key, _, options, rest, err := ssh.ParseAuthorizedKey([]byte(t.Value))
-		if err == nil && len(options) == 0 && len(rest) == 0 && key.Type() == m[1] {
+		if err == nil && len(options) == 0 && len(rest) == 0 && key.Type() == strings.Fields(t.Value)[0] {
 			return nil
 		}
 	}
 	return hcl.Diagnostics{errorAt(t.Range, "Invalid replication key",
-		"The replication key is not one OpenSSH public key line (\"ssh-ed25519 AAAA… comment\") whose key data matches its type. Paste the node's public key, such as the content of /etc/ssh/ssh_host_ed25519_key.pub, without options.")}
+		"The replication key is not one OpenSSH public key line (\"ssh-ed25519 AAAA… comment\", the comment printable characters without a double quote) whose key data matches its type. Paste the node's public key, such as the content of /etc/ssh/ssh_host_ed25519_key.pub, without options.")}
 }

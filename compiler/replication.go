@@ -62,7 +62,7 @@ func checkNASReplication(r *schema.NASReplication, address *schema.Text) (*nasRe
 	}
 	if t := r.PublicKey; t != nil {
 		diags = append(diags, checkKeyLine(t, "Invalid replication key",
-			"The NAS's replication public_key is not one OpenSSH public key line (\"ssh-ed25519 AAAA… comment\") whose key data matches its type. Paste the .pub file of the key at identity_file, without options.")...)
+			"The NAS's replication public_key is not one OpenSSH public key line (\"ssh-ed25519 AAAA… comment\", the comment printable characters without a double quote) whose key data matches its type. Paste the .pub file of the key at identity_file, without options.")...)
 		out.publicKey = t.Value
 	}
 	switch {
@@ -201,7 +201,7 @@ func (f *Fleet) checkNodeReplication(id *nodeIdentity) (*nodeReplication, hcl.Di
 	}
 	if t := r.HostKey; t != nil {
 		diags = append(diags, checkKeyLine(t, "Invalid host key",
-			"The host_key is not one OpenSSH public key line (\"ssh-ed25519 AAAA…\") whose key data matches its type. Paste the node's /etc/ssh/ssh_host_ed25519_key.pub; the NAS accepts no other key from the node.")...)
+			"The host_key is not one OpenSSH public key line (\"ssh-ed25519 AAAA… comment\", the comment printable characters without a double quote) whose key data matches its type. Paste the node's /etc/ssh/ssh_host_ed25519_key.pub; the NAS accepts no other key from the node.")...)
 		out.hostKey = t.Value
 	}
 	if r.Port != nil {

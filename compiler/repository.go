@@ -3,6 +3,7 @@ package compiler
 import (
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -285,6 +286,10 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 				continue
 			}
 			items = append(items, it)
+			if d := checkTimeoutOption(it); d.HasErrors() {
+				diags = append(diags, d...)
+				continue
+			}
 			diags = append(diags, checkIdleTimeout(it)...)
 		}
 		var d hcl.Diagnostics
@@ -336,6 +341,28 @@ func (s *nodeScope) lowerNFS(r *schema.Repository, out *plan.Repository) hcl.Dia
 	}
 	out.Kind, out.URL, out.NFS = plan.KindNFS, nfs.Mountpoint.Value, mount
 	return diags
+}
+
+// timeoutOptions are the fstab options whose value systemd reads as a
+// time span (systemd.mount(5)); the unit writer puts the first two into
+// the mount and automount units as TimeoutSec= and TimeoutIdleSec=.
+var timeoutOptions = []string{"x-systemd.mount-timeout", "x-systemd.idle-timeout", "x-systemd.device-timeout"}
+
+// checkTimeoutOption refuses a timeout option whose value systemd does
+// not read as a time span: systemd-fstab-generator and the unit file
+// parser log that they ignore it, and the mount runs with the default
+// timeout (90 s), or an automount never idles out, without a word in
+// the configuration's terms.
+func checkTimeoutOption(it schema.Text) hcl.Diagnostics {
+	name, value, _ := strings.Cut(it.Value, "=")
+	if !slices.Contains(timeoutOptions, name) {
+		return nil
+	}
+	if _, err := calendar.ParseTimespan(value); err != nil {
+		return hcl.Diagnostics{errorAt(it.Range, "Invalid mount timeout",
+			"%s takes a time span as systemd reads it, such as %s=30s or %s=2min (a bare number is seconds): %s.", name, name, name, err)}
+	}
+	return nil
 }
 
 // checkIdleTimeout warns about x-systemd.idle-timeout on a repository's

@@ -118,6 +118,9 @@ func applyPaths(base plan.Paths, p *schema.Paths) (plan.Paths, hcl.Diagnostics) 
 		{p.State, &base.State, "state folder", plan.PlaceOwnFolder, builtinPaths.State},
 		{p.Cache, &base.Cache, "cache folder", plan.PlaceOwnFolder, builtinPaths.Cache},
 		{p.Log, &base.Log, "log folder", plan.PlaceOwnFolder, builtinPaths.Log},
+		// Root's, readable by all (tmpfiles: d … 0755 root root), like
+		// the seed's /var/lib/backup-docs: a folder of its own.
+		{p.Docs, &base.Docs, "docs folder", plan.PlaceShared, plan.DefaultDocs},
 	} {
 		if t.v == nil {
 			continue
@@ -136,7 +139,24 @@ func applyPaths(base plan.Paths, p *schema.Paths) (plan.Paths, hcl.Diagnostics) 
 		}
 		*t.dst = t.v.Value
 	}
+	if p.Docs != nil && base.Docs == p.Docs.Value {
+		diags = append(diags, checkDocsApart(p.Docs, base)...)
+	}
 	return base, diags
+}
+
+// checkDocsApart reports a docs folder that is one of the runtime's
+// folders, or inside or around one: tmpfiles gives the docs folder to
+// root (0755) and the runtime's to the backup user (0750), and the two
+// lines would fight over it.
+func checkDocsApart(docs *schema.Text, p plan.Paths) hcl.Diagnostics {
+	for _, own := range []string{p.State, p.Cache, p.Log, path.Dir(p.Plan)} {
+		if docs.Value == own || isUnder(docs.Value, own) || isUnder(own, docs.Value) {
+			return hcl.Diagnostics{errorAt(docs.Range, "Docs folder among bakc's folders",
+				"The docs folder %q is, holds or is inside %q, one of bakc's own folders, which belong to the backup user; the docs folder belongs to root and is readable by all. Choose a folder of its own, such as %q.", docs.Value, own, plan.DefaultDocs)}
+		}
+	}
+	return nil
 }
 
 // checkRuntimePath reports a folder the runtime writes to that is not

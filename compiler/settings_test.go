@@ -50,6 +50,7 @@ node "a" {
   }
   paths {
     state = "/srv/bakc"
+    docs  = "/srv/backup-docs"
   }
   monitoring {
     grace = "90min"
@@ -90,7 +91,7 @@ node "a" {
 	})
 	p := mustPlan(t, dir, "a")
 	require.Equal(t, plan.User{Name: "backup", Group: "bakc", UID: 3000, GID: 3000}, p.User)
-	require.Equal(t, plan.Paths{Plan: "/etc/bakc/plan.json", State: "/srv/bakc", Cache: "/var/cache/bakc", Log: "/var/log/bakc-backup"}, p.Paths)
+	require.Equal(t, plan.Paths{Plan: "/etc/bakc/plan.json", State: "/srv/bakc", Cache: "/var/cache/bakc", Log: "/var/log/bakc-backup", Docs: "/srv/backup-docs"}, p.Paths)
 	require.Equal(t, plan.Monitoring{TextfileDir: "/run/metrics", ErrorLog: "/var/log/bakc-backup/errors.jsonl", OnFailureUnit: "notify@%n.service", Grace: "90min"}, p.Monitoring)
 
 	wantRepos := []plan.Repository{

@@ -17,6 +17,14 @@ const GuardCommand = "send-guard"
 // sshd runs the command with: a program path, dataset names, addresses.
 var safeWordRE = regexp.MustCompile(`^[A-Za-z0-9_./:,+@%=-]+$`)
 
+// SendUserDescription is the send user's GECOS field (its description
+// in NixOS, its comment in sysusers.d): no ':' or newline, which
+// /etc/passwd cannot hold (NixOS's types.passwdEntry refuses them, and
+// systemd-sysusers skips the line).
+func SendUserDescription(nas string) string {
+	return "bakc replication, pulled by the NAS " + nas
+}
+
 // AuthorizedKeyParts returns the node's authorized_keys line for its
 // NAS's key in two parts, around the path of the bakc program (a plain
 // path on a host without Nix, a store path NixOS knows only when it

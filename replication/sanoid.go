@@ -26,6 +26,17 @@ func SanoidSettings(policy plan.SnapshotPolicy, take bool) map[string]string {
 	return s
 }
 
+// SanoidCalendar is when sanoid runs on the node: every 15 minutes
+// (sanoid's frequent_period, and Debian's sanoid.timer) when the node
+// takes frequent snapshots, which an hourly run would take only once an
+// hour; else hourly, NixOS's services.sanoid.interval default.
+func SanoidCalendar(s plan.SnapshotPolicy) string {
+	if s.Frequently > 0 {
+		return "*:0/15"
+	}
+	return "hourly"
+}
+
 // SanoidConfig is sanoid.conf for datasets, all with the same settings,
 // in the form NixOS's services.sanoid writes it: sections sorted by
 // dataset, keys sorted, "key=value" lines, a blank line between

@@ -100,7 +100,13 @@ type repoRun struct {
 	dumpsOK bool
 	// busy is true when the repository's lock could not be had: nothing
 	// more is tried there.
-	busy   bool
+	busy bool
+	// openBy, when set, is the end of the open bound that the sftp
+	// login check started: the first opening of the repository with
+	// restic gets only what is left of it, so that reaching an sftp
+	// server is held to one bound, not one for ssh and one for restic
+	// (reach.go).
+	openBy time.Time
 	result RepositoryResult
 }
 
@@ -188,10 +194,11 @@ func newBackupRun(ctx context.Context, p *plan.Plan, job *plan.Job, o *Options) 
 // resticFor is restic pointed at repo, as this run starts it. The
 // environment file is read in the preflight.
 func (r *backupRun) resticFor(repo *plan.Repository) *restic.Restic {
-	return newRestic(r.plan, repo, r.o, r.cred, r.log)
+	return newRestic(r.plan, repo, r.o, r.cred, r.log.With("repository", repo.Name))
 }
 
-// newRestic is restic pointed at repo, as every task starts it.
+// newRestic is restic pointed at repo, as every task starts it; log
+// already names the repository.
 func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Credential, log *slog.Logger) *restic.Restic {
 	rs := &restic.Restic{
 		Binary:        o.restic(),
@@ -205,7 +212,7 @@ func newRestic(p *plan.Plan, repo *plan.Repository, o *Options, cred *syscall.Cr
 		LimitDownload: repo.LimitDownload,
 		Credential:    cred,
 		ProgressFPS:   progressFPS,
-		Log:           log.With("repository", repo.Name),
+		Log:           log,
 	}
 	rs.Advice = unlockAdvice(p.User, repo, rs) // stalelock.go
 	return rs

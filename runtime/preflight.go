@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/runtime/restic"
@@ -113,7 +114,8 @@ func checkRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repo
 	// ConnectTimeout (30 s, plan.SSH.Command) ends a silent server's
 	// connect and banner exchange (OpenSSH 9.2: "Connection timed out
 	// during banner exchange"), but not a server that stalls later.
-	sshCtx, cancel := context.WithTimeout(ctx, o.openTimeout())
+	rr.openBy = time.Now().Add(o.openTimeout())
+	sshCtx, cancel := context.WithDeadline(ctx, rr.openBy)
 	cat, err := checkSSH(sshCtx, repo, o, rr.restic.Credential)
 	cancel()
 	if st := (*sshTimeout)(nil); errors.As(err, &st) && ctx.Err() == nil {

@@ -88,14 +88,23 @@ func (e *unreachableError) Error() string {
 // opened, an *unreachableError when the bound ran out first, and
 // restic's own error otherwise (no repository there, a wrong password,
 // a server that refused: the caller reads its category).
+//
+// After an sftp repository's login check, the first opening gets what
+// is left of the bound that check started (repoRun.openBy); a later one
+// (again under the repository's lock) a whole bound.
 func openURLRepository(ctx context.Context, o *Options, log *slog.Logger, rr *repoRun) error {
 	bound := o.openTimeout()
+	deadline := time.Now().Add(bound)
+	if !rr.openBy.IsZero() && rr.openBy.Before(deadline) {
+		deadline = rr.openBy
+	}
+	rr.openBy = time.Time{}
 	rs := *rr.restic
 	rs.KillAfter = openKillAfter
 	if v, err := restic.DetectVersion(ctx, rs.Binary); err == nil && v.HasStuckRequestTimeout() {
-		rs.StuckRequestTimeout = max(bound/stuckRequestShare, time.Second)
+		rs.StuckRequestTimeout = max(time.Until(deadline)/stuckRequestShare, time.Second)
 	}
-	octx, cancel := context.WithTimeout(ctx, bound)
+	octx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	start := time.Now()
 	err := rs.CatConfig(octx)

@@ -23,14 +23,7 @@ func decodeNotifyBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Notify, hcl.Diagnos
 	n := &Notify{DeclRange: blockRange(b)}
 	content, diags := bodyContent(b.Body, notifySchema, "notify")
 	a := content.Attributes
-	for _, t := range []struct {
-		dst  **Text
-		name string
-	}{{&n.PingURL, "ping_url"}, {&n.FailureURL, "failure_url"}, {&n.Timeout, "timeout"}} {
-		v, d := decodeText(a[t.name], ctx, singleLine)
-		diags = append(diags, d...)
-		*t.dst = v
-	}
+	diags = append(diags, decodeLines(a, ctx, line{"ping_url", &n.PingURL}, line{"failure_url", &n.FailureURL}, line{"timeout", &n.Timeout})...)
 	var d hcl.Diagnostics
 	n.FailureCommand, d = decodeTextList(a["failure_command"], ctx)
 	return n, append(diags, d...)

@@ -124,11 +124,8 @@ func decodeNASReplicationBlock(b *hcl.Block, ctx *hcl.EvalContext) (*NASReplicat
 	r := &NASReplication{DeclRange: blockRange(b)}
 	content, diags := b.Body.Content(nasReplicationSchema)
 	a := content.Attributes
+	diags = append(diags, decodeLines(a, ctx, line{"identity_file", &r.IdentityFile}, line{"public_key", &r.PublicKey})...)
 	var d hcl.Diagnostics
-	r.IdentityFile, d = decodeText(a["identity_file"], ctx, singleLine)
-	diags = append(diags, d...)
-	r.PublicKey, d = decodeText(a["public_key"], ctx, singleLine)
-	diags = append(diags, d...)
 	r.From, d = decodeTextList(a["from"], ctx)
 	return r, append(diags, d...)
 }

@@ -69,6 +69,8 @@ type Paths struct {
 	State     *Text
 	Cache     *Text
 	Log       *Text
+	// Docs is the folder the node's runbook is linked into.
+	Docs *Text
 }
 
 // Monitoring says where metrics and error lines go.
@@ -118,14 +120,8 @@ func decodeResourcesBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Resources, hcl.D
 	var d hcl.Diagnostics
 	r.Nice, d = decodeNumber(a["nice"], ctx)
 	diags = append(diags, d...)
-	for _, t := range []struct {
-		dst  **Text
-		name string
-	}{{&r.IOClass, "io_class"}, {&r.CPUQuota, "cpu_quota"}, {&r.MemoryMax, "memory_max"}, {&r.Timeout, "timeout"}} {
-		v, d := decodeText(a[t.name], ctx, singleLine)
-		diags = append(diags, d...)
-		*t.dst = v
-	}
+	diags = append(diags, decodeLines(a, ctx, line{"io_class", &r.IOClass}, line{"cpu_quota", &r.CPUQuota},
+		line{"memory_max", &r.MemoryMax}, line{"timeout", &r.Timeout})...)
 	return r, diags
 }
 
@@ -136,14 +132,8 @@ var verifySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 func decodeVerifyBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Verify, hcl.Diagnostics) {
 	v := &Verify{DeclRange: blockRange(b)}
 	content, diags := b.Body.Content(verifySchema)
-	a := content.Attributes
-	var d hcl.Diagnostics
-	v.Schedule, d = decodeText(a["schedule"], ctx, singleLine)
-	diags = append(diags, d...)
-	v.RandomizedDelay, d = decodeText(a["randomized_delay"], ctx, singleLine)
-	diags = append(diags, d...)
-	v.ReadDataSubset, d = decodeText(a["read_data_subset"], ctx, singleLine)
-	return v, append(diags, d...)
+	return v, append(diags, decodeLines(content.Attributes, ctx, line{"schedule", &v.Schedule},
+		line{"randomized_delay", &v.RandomizedDelay}, line{"read_data_subset", &v.ReadDataSubset})...)
 }
 
 var restoreTestSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -154,11 +144,8 @@ func decodeRestoreTestBlock(b *hcl.Block, ctx *hcl.EvalContext) (*RestoreTest, h
 	r := &RestoreTest{DeclRange: blockRange(b)}
 	content, diags := b.Body.Content(restoreTestSchema)
 	a := content.Attributes
+	diags = append(diags, decodeLines(a, ctx, line{"schedule", &r.Schedule}, line{"randomized_delay", &r.RandomizedDelay})...)
 	var d hcl.Diagnostics
-	r.Schedule, d = decodeText(a["schedule"], ctx, singleLine)
-	diags = append(diags, d...)
-	r.RandomizedDelay, d = decodeText(a["randomized_delay"], ctx, singleLine)
-	diags = append(diags, d...)
 	r.Files, d = decodeNumber(a["files"], ctx)
 	return r, append(diags, d...)
 }
@@ -170,11 +157,7 @@ var pruneSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 func decodePruneBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Prune, hcl.Diagnostics) {
 	p := &Prune{DeclRange: blockRange(b)}
 	content, diags := b.Body.Content(pruneSchema)
-	var d hcl.Diagnostics
-	p.Schedule, d = decodeText(content.Attributes["schedule"], ctx, singleLine)
-	diags = append(diags, d...)
-	p.RandomizedDelay, d = decodeText(content.Attributes["randomized_delay"], ctx, singleLine)
-	return p, append(diags, d...)
+	return p, append(diags, decodeLines(content.Attributes, ctx, line{"schedule", &p.Schedule}, line{"randomized_delay", &p.RandomizedDelay})...)
 }
 
 var userSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -197,7 +180,7 @@ func decodeUserBlock(b *hcl.Block, ctx *hcl.EvalContext) (*User, hcl.Diagnostics
 }
 
 var pathsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "plan"}, {Name: "state"}, {Name: "cache"}, {Name: "log"},
+	{Name: "plan"}, {Name: "state"}, {Name: "cache"}, {Name: "log"}, {Name: "docs"},
 }}
 
 func decodePathsBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Paths, hcl.Diagnostics) {
@@ -206,7 +189,7 @@ func decodePathsBlock(b *hcl.Block, ctx *hcl.EvalContext) (*Paths, hcl.Diagnosti
 	for _, t := range []struct {
 		dst  **Text
 		name string
-	}{{&p.Plan, "plan"}, {&p.State, "state"}, {&p.Cache, "cache"}, {&p.Log, "log"}} {
+	}{{&p.Plan, "plan"}, {&p.State, "state"}, {&p.Cache, "cache"}, {&p.Log, "log"}, {&p.Docs, "docs"}} {
 		v, d := decodeText(content.Attributes[t.name], ctx, singleLine)
 		diags = append(diags, d...)
 		*t.dst = v

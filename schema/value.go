@@ -205,6 +205,25 @@ func typeWords(ty cty.Type) string {
 // attrWhat names an attribute for a diagnostic ("attribute \"paths\"").
 func attrWhat(attr *hcl.Attribute) string { return fmt.Sprintf("%q", attr.Name) }
 
+// line is a single-line string attribute of a block and the field it
+// decodes into, for decodeLines.
+type line struct {
+	name string
+	dst  **Text
+}
+
+// decodeLines decodes single-line string attributes into their fields,
+// in the order given (so that diagnostics come in that order).
+func decodeLines(a hcl.Attributes, ctx *hcl.EvalContext, fields ...line) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, f := range fields {
+		v, d := decodeText(a[f.name], ctx, singleLine)
+		diags = append(diags, d...)
+		*f.dst = v
+	}
+	return diags
+}
+
 // decodeText evaluates a string attribute. A nil attribute, or a null
 // value, gives nil.
 func decodeText(attr *hcl.Attribute, ctx *hcl.EvalContext, mode textMode) (*Text, hcl.Diagnostics) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Debian bookworm tree that the booted-systemd test tier
 # (internal/booted, docs/testing.md) boots with systemd-nspawn: systemd
-# 252 as PID 1, zfs-fuse, sshd, PostgreSQL and Debian's restic (0.14).
+# 252 as PID 1, zfs-fuse, sshd, PostgreSQL, Debian's restic (0.14) and sanoid.
 #
 #   booted-tree.sh          build the tree unless it is there; print its path
 #   booted-tree.sh --path   print the path only (the tests ask this)
@@ -18,7 +18,7 @@ recipe=1
 suite=bookworm
 mirror="${BAKC_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 packages="systemd systemd-sysv dbus zfs-fuse openssh-server openssh-client
-postgresql sqlite3 restic procps iproute2 util-linux"
+postgresql sqlite3 restic procps iproute2 util-linux sanoid"
 
 cache="${BAKC_CACHE_DIR:-$HOME/.cache/bakc}"
 key=$(printf '%s\n' "recipe=$recipe" "suite=$suite" $packages | sha256sum | cut -c1-12)

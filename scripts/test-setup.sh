@@ -91,7 +91,7 @@ if ! [ -x /sbin/mount.nfs ] && ! [ -x "$nfs/sbin/mount.nfs" ]; then
 fi
 
 # zfs-fuse: the daemon must run for zpool/zfs to work. It needs /dev/fuse.
-if ! zpool list >/dev/null 2>&1; then
+start_zfs_fuse() {
 	echo "test-setup: starting zfs-fuse"
 	$sudo zfs-fuse
 	i=0
@@ -100,7 +100,51 @@ if ! zpool list >/dev/null 2>&1; then
 		[ $i -lt 50 ] || { echo "test-setup: zfs-fuse did not start" >&2; exit 1; }
 		sleep 0.2
 	done
-fi
+}
+# zfs_fuse_healthy makes a pool in a file, writes and reads a file in its
+# dataset and destroys it, each step bounded: a zfs-fuse whose FUSE side
+# hangs (seen under load: getattr stuck in D state) still answers zpool
+# list, and every test that mounts a dataset would then hang until its
+# timeout.
+zfs_fuse_healthy() {
+	probe=$(mktemp -d /tmp/bakc-zfs-probe.XXXXXX)
+	pool=bakcprobe$$
+	truncate -s 128M "$probe/disk"
+	ok=0
+	if timeout 30 $sudo zpool create -m "$probe/mnt" "$pool" "$probe/disk" >/dev/null 2>&1 &&
+		timeout 20 $sudo sh -c "echo probe > '$probe/mnt/f' && cat '$probe/mnt/f'" >/dev/null 2>&1; then
+		ok=1
+	fi
+	timeout 30 $sudo zpool destroy -f "$pool" >/dev/null 2>&1 || true
+	rm -rf "$probe" 2>/dev/null || true
+	[ $ok = 1 ]
+}
+# restart_zfs_fuse kills a hung daemon, lets go of its mounts and starts
+# a new one.
+restart_zfs_fuse() {
+	echo "test-setup: zfs-fuse does not answer on its mounts; restarting it" >&2
+	$sudo pkill -9 -x zfs-fuse || true
+	awk '$3 == "fuse" && $1 ~ /^[a-z]/ { print $2 }' /proc/mounts | while read -r m; do
+		$sudo umount -l "$m" 2>/dev/null || true
+	done
+	$sudo rm -f /var/run/zfs-fuse.pid /run/zfs-fuse.pid 2>/dev/null || true
+	sleep 1
+	start_zfs_fuse
+}
+zpool list >/dev/null 2>&1 || start_zfs_fuse
+# Pools a killed test run left behind (testenv names them bakct<pid>_<n>;
+# a test process that still runs keeps its own).
+for pool in $(zpool list -H -o name 2>/dev/null | grep '^bakct'); do
+	pid=${pool#bakct}
+	pid=${pid%%_*}
+	[ -d "/proc/$pid" ] && continue
+	echo "test-setup: destroying the leftover test pool $pool"
+	timeout 60 $sudo zpool destroy -f "$pool" || true
+done
+zfs_fuse_healthy || { restart_zfs_fuse && zfs_fuse_healthy; } || {
+	echo "test-setup: zfs-fuse is not healthy after a restart" >&2
+	exit 1
+}
 
 # /dev/fuse open to everyone, as udev makes it on Debian and NixOS (some
 # containers make it 0600): the set-uid fusermount opens it as the user

@@ -67,11 +67,8 @@ func newAlertsCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&opts.node, "node", "", "only this node's rules")
-	cmd.Flags().StringVar(&opts.format, "format", "rules", "rules (a Prometheus rules file) or nix (NixOS config for the monitoring host)")
+	opts.flags(cmd, "only this node's rules", "rules", "rules (a Prometheus rules file) or nix (NixOS config for the monitoring host)")
 	cmd.Flags().StringVar(&opts.jobLabel, "job-label", alerts.DefaultJobLabel, "the label holding the job name after the scrape: exported_job (honor_labels: false, the default) or job")
-	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "write to this file atomically instead of stdout")
-	cmd.Flags().BoolVar(&opts.json, "json", false, "print diagnostics as JSON on stderr")
 	return cmd
 }
 
@@ -114,11 +111,17 @@ func newDashboardCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&opts.node, "node", "", "only this node")
-	cmd.Flags().StringVar(&opts.format, "format", "json", "json (Grafana's dashboard model) or nix (NixOS config for the monitoring host)")
+	opts.flags(cmd, "only this node", "json", "json (Grafana's dashboard model) or nix (NixOS config for the monitoring host)")
+	return cmd
+}
+
+// flags declares the flags alerts and dashboard share: --node, --format
+// (with its default), -o and --json.
+func (opts *monitoringOptions) flags(cmd *cobra.Command, nodeHelp, format, formatHelp string) {
+	cmd.Flags().StringVar(&opts.node, "node", "", nodeHelp)
+	cmd.Flags().StringVar(&opts.format, "format", format, formatHelp)
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "write to this file atomically instead of stdout")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print diagnostics as JSON on stderr")
-	return cmd
 }
 
 // runMonitoring loads and validates the fleet, compiles the plans of

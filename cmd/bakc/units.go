@@ -25,7 +25,7 @@ per job bakc-backup-<job>.service and .timer; per repository
 bakc-verify-<repo>, bakc-restore-test-<repo> and bakc-prune-<repo> services
 and timers; for NFS repositories the .mount and .automount units; and
 plan.json (the node's plan), runbook.md (its runbook, linked into
-/var/lib/backup-docs by the tmpfiles), bakc-tmpfiles.conf (the runtime's folders),
+paths.docs, /var/lib/backup-docs by default, by the tmpfiles), bakc-tmpfiles.conf (the runtime's folders),
 bakc-sysusers.conf (the backup user with its fixed uid) and, when an sftp
 repository gives its host keys inline, known_hosts. They are the same
 units, key for key, as those of "bakc compile" for NixOS.
@@ -47,6 +47,14 @@ Install on the host (see docs/nixos.md for NixOS):
   cp DIR/bakc-sysusers.conf /etc/sysusers.d/bakc.conf && systemd-sysusers
   cp DIR/bakc-tmpfiles.conf /etc/tmpfiles.d/bakc.conf && systemd-tmpfiles --create
   systemctl daemon-reload && systemctl enable --now bakc-*.timer
+
+A node that replicates its ZFS datasets to its NAS (docs/replication.md)
+also gets bakc-sanoid.service and .timer (Debian's sanoid, on
+bakc-sanoid.conf), bakc-replication-allow.service, and the NAS's key for
+the send user:
+  install -D -m 0644 DIR/bakc-sanoid.conf /etc/bakc/sanoid/sanoid.conf
+  install -D -m 0644 DIR/bakc-send.authorized_keys /var/lib/bakc-send/.ssh/authorized_keys
+  systemctl enable --now bakc-replication-allow.service
 
 Exit codes:
   0  success (warnings may have been printed)

@@ -86,6 +86,23 @@ type Paths struct {
 	// plan; the units install it (a file of `bakc units`, or
 	// environment.etc on NixOS). Empty when no repository declares any.
 	KnownHosts string `json:"known_hosts,omitempty"`
+	// Docs is the folder the node's runbook is linked into as
+	// runbook.md (the seed kept its documentation in
+	// /var/lib/backup-docs); empty in plans that do not set it, which
+	// means DefaultDocs. See DocsDir.
+	Docs string `json:"docs,omitempty"`
+}
+
+// DefaultDocs is Paths.Docs when the configuration sets none.
+const DefaultDocs = "/var/lib/backup-docs"
+
+// DocsDir is the folder the runbook is linked into: Docs, or
+// DefaultDocs.
+func (p Paths) DocsDir() string {
+	if p.Docs == "" {
+		return DefaultDocs
+	}
+	return p.Docs
 }
 
 // Monitoring says where the runtime reports to.

@@ -76,6 +76,7 @@ var fieldRules = map[string][]rule{
 	"paths.cache":       {text(checkRuntimePath)},
 	"paths.log":         {text(checkRuntimePath)},
 	"paths.known_hosts": {optional(CheckAbsPath)},
+	"paths.docs":        {optional(checkRuntimePath)},
 
 	"monitoring":                 nil,
 	"monitoring.textfile_dir":    {text(checkRuntimePath)},

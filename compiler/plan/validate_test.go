@@ -126,6 +126,8 @@ func TestDecodeRefuses(t *testing.T) {
 			[]string{`paths.state: "state" is not an absolute path`}},
 		{"a cache in the Nix store", edit(func(p *Plan) { p.Paths.Cache = "/nix/store/cache" }),
 			[]string{`paths.cache: "/nix/store/cache" is in the Nix store`}},
+		{"a relative docs folder", edit(func(p *Plan) { p.Paths.Docs = "backup-docs" }),
+			[]string{`paths.docs: "backup-docs" is not an absolute path`}},
 		{"a snapshot mode in capitals", edit(func(p *Plan) { job(p, "system").Snapshot = "ZFS" }),
 			[]string{`jobs[2].snapshot: "ZFS" is not one of "none", "zfs"`}},
 		{"a ZFS job without datasets", edit(func(p *Plan) { job(p, "system").Datasets = nil }),

@@ -6,6 +6,7 @@ import (
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/compiler/schedule"
+	"github.com/holthome/bakc/replication"
 )
 
 // TaskReplication is the NAS's pull of a node's dataset, as the metrics
@@ -18,12 +19,6 @@ const (
 	alertReplicationFailed        = "BakcReplicationFailed"
 	alertReplicationNeverReported = "BakcReplicationNeverReported"
 )
-
-// sanoidInterval is NixOS's services.sanoid.interval, "hourly" by
-// default, which bakc does not change: no snapshot is newer than
-// sanoid's last run, and its timer's longest gap is walked like any
-// schedule's (2 h: the hour repeated when summer time ends).
-const sanoidInterval = "hourly"
 
 // kindPeriods are the longest time between two of sanoid's snapshots of
 // a kind: sanoid takes them on the node's wall clock, so a day may be
@@ -39,9 +34,12 @@ var kindPeriods = map[string]time.Duration{
 
 // SnapshotPeriod is the longest the node's newest sanoid snapshot may be
 // old when the NAS pulls: the period of the most frequent kind the node
-// takes, at least sanoid's own interval; the kind's name with it.
+// takes, at least the longest gap of sanoid's own timer
+// (replication.SanoidCalendar, which the node's generated configuration
+// runs it on: no snapshot is newer than sanoid's last run); the kind's
+// name with it.
 func SnapshotPeriod(s plan.SnapshotPolicy) (time.Duration, string, error) {
-	run, _, err := schedule.LongestGap(sanoidInterval)
+	run, _, err := schedule.LongestGap(replication.SanoidCalendar(s))
 	if err != nil {
 		return 0, "", err
 	}
@@ -88,8 +86,8 @@ func (n *nodeWriter) replication() ([]rule, error) {
 	}
 	r := n.plan.Replication
 	limit := l.MaxAge() + period
-	derived := fmt.Sprintf("%s + %s (the newest snapshot's age at a pull: the node's %s snapshots, taken by sanoid's %s timer) = %s",
-		derivation(Threshold{Task: TaskReplication, Name: r.NAS, Limit: l}), human(period), kind, sanoidInterval, human(limit))
+	derived := fmt.Sprintf("%s + %s (the newest snapshot's age at a pull: the node's %s snapshots, taken by sanoid on %q) = %s",
+		derivation(Threshold{Task: TaskReplication, Name: r.NAS, Limit: l}), human(period), kind, replication.SanoidCalendar(r.Snapshots), human(limit))
 	var out []rule
 	for _, c := range r.Copies {
 		sel := fmt.Sprintf("{node=%s,dataset=%s}", q(n.plan.Node.Name), q(c.Source))

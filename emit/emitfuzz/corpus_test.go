@@ -65,7 +65,7 @@ func readCorpus(t *testing.T) []corpusEntry {
 
 // nixStandIns are the module's arguments: a pkgs with the packages the
 // base fleet names and writeText, and config with the ZFS package.
-const nixStandIns = `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { bakc = "/stand-in/bakc"; openssh = "/stand-in/openssh"; curl = "/stand-in/curl"; postgresql = "/stand-in/postgresql"; writeText = name: text: { inherit name text; }; }; }`
+const nixStandIns = `{ config = { boot.zfs.package = "/stand-in/zfs"; bakc.fleet = "/stand-in/fleet"; }; pkgs = { bakc = "/stand-in/bakc"; openssh = "/stand-in/openssh"; curl = "/stand-in/curl"; postgresql = "/stand-in/postgresql"; writeText = name: text: { inherit name text; }; }; }`
 
 // TestCorpusRealConsumers gives every output of every committed fuzz
 // input the fleet compiles to its real consumer: backup.nix to
@@ -118,7 +118,7 @@ func TestCorpusRealConsumers(t *testing.T) {
 			for u := range standIns {
 				require.NoError(t, os.WriteFile(filepath.Join(units, u), []byte("[Service]\nType=oneshot\nExecStart="+unitfile.DefaultProgram+"\n"), 0o644))
 			}
-			if out, err := testenv.SystemdVerify(t, units, unitfile.DefaultProgram); err != nil || out != "" {
+			if out, err := testenv.SystemdVerify(t, units, unitfile.DefaultProgram, unitfile.SanoidProgram, unitfile.ZFSProgram); err != nil || out != "" {
 				t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 			}
 

@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+	"go.yaml.in/yaml/v3"
 )
 
 // slots are the string fields of the language, by name, with the value
@@ -94,6 +96,21 @@ var slots = []struct{ name, value string }{
 	{"dump.packages[0]", "postgresql"},
 	{"dump.path[0]", "/usr/lib/postgresql/15/bin"},
 	{"dump.restore_command[0]", "psql"},
+	// Appended, so that the committed corpus's slot numbers keep their
+	// meaning.
+	{"notify.ping_url", "https://hc-ping.example.net/3f2a9c1e"},
+	{"notify.failure_url", "https://ntfy.example.net/web-backups"},
+	{"notify.failure_command[0]", "/usr/local/bin/page-oncall"},
+	{"notify.failure_command[1]", "--quiet"},
+	{"notify.timeout", "30s"},
+	{"nas.replication.identity_file", "/run/secrets/bakc-replication-key"},
+	{"nas.replication.public_key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1"},
+	{"nas.replication.from[0]", "192.0.2.5"},
+	{"node.zfs.replication.schedule", "hourly"},
+	{"sops.file", "secrets/web.yaml"},
+	{"sops.key", "restic/b2-password"},
+	{"repo.b2.compression", "max"},
+	{"job.exclude_larger_than", "2G"},
 }
 
 // slotIndex maps a slot's name to its index in slots.
@@ -130,12 +147,10 @@ func (f fleet) rootFile() []byte {
 	nas.SetAttributeValue("parent", str(f["nas.parent"]))
 	nas.SetAttributeValue("mount_root", str(f["nas.mount_root"]))
 	nas.SetAttributeValue("capacity", str(f["nas.capacity"]))
-	// The NAS's replication key is not fuzzed: the node's host key is,
-	// and both pass the same check.
 	repl := nas.AppendNewBlock("replication", nil).Body()
-	repl.SetAttributeValue("identity_file", str("/run/secrets/bakc-replication-key"))
-	repl.SetAttributeValue("public_key", str("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1"))
-	repl.SetAttributeValue("from", cty.ListVal([]cty.Value{str("192.0.2.5")}))
+	repl.SetAttributeValue("identity_file", str(f["nas.replication.identity_file"]))
+	repl.SetAttributeValue("public_key", str(f["nas.replication.public_key"]))
+	repl.SetAttributeValue("from", strs(f["nas.replication.from[0]"]))
 	ds := nas.AppendNewBlock("dataset", []string{f["nas.dataset.name"]}).Body()
 	ds.SetAttributeValue("quota", str(f["nas.dataset.quota"]))
 	ds.SetAttributeValue("compression", str(f["nas.dataset.compression"]))
@@ -193,7 +208,9 @@ func (f fleet) hostFile() []byte {
 	n.SetAttributeValue("nas", str(f["nas.name"]))
 	z := n.AppendNewBlock("zfs", nil).Body()
 	z.SetAttributeValue("datasets", cty.MapVal(map[string]cty.Value{f["node.zfs.mountpoint"]: str(f["node.zfs.dataset"])}))
-	z.AppendNewBlock("replication", nil).Body().SetAttributeValue("host_key", str(f["node.zfs.host_key"]))
+	zr := z.AppendNewBlock("replication", nil).Body()
+	zr.SetAttributeValue("host_key", str(f["node.zfs.host_key"]))
+	zr.SetAttributeValue("schedule", str(f["node.zfs.replication.schedule"]))
 
 	r := n.AppendNewBlock("repository", []string{f["repo.nfs.name"]}).Body()
 	nfs := r.AppendNewBlock("nfs", nil).Body()
@@ -215,8 +232,9 @@ func (f fleet) hostFile() []byte {
 
 	r = n.AppendNewBlock("repository", []string{f["repo.b2.name"]}).Body()
 	r.SetAttributeValue("url", str(f["repo.b2.url"]))
-	r.SetAttributeValue("password_file", str(f["repo.nfs.password_file"]))
+	r.SetAttributeValue("password_file", cty.ObjectVal(map[string]cty.Value{"sops": str(f["sops.file"]), "key": str(f["sops.key"])}))
 	r.SetAttributeValue("environment_file", str(f["repo.b2.environment_file"]))
+	r.SetAttributeValue("compression", str(f["repo.b2.compression"]))
 
 	j := n.AppendNewBlock("job", []string{f["job.name"]}).Body()
 	j.SetAttributeValue("description", str(f["job.description"]))
@@ -228,7 +246,13 @@ func (f fleet) hostFile() []byte {
 	j.SetAttributeValue("snapshot", str(f["job.snapshot"]))
 	j.SetAttributeValue("pre_backup", str(f["job.pre_backup"]))
 	j.SetAttributeValue("on_failure_unit", str(f["job.on_failure_unit"]))
+	j.SetAttributeValue("exclude_larger_than", str(f["job.exclude_larger_than"]))
 	j.SetAttributeValue("repositories", strs(f["repo.nfs.name"], f["repo.local.name"], f["repo.sftp.name"], f["repo.b2.name"]))
+	nt := j.AppendNewBlock("notify", nil).Body()
+	nt.SetAttributeValue("ping_url", str(f["notify.ping_url"]))
+	nt.SetAttributeValue("failure_url", str(f["notify.failure_url"]))
+	nt.SetAttributeValue("failure_command", strs(f["notify.failure_command[0]"], f["notify.failure_command[1]"]))
+	nt.SetAttributeValue("timeout", str(f["notify.timeout"]))
 	h := j.AppendNewBlock("hook", []string{"post_backup"}).Body()
 	h.SetAttributeValue("command", str(f["job.hook.command"]))
 	h.SetAttributeValue("user", str(f["job.hook.user"]))
@@ -277,6 +301,44 @@ func (f fleet) write(dir string) (string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "hosts"), 0o755); err != nil {
 		return "", err
 	}
+	if err := f.writeSopsFile(dir); err != nil {
+		return "", err
+	}
 	host := filepath.Join(dir, "hosts", name)
 	return host, os.WriteFile(host, f.raw(f.hostFile()), 0o644)
+}
+
+// writeSopsFile writes the sops file the b2 repository's password names,
+// holding its key, when the name is one a file can have below dir (the
+// compiler refuses the others, located). It is not encrypted: it has the
+// shape the compiler checks, as sops-nix's check mode does (a sops
+// metadata map, the key's levels), and nothing here decrypts it. The
+// real sops's files are proven in compiler TestSopsSecrets and cmd/bakc's
+// init tests.
+func (f fleet) writeSopsFile(dir string) error {
+	file, key := f["sops.file"], f["sops.key"]
+	if !filepath.IsLocal(file) || strings.ContainsRune(file, 0) || len(file) > 200 || !utf8.ValidString(key) {
+		return nil
+	}
+	tree := map[string]any{"sops": map[string]any{"mac": "ENC[AES256_GCM,data:stand-in,type:str]", "version": "3.13.3"}}
+	levels := strings.Split(key, "/")
+	level := tree
+	for _, name := range levels[:len(levels)-1] {
+		next := map[string]any{}
+		level[name] = next
+		level = next
+	}
+	level[levels[len(levels)-1]] = "ENC[AES256_GCM,data:stand-in,type:str]"
+	data, err := yaml.Marshal(tree)
+	if err != nil {
+		return nil // a key YAML cannot hold: the compiler finds no such key
+	}
+	path := filepath.Join(dir, filepath.FromSlash(file))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil // a name whose folder is a file here: missing, refused
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return nil
+	}
+	return nil
 }

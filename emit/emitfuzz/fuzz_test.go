@@ -76,7 +76,8 @@ func compile(t *testing.T, f fleet) *compiled {
 func seeds(f *testing.F) {
 	f.Add(uint8(0), "web.hcl", uint8(0), "web.hcl")
 	for _, v := range []string{`it's "x"`, "$HOME ${x} $(id)", "`id`", "100%n", "a\nb", "a\rb", "a\x00b", "-rf", `a\`, strings.Repeat("long-", 60)} {
-		for _, field := range []string{"repo.nfs.mountpoint", "job.description", "job.paths[0]", "hostfile", "job.pre_backup", "dump.command[1]", "nas.recv.property.value"} {
+		for _, field := range []string{"repo.nfs.mountpoint", "job.description", "job.paths[0]", "hostfile", "job.pre_backup", "dump.command[1]", "nas.recv.property.value",
+			"notify.ping_url", "notify.failure_command[1]", "sops.file", "sops.key", "nas.replication.public_key", "nas.replication.identity_file", "node.zfs.replication.schedule"} {
 			f.Add(uint8(slotIndex(field)), v, uint8(0), "web.hcl")
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/holthome/bakc/compiler"
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/emit/nas"
 	"github.com/holthome/bakc/emit/nixos"
 	"github.com/holthome/bakc/emit/runbook"
 	"github.com/holthome/bakc/emit/unitfile"
@@ -54,6 +55,17 @@ type hostileField struct {
 	// sh against stand-in programs, must hold the value; "" when the
 	// runbook's commands do not hold it.
 	runbook string
+	// runbookAs is how the runbook's commands write the value, when not
+	// as itself (a sops key as sops's --extract index).
+	runbookAs func(v string) string
+	// nix are the strings backup.nix, evaluated by nix-instantiate, has
+	// for the field (beside the plan it installs); nil when none.
+	nix func(module map[string]any) []string
+	// nas is the field's value in the NAS's plan, and nasNix the strings
+	// the NAS's NixOS configuration, evaluated, has for it: fields of
+	// the NAS's side of replication.
+	nas    func(p *plan.NASPlan) string
+	nasNix func(module map[string]any) []string
 }
 
 func path(v string) string { return "/srv/www/" + v }
@@ -101,6 +113,80 @@ var hostileFields = []hostileField{
 		plan: func(p *plan.Plan) string { return p.Jobs[1].Name }},
 	{slot: "hostfile", carry: func(v string) string { return v + ".hcl" },
 		plan: func(p *plan.Plan) string { return strings.TrimPrefix(p.Source, "hosts/") }},
+	// Notifications: read by the runtime from the installed plan (it
+	// runs the command without a shell, sends to the URL).
+	{slot: "notify.ping_url", carry: func(v string) string { return "https://hc-ping.example.net/" + v },
+		plan: func(p *plan.Plan) string { return p.Jobs[1].Notify.PingURL }},
+	{slot: "notify.failure_command[1]", carry: func(v string) string { return v },
+		plan: func(p *plan.Plan) string { return p.Jobs[1].Notify.FailureCommand[1] }},
+	// A sops secret: the declaration sops-nix reads, and the runbook's
+	// commands that decrypt it by hand.
+	{slot: "sops.key", carry: func(v string) string { return "restic/" + v },
+		plan: func(p *plan.Plan) string { return p.Secrets[0].Sops.Key },
+		nix: func(m map[string]any) []string {
+			return nixStrings(dig(m, "sops", "secrets", "bakc/cloud/password", "key"))
+		},
+		runbook: "## Secrets bootstrap on a fresh host", runbookAs: plan.SopsIndex},
+	{slot: "sops.file", carry: func(v string) string { return "secrets/" + v + ".yaml" },
+		plan: func(p *plan.Plan) string { return p.Secrets[0].Sops.File },
+		nix: func(m map[string]any) []string {
+			return trimPrefixes(nixStrings(dig(m, "sops", "secrets", "bakc/cloud/password", "sopsFile")), "/stand-in/fleet/")
+		},
+		runbook: "## Secrets bootstrap on a fresh host"},
+	// Replication: the NAS's key in the node's authorized_keys, the
+	// node's host key and the NAS's key file on the NAS.
+	{slot: "nas.replication.public_key", carry: func(v string) string { return slots[slotIndex("nas.replication.public_key")].value + " " + v },
+		plan: func(p *plan.Plan) string { return p.Replication.PublicKey },
+		nix: func(m map[string]any) []string {
+			return nixStrings(dig(m, "users", "users", "bakc-send", "openssh", "authorizedKeys", "keys"))
+		}},
+	{slot: "node.zfs.host_key", carry: func(v string) string { return slots[slotIndex("node.zfs.host_key")].value + " " + v },
+		nas: func(p *plan.NASPlan) string { return p.Nodes[0].Replication.HostKey },
+		nasNix: func(m map[string]any) []string {
+			// The known_hosts line "web <key>\n", written into the
+			// UserKnownHostsFile argument (writeText stands in as the
+			// text itself).
+			var out []string
+			for _, a := range nixStrings(dig(m, "services", "syncoid", "commands", "bakc-web-tank-srv", "extraArgs")) {
+				if line, ok := strings.CutPrefix(a, "UserKnownHostsFile=web "); ok {
+					out = append(out, strings.TrimSuffix(line, "\n"))
+				}
+			}
+			return out
+		}},
+	{slot: "nas.replication.identity_file", carry: func(v string) string { return "/run/secrets/" + v },
+		nas: func(p *plan.NASPlan) string { return p.Replication.IdentityFile },
+		nasNix: func(m map[string]any) []string {
+			return nixStrings(dig(m, "services", "syncoid", "commands", "bakc-web-tank-srv", "sshKey"))
+		}},
+}
+
+// dig is the value at a path of attribute names in an evaluated
+// module, nil when there is none.
+func dig(v any, names ...string) any {
+	for _, n := range names {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[n]
+	}
+	return v
+}
+
+// nixStrings: a string, or a list's strings.
+func nixStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			out = append(out, nixStrings(e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // readsAs: what a consumer read (an argument, a setting's value as
@@ -135,6 +221,13 @@ func trimPrefixes(vs []string, prefix string) []string {
 //   - runbook sh: the runbook's restore commands run by sh with stand-in
 //     programs that record their arguments.
 //
+//   - nix value: a value backup.nix sets from the field (a sops-nix
+//     declaration, the replication user's authorized_keys), evaluated;
+//
+//   - NAS plan and NAS nix: the NAS's side of replication (its key file,
+//     a node's host key in its known_hosts), the NAS plan and the NAS's
+//     NixOS configuration evaluated;
+//
 //   - restic: an exclude pattern, written into the exclude file as the
 //     runtime writes it, read by restic 0.14 and 0.18.1 during a real
 //     backup that must leave out exactly the file the pattern names.
@@ -167,20 +260,36 @@ func TestHostileStrings(t *testing.T) {
 					return
 				}
 				got := map[string][]string{}
-				got["plan"] = []string{field.plan(c.plan)}
-
 				data, err := plan.Marshal(c.plan)
 				require.NoError(t, err)
 				back, err := plan.Decode(bytes.NewReader(data))
 				require.NoError(t, err, "the runtime refuses the plan the compiler wrote")
-				got["plan (runtime)"] = []string{field.plan(back)}
-
-				got["nix"] = []string{field.plan(nixPlan(t, nix, c.plan))}
+				module := nixModule(t, nix, c.plan)
+				if field.plan != nil {
+					got["plan"] = []string{field.plan(c.plan)}
+					got["plan (runtime)"] = []string{field.plan(back)}
+					got["nix"] = []string{field.plan(nixPlan(t, module, c.plan))}
+				}
+				if field.nix != nil {
+					got["nix value"] = field.nix(module)
+				}
+				if field.nas != nil {
+					require.Len(t, c.nas, 1, "the NAS's plan")
+					got["NAS plan"] = []string{field.nas(c.nas[0])}
+					got["NAS nix"] = field.nasNix(nasModule(t, nix, c.nas[0]))
+				}
 				if field.systemd != nil {
 					got["systemd"] = field.systemd(systemdUnits(t, c.plan))
 				}
 				if field.runbook != "" {
-					got["runbook sh"] = runbookArgs(t, sh, c.plan, field.runbook)
+					want := value
+					if field.runbookAs != nil {
+						want = field.runbookAs(value)
+					}
+					args := runbookArgs(t, sh, c.plan, field.runbook)
+					if !slices.ContainsFunc(args, func(s string) bool { return readsAs(s, want) }) {
+						t.Errorf("runbook sh reads %q back as %q", want, args)
+					}
 				}
 				if field.slot == "job.exclude[0]" {
 					for version, res := range resticExcludes(t, field.plan(back), class.value) {
@@ -229,7 +338,15 @@ func compileRow(t *testing.T, f fleet) (*compiled, hcl.Diagnostics) {
 	if d.HasErrors() {
 		return nil, append(diags, d...)
 	}
-	return &compiled{plan: p}, nil
+	c := &compiled{plan: p}
+	for _, name := range fl.NASNames() {
+		np, d := fl.NASPlan(name)
+		if d.HasErrors() {
+			return nil, append(diags, d...)
+		}
+		c.nas = append(c.nas, np)
+	}
+	return c, nil
 }
 
 // requireLocated: refused with an error that points into a file.
@@ -250,23 +367,42 @@ func requireLocated(t *testing.T, diags hcl.Diagnostics, value string) {
 	t.Fatalf("no error")
 }
 
-// nixPlan evaluates backup.nix with nix-instantiate and decodes the plan
-// it installs under environment.etc.
-func nixPlan(t *testing.T, nix string, p *plan.Plan) *plan.Plan {
+// nixModule evaluates backup.nix with nix-instantiate, strictly, against
+// stand-in arguments.
+func nixModule(t *testing.T, nix string, p *plan.Plan) map[string]any {
 	t.Helper()
 	module, err := nixos.Render(p)
 	require.NoError(t, err)
-	file := filepath.Join(t.TempDir(), "backup.nix")
+	return nixEvaluate(t, nix, module, nixStandIns)
+}
+
+// nasModule evaluates the NAS's NixOS configuration (bakc nas-plan
+// --format nix) the same way; writeText stands in as its text, so that
+// a file's content is a value here.
+func nasModule(t *testing.T, nix string, p *plan.NASPlan) map[string]any {
+	t.Helper()
+	module, err := nas.Nix(p)
+	require.NoError(t, err)
+	return nixEvaluate(t, nix, module, `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; bakc = "/stand-in/bakc"; writeText = name: text: text; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; }; }`)
+}
+
+func nixEvaluate(t *testing.T, nix string, module []byte, args string) map[string]any {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "module.nix")
 	require.NoError(t, os.WriteFile(file, module, 0o644))
-	out, err := exec.Command(nix, "--eval", "--strict", "--json", "--expr",
-		"(import "+file+" "+nixStandIns+").environment.etc").CombinedOutput()
+	out, err := exec.Command(nix, "--eval", "--strict", "--json", "--expr", "import "+file+" "+args).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	var etc map[string]struct {
-		Source struct{ Text string } `json:"source"`
-	}
-	require.NoError(t, json.Unmarshal(out, &etc))
-	name := strings.TrimPrefix(p.Paths.Plan, "/etc/")
-	back, err := plan.Decode(strings.NewReader(etc[name].Source.Text))
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(out, &m))
+	return m
+}
+
+// nixPlan decodes the plan an evaluated backup.nix installs under
+// environment.etc.
+func nixPlan(t *testing.T, module map[string]any, p *plan.Plan) *plan.Plan {
+	t.Helper()
+	text, _ := dig(module, "environment", "etc", strings.TrimPrefix(p.Paths.Plan, "/etc/"), "source", "text").(string)
+	back, err := plan.Decode(strings.NewReader(text))
 	require.NoError(t, err)
 	return back
 }
@@ -298,8 +434,10 @@ func runbookArgs(t *testing.T, sh string, p *plan.Plan, heading string) []string
 	i := strings.Index(text, heading+"\n")
 	require.GreaterOrEqual(t, i, 0, "no %q in the runbook", heading)
 	section := text[i:]
-	if j := strings.Index(section[1:], "\n### "); j >= 0 {
-		section = section[:j+1]
+	for _, next := range []string{"\n### ", "\n## "} {
+		if j := strings.Index(section[1:], next); j >= 0 {
+			section = section[:j+1]
+		}
 	}
 	var script strings.Builder
 	for _, m := range fenceRE.FindAllStringSubmatch(section, -1) {
@@ -307,7 +445,7 @@ func runbookArgs(t *testing.T, sh string, p *plan.Plan, heading string) []string
 	}
 	bin := t.TempDir()
 	log := filepath.Join(t.TempDir(), "args")
-	for _, prog := range []string{"restic", "setpriv", "systemd-run", "mount", "mountpoint", "mkdir"} {
+	for _, prog := range []string{"restic", "setpriv", "systemd-run", "mount", "mountpoint", "mkdir", "sops", "chown", "chmod"} {
 		stub := "#!/bin/sh\nfor a in \"$0\" \"$@\"; do printf '%s\\0' \"$a\"; done >> " + log + "\n"
 		if prog == "setpriv" || prog == "systemd-run" {
 			// Run what they were given to run, as they would.
@@ -319,6 +457,15 @@ func runbookArgs(t *testing.T, sh string, p *plan.Plan, heading string) []string
 		require.NoError(t, os.WriteFile(filepath.Join(bin, prog), []byte(stub), 0o755))
 	}
 	cmd := exec.Command(sh, "-c", script.String())
+	if strings.Contains(script.String(), "/run/") {
+		// The secrets' commands write below /run: they run in a mount
+		// namespace of their own, on a tmpfs over /run.
+		if os.Geteuid() != 0 {
+			t.Skip("the runbook's secrets commands write below /run: root only")
+		}
+		cmd = exec.Command("unshare", "--mount", "--propagation", "private", sh, "-c",
+			`mount -t tmpfs tmpfs /run && exec "$0" -c "$1"`, sh, script.String())
+	}
 	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s\n%s", out, script.String())

@@ -68,7 +68,7 @@ func Render(p *plan.Plan) ([]byte, error) {
 		}
 		top.set(call{"pkgs.writeText", []expr{str(knownHostsStoreName), text(strings.Join(kh.Lines, "\n") + "\n")}}, "environment", "etc", name, "source")
 	}
-	// The runbook beside the plan, linked into /var/lib/backup-docs by
+	// The runbook beside the plan, linked into the docs folder by
 	// the tmpfiles rules (units.RunbookPath).
 	book, err := runbook.Render(p, runbook.Options{})
 	if err != nil {

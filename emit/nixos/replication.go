@@ -36,6 +36,11 @@ func setReplication(top *attrs, p *plan.Plan) error {
 		return err
 	}
 	top.set(raw("true"), "services", "sanoid", "enable")
+	if cal := replication.SanoidCalendar(r.Snapshots); cal != "hourly" {
+		// Frequent snapshots need sanoid to run as often as they are
+		// taken; NixOS runs it hourly by default.
+		top.set(str(cal), "services", "sanoid", "interval")
+	}
 	for _, ds := range r.Datasets {
 		top.set(sanoidDataset(replication.SanoidSettings(r.Snapshots, true)), "services", "sanoid", "datasets", ds)
 	}
@@ -43,7 +48,7 @@ func setReplication(top *attrs, p *plan.Plan) error {
 	user := (&attrs{}).
 		set(raw("true"), "isSystemUser").
 		set(str(r.User), "group").
-		set(str("bakc: the NAS "+r.NAS+" pulls ZFS snapshots as this user"), "description").
+		set(str(replication.SendUserDescription(r.NAS)), "description").
 		// sshd runs the forced command with the user's shell.
 		set(raw("true"), "useDefaultShell").
 		set(list{key}, "openssh", "authorizedKeys", "keys")

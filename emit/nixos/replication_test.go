@@ -2,6 +2,7 @@ package nixos
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -41,8 +42,9 @@ func TestReplicationEvaluates(t *testing.T) {
 				} `json:"services"`
 				Users struct {
 					Users map[string]struct {
-						IsSystemUser    bool `json:"isSystemUser"`
-						UseDefaultShell bool `json:"useDefaultShell"`
+						Description     string `json:"description"`
+						IsSystemUser    bool   `json:"isSystemUser"`
+						UseDefaultShell bool   `json:"useDefaultShell"`
 						Openssh         struct {
 							AuthorizedKeys struct {
 								Keys []string `json:"keys"`
@@ -79,6 +81,12 @@ func TestReplicationEvaluates(t *testing.T) {
 			u := got.Users.Users[r.User]
 			require.True(t, u.IsSystemUser)
 			require.True(t, u.UseDefaultShell, "sshd runs the forced command with the user's shell")
+			// NixOS's description is types.passwdEntry types.str: a ':'
+			// or a newline fails the evaluation ("not a valid passwd
+			// entry"), which the stand-ins here do not type-check.
+			for name, uu := range got.Users.Users {
+				require.False(t, strings.ContainsAny(uu.Description, ":\n"), "users.users.%s.description %q is not a passwd entry", name, uu.Description)
+			}
 			if diff := cmp.Diff([]string{line[:len(line)-1]}, u.Openssh.AuthorizedKeys.Keys); diff != "" {
 				t.Errorf("authorized keys (-want +got):\n%s", diff)
 			}

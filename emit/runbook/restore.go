@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
 )
 
 // How the runbook's restore commands are built. They run restic the way
@@ -132,4 +133,36 @@ func checkRestoreInputs(p *plan.Plan) error {
 		}
 	}
 	return nil
+}
+
+// restoreFunc is the shell function bakc_restic of the Restore and
+// Disaster recovery sections for repository r, with its comment: restic
+// as the backup user with restoreCaps, the repository's credentials read
+// by systemd-run as for a unit's EnvironmentFile= (never by the shell),
+// and the runtime's cache.
+func restoreFunc(p *plan.Plan, r repoView) string {
+	caps := capList()
+	restic := "restic"
+	var s string
+	if r.EnvironmentFile != "" {
+		s = "# restic as the backup user, allowed to restore owners and modes, with the\n" +
+			"# repository's credentials read by systemd as for a unit's EnvironmentFile=\n" +
+			"# (not by the shell, which would run what the file holds).\n" +
+			"bakc_restic() {\n" +
+			"  systemd-run --quiet --collect --wait --pipe " + escape.ShellQuote("--property=EnvironmentFile="+escape.Glob(r.EnvironmentFile)) + " \\\n" +
+			"    setpriv"
+		restic = `"$(command -v restic)"`
+	} else {
+		s = "# restic as the backup user, allowed to restore owners and modes.\n" +
+			"bakc_restic() {\n" +
+			"  setpriv"
+	}
+	s += fmt.Sprintf(" --reuid=%d --regid=%d --clear-groups \\\n", p.User.UID, p.User.GID) +
+		"    --inh-caps=" + caps + " --ambient-caps=" + caps + " \\\n" +
+		"    " + restic + " --repo " + escape.ShellQuote(r.URL) + " --password-file " + escape.ShellQuote(r.PasswordFile) +
+		" --cache-dir " + escape.ShellQuote(p.Paths.Cache)
+	if r.SFTPOption != "" {
+		s += " \\\n    -o " + escape.ShellQuote(r.SFTPOption)
+	}
+	return s + ` "$@"` + "\n}"
 }

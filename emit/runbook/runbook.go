@@ -88,6 +88,10 @@ type view struct {
 	Secrets      []secretView
 	// Copies are the replicated datasets' copies on the NAS.
 	Copies []copyView
+	// SopsFiles are the sops files the secrets come from.
+	SopsFiles []string
+	// Recovery is the whole node's disaster recovery.
+	Recovery *recoveryView
 }
 
 type scheduleView struct {
@@ -163,6 +167,9 @@ type repoView struct {
 	// ReadFunc defines bakc_restic for the troubleshooting and
 	// browsing commands (readFunc).
 	ReadFunc string
+	// RestoreFunc defines bakc_restic for the restore and disaster
+	// recovery commands (restoreFunc).
+	RestoreFunc string
 }
 
 func buildView(p *plan.Plan, opts Options) (*view, error) {
@@ -177,6 +184,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		Caps:        capList(),
 		RestoreRoot: opts.RestoreRoot,
 		Secrets:     secretViews(p),
+		SopsFiles:   sopsFiles(p),
 		Copies:      copyViews(p),
 	}
 	repos := map[string]repoView{}
@@ -223,6 +231,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 			return nil, err
 		}
 		rv.ReadFunc = readFunc(p, rv)
+		rv.RestoreFunc = restoreFunc(p, rv)
 		repos[r.Name] = rv
 		v.Repositories = append(v.Repositories, rv)
 	}
@@ -276,6 +285,7 @@ func buildView(p *plan.Plan, opts Options) (*view, error) {
 		}
 		v.Jobs = append(v.Jobs, jv)
 	}
+	v.Recovery = buildRecovery(p, repos, opts.RestoreRoot)
 	return v, nil
 }
 

@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"path"
+	"slices"
 	"strconv"
 
 	"github.com/holthome/bakc/compiler/plan"
@@ -18,7 +19,8 @@ type secretView struct {
 	Sops  *plan.Sops
 	// Install is, for a sops secret, the shell commands (run as root in
 	// the fleet's folder) that decrypt it to Path with the backup user as
-	// owner and mode 0400.
+	// owner and mode 0400; for a file of the node's own, those that write
+	// what is pasted on their standard input there, the same way.
 	Install string
 }
 
@@ -39,6 +41,8 @@ func secretViews(p *plan.Plan) []secretView {
 		v := secretView{Path: file, Holds: holds, Sops: sops[file]}
 		if v.Sops != nil {
 			v.Install = sopsInstall(p, file, v.Sops)
+		} else {
+			v.Install = pasteInstall(p, file)
 		}
 		out = append(out, v)
 	}
@@ -66,4 +70,29 @@ func sopsInstall(p *plan.Plan, file string, s *plan.Sops) string {
 	return "install -d -m 0751 " + escape.ShellQuote(path.Dir(file)) + "\n" +
 		"(umask 077 && " + decrypt + " > " + q + ")\n" +
 		"chown " + owner + " " + q + " && chmod " + plan.SecretMode + " " + q + "\n"
+}
+
+// pasteInstall writes a secret of the node's own from the standard input
+// (pasted, then Ctrl-D) to file, as sopsInstall does: umask 077, then the
+// backup user as owner and mode 0400. Its folder is made with mkdir -p,
+// which leaves the mode of a folder that exists (it may be /etc) alone.
+func pasteInstall(p *plan.Plan, file string) string {
+	owner := escape.ShellQuote(p.User.Name + ":" + p.User.Group)
+	q := escape.ShellQuote(file)
+	return "mkdir -p " + escape.ShellQuote(path.Dir(file)) + "\n" +
+		"(umask 077 && cat > " + q + ")\n" +
+		"chown " + owner + " " + q + " && chmod " + plan.SecretMode + " " + q + "\n"
+}
+
+// sopsFiles are the distinct sops files of the plan's secrets, sorted:
+// each is re-encrypted for a new node's key.
+func sopsFiles(p *plan.Plan) []string {
+	var out []string
+	for _, s := range p.Secrets {
+		if s.Sops != nil && !slices.Contains(out, s.Sops.File) {
+			out = append(out, s.Sops.File)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -31,7 +31,7 @@ const (
 	KnownHostsFile = "known_hosts"
 	// RunbookFile is the node's runbook, installed beside the plan
 	// (units.RunbookPath); the tmpfiles link it into
-	// /var/lib/backup-docs.
+	// the docs folder (paths.docs, /var/lib/backup-docs by default).
 	RunbookFile = units.RunbookName
 )
 
@@ -74,11 +74,16 @@ func Render(p *plan.Plan, program string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	repl, sendUser, err := replicationFiles(p, program, header)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, repl...)
 	files = append(files,
 		File{Name: PlanFile, Data: planJSON},
 		File{Name: RunbookFile, Data: book},
 		File{Name: TmpfilesFile, Data: []byte(header + "# Install as /etc/tmpfiles.d/bakc.conf.\n" + strings.Join(set.Tmpfiles, "\n") + "\n")},
-		File{Name: SysusersFile, Data: []byte(header + "# Install as /etc/sysusers.d/bakc.conf.\n" + strings.Join(set.Sysusers, "\n") + "\n")},
+		File{Name: SysusersFile, Data: []byte(header + "# Install as /etc/sysusers.d/bakc.conf.\n" + strings.Join(append(set.Sysusers, sendUser...), "\n") + "\n")},
 	)
 	if kh := set.KnownHosts; kh != nil {
 		// known_hosts takes # comments; ssh reads the rest line by line.

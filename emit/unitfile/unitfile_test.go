@@ -84,7 +84,8 @@ func TestVerifyExamples(t *testing.T) {
 		t.Run(ex.Node, func(t *testing.T) {
 			files, err := Render(ex.Plan, DefaultProgram)
 			require.NoError(t, err)
-			out, err := testenv.SystemdVerify(t, writeFiles(t, files), DefaultProgram)
+			// Debian's sanoid and zfs where a replicating node's units expect them.
+			out, err := testenv.SystemdVerify(t, writeFiles(t, files), DefaultProgram, SanoidProgram, ZFSProgram)
 			if err != nil || out != "" {
 				t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 			}
@@ -239,9 +240,10 @@ func checkTmpfilesAndSysusers(t *testing.T, p *plan.Plan, files []File) {
 			t.Fatalf("%s %s: %v\n%s", run.bin, run.file, err, out)
 		}
 	}
-	// The runbook's link in the seed's documentation folder: absolute,
-	// so read through the scratch root.
-	link := filepath.Join(root, units.RunbookDir, units.RunbookName)
+	// The runbook's link in the docs folder (the hostile plan's own,
+	// else the seed's /var/lib/backup-docs): absolute, so read through
+	// the scratch root.
+	link := filepath.Join(root, p.Paths.DocsDir(), units.RunbookName)
 	target, err := os.Readlink(link)
 	require.NoError(t, err, "systemd-tmpfiles did not link the runbook")
 	require.Equal(t, units.RunbookPath(p), target)

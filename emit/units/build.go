@@ -114,3 +114,15 @@ func planTasks(p *plan.Plan) []task {
 	}
 	return tasks
 }
+
+// TimerNames are the node's timers, sorted (bakc-backup-system.timer,
+// bakc-prune-nas-primary.timer, …): the runbook's disaster recovery
+// starts them again by name once the node is rebuilt.
+func TimerNames(p *plan.Plan) []string {
+	var out []string
+	for _, t := range planTasks(p) {
+		out = append(out, ServiceName(t.kind, t.name)+".timer")
+	}
+	slices.Sort(out)
+	return out
+}

@@ -199,13 +199,26 @@ func TestHostileValuesAreEscaped(t *testing.T) {
 		"d \"/var/lib/bakc state/%%i\" 0750 bakc bakc - -",
 		`d "/var/lib/node_exporter/textfile collector" 0755 bakc bakc - -`,
 		"d /var/log/bakc 0750 bakc bakc - -",
-		"d /var/lib/backup-docs 0755 root root - -",
-		"L+ /var/lib/backup-docs/runbook.md - - - - /etc/bakc/runbook.md",
+		// The docs folder the plan sets (paths.docs), quoted and with %
+		// doubled, as every other path.
+		`d "/srv/backup docs/it's 100%% ${d} \"q\"" 0755 root root - -`,
+		`L+ "/srv/backup docs/it's 100%% ${d} \"q\"/runbook.md" - - - - /etc/bakc/runbook.md`,
 		"d /run/bakc 0700 root root - -",
 	}
 	if diff := cmp.Diff(wantTmpfiles, set.Tmpfiles); diff != "" {
 		t.Errorf("tmpfiles (-want +got):\n%s", diff)
 	}
+}
+
+// TestDocsDefault: a plan without paths.docs (every plan before it)
+// links the runbook into the seed's /var/lib/backup-docs.
+func TestDocsDefault(t *testing.T) {
+	p := unitstest.Hostile()
+	p.Paths.Docs = ""
+	set, err := units.Build(p)
+	require.NoError(t, err)
+	require.Contains(t, set.Tmpfiles, "d /var/lib/backup-docs 0755 root root - -")
+	require.Contains(t, set.Tmpfiles, "L+ /var/lib/backup-docs/runbook.md - - - - /etc/bakc/runbook.md")
 }
 
 // TestWritablePathsOutermost: a folder inside another one of the list

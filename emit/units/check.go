@@ -29,6 +29,7 @@ func checkPlan(p *plan.Plan) error {
 	c.check("paths.state", escape.CheckSystemdPath(p.Paths.State))
 	c.check("paths.cache", escape.CheckSystemdPath(p.Paths.Cache))
 	c.check("paths.log", escape.CheckSystemdPath(p.Paths.Log))
+	c.check("paths.docs", escape.CheckSystemdPath(p.Paths.DocsDir()))
 	c.check("monitoring.textfile_dir", escape.CheckSystemdPath(p.Monitoring.TextfileDir))
 	c.check("monitoring.error_log", escape.CheckSystemdPath(p.Monitoring.ErrorLog))
 	if p.Monitoring.ErrorLog == "/" {

@@ -40,8 +40,8 @@ func buildTmpfiles(p *plan.Plan) []string {
 	// copy beside the plan, which backup.nix (environment.etc) and the
 	// plain units' install (bakc units) put there.
 	lines = append(lines,
-		fmt.Sprintf("d %s 0755 root root - -", escape.SystemdPath(RunbookDir)),
-		fmt.Sprintf("L+ %s - - - - %s", escape.SystemdPath(path.Join(RunbookDir, RunbookName)), escape.SystemdPath(RunbookPath(p))))
+		fmt.Sprintf("d %s 0755 root root - -", escape.SystemdPath(p.Paths.DocsDir())),
+		fmt.Sprintf("L+ %s - - - - %s", escape.SystemdPath(path.Join(p.Paths.DocsDir(), RunbookName)), escape.SystemdPath(RunbookPath(p))))
 	for _, j := range p.Jobs {
 		if j.Snapshot == plan.SnapshotZFS {
 			// The clones of ZFS snapshot backups, which run as root.
@@ -52,12 +52,10 @@ func buildTmpfiles(p *plan.Plan) []string {
 	return lines
 }
 
-// RunbookDir is where the node's runbook is read on the host (the seed's
-// documentation folder), as RunbookName, a link to RunbookPath.
-const (
-	RunbookDir  = "/var/lib/backup-docs"
-	RunbookName = "runbook.md"
-)
+// RunbookName is the runbook's name in the docs folder (plan.Paths's
+// DocsDir, the seed's /var/lib/backup-docs by default): a link to
+// RunbookPath.
+const RunbookName = "runbook.md"
 
 // RunbookPath is where the runbook is installed: beside the plan, so that
 // NixOS puts it with environment.etc and it changes with the

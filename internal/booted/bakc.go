@@ -89,7 +89,11 @@ func Units(t testing.TB, fleet, hostFile string) string {
 //   - plan.json at the plan's own path, runbook.md beside it,
 //     known_hosts (when written) at
 //     the plan's paths.known_hosts, and bakc at the path the units run
-//     it from.
+//     it from;
+//   - a replicating node's bakc-sanoid.conf as sanoid.conf in
+//     /etc/bakc/sanoid and bakc-send.authorized_keys in the send user's
+//     home. bakc-replication-allow.service is installed, not enabled:
+//     zfs-fuse has no zfs allow (the help's enable line is the user's).
 //
 // A file it does not know fails the test: a new kind of output must be
 // installed here too.
@@ -125,6 +129,11 @@ func Install(t testing.TB, m *Machine, dir string) *plan.Plan {
 				t.Fatalf("bakc units wrote %s, and the plan has no paths.known_hosts to install it at", name)
 			}
 			m.WriteFile(p.Paths.KnownHosts, data, 0o644)
+		case name == unitfile.SanoidConfFile:
+			m.WriteFile(unitfile.SanoidConfigDir(p)+"/sanoid.conf", data, 0o644)
+		case name == unitfile.SendKeysFile:
+			// Root's, in a home the send user cannot write.
+			m.WriteFile(unitfile.SendKeysPath(), data, 0o644)
 		case strings.HasSuffix(name, ".service"), strings.HasSuffix(name, ".mount"), strings.HasSuffix(name, ".automount"):
 			m.WriteFile("/etc/systemd/system/"+name, data, 0o644)
 		case strings.HasSuffix(name, ".timer"):

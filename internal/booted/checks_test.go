@@ -23,6 +23,7 @@ import (
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/internal/booted"
+	"github.com/holthome/bakc/replication"
 	"github.com/holthome/bakc/runtime"
 	"github.com/holthome/bakc/runtime/restic"
 )
@@ -60,6 +61,10 @@ func planTimers(p *plan.Plan) []timer {
 		if r.RestoreTest != nil {
 			out = append(out, timer{"bakc-restore-test-" + r.Name + ".timer", r.RestoreTest.Schedule})
 		}
+	}
+	if r := p.Replication; r != nil {
+		// A plain host's sanoid (emit/unitfile), no randomized delay.
+		out = append(out, timer{"bakc-sanoid.timer", plan.Schedule{Calendar: replication.SanoidCalendar(r.Snapshots)}})
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].unit < out[k].unit })
 	return out

@@ -37,6 +37,7 @@ func setupForge(t *testing.T, m *booted.Machine, p *plan.Plan) {
 	standInNFS(t, m, p)
 	forgeCommon(t, m, p)
 	grantZFSFuse(m, p)
+	replicationStandIn(t, m, p)
 }
 
 // setupForgeNASDown installs forge's units exactly as generated, without
@@ -175,6 +176,10 @@ func insideForge(t *testing.T, p *plan.Plan) {
 		assert.NotContains(t, files, "/home/alice/.cache/thumbnail.bin", "excluded by **/.cache")
 		assert.NotContains(t, files, "/persist/var/lib/plex/Plex Media Server/Preferences.xml", "excluded by the job")
 	})
+
+	// After the ZFS job, whose check above wants no snapshot left:
+	// sanoid's stay.
+	insideReplication(t, p)
 }
 
 // checkNASCompleteCloudFailed: a job of both repositories, with B2

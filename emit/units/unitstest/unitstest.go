@@ -57,6 +57,8 @@ const (
 	HostileDescription = `Nightly "full" 100% of $HOME, ${x} and C:\backup; it's 'quoted' #1`
 	HostileMountpoint  = `/mnt/nas "q" 100% $x ${y} back\slash`
 	HostileLocalRepo   = `/srv/restic repo/it's 50%/${z}`
+	// HostileDocs is the docs folder the runbook is linked into.
+	HostileDocs = `/srv/backup docs/it's 100% ${d} "q"`
 	// HostileKnownHosts is a known_hosts line whose comment has what Nix
 	// and systemd read specially.
 	HostileKnownHosts = "[nas.example.net]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq8B0VF0d9ZVPFtGJed4g7hoAs6BjzRCeE/yjuYM3Se it's ''${x} 100% \\ \"q\""
@@ -90,6 +92,7 @@ func Hostile() *plan.Plan {
 			Log:   "/var/log/bakc",
 			// Next to the plan, as the compiler puts it.
 			KnownHosts: "/etc/bakc/known_hosts",
+			Docs:       HostileDocs,
 		},
 		Monitoring: plan.Monitoring{
 			TextfileDir:   "/var/lib/node_exporter/textfile collector",

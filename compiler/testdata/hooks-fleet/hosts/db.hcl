@@ -19,7 +19,7 @@ node "db" {
   }
 
   job "etc" {
-    paths       = ["/etc"]
+    paths      = ["/etc"]
     on_failure = "echo \"$BAKC_ERROR\" | systemd-cat -t bakc"
 
     hook "pre_backup" {

@@ -462,7 +462,21 @@ in
     | `/run/secrets/bakc/cloud-secondary/environment` | the environment (credentials) of "cloud-secondary" | sops: `secrets/forge.yaml`, key `restic/b2-credentials` |
     | `/run/secrets/bakc/nas-primary/password` | the password of "nas-primary" | sops: `secrets/forge.yaml`, key `restic/password` |
 
-    On NixOS, `backup.nix` has sops-nix decrypt the sops secrets to these paths, with that owner and mode, at every activation. On a host without sops-nix, put them there as root in the fleet's folder (with a key that decrypts the file), after every boot: `/run` is emptied then.
+    On NixOS, `backup.nix` has sops-nix decrypt the sops secrets to these paths, with that owner and mode, at every activation. On a host without sops-nix, put them there after every boot (`/run` is emptied then) as "Secrets bootstrap on a fresh host" says.
+
+    ## Secrets bootstrap on a fresh host
+
+    A new or reinstalled `forge` needs these files before bakc runs anything. Run the commands as root.
+
+    **The node's key.** The sops secrets are decrypted on the node with a key of its own: on NixOS sops-nix uses the host's ssh key (`sops.age.sshKeyPaths`), elsewhere the age key file in `SOPS_AGE_KEY_FILE`. A reinstalled node has a new one, unless you put the old one back from a safe copy. Its age recipient is what `ssh-to-age < /etc/ssh/ssh_host_ed25519_key.pub` prints on the node (for an age key file, `age-keygen -y KEYFILE`). On the machine that holds the fleet, add it to the rule of `.sops.yaml` for this file, then, in the fleet's folder, re-encrypt it for it (with a key that decrypts it now):
+
+    ```sh
+    sops updatekeys -y secrets/forge.yaml
+    ```
+
+    On NixOS, `nixos-rebuild switch` then puts the secrets in place. Elsewhere, or before the rebuild, put each there by hand, in the fleet's folder on the node, with the node's key in `SOPS_AGE_KEY_FILE`:
+
+    `/run/secrets/bakc/cloud-secondary/password`:
 
     ```sh
     install -d -m 0751 /run/secrets/bakc/cloud-secondary
@@ -470,16 +484,45 @@ in
     chown bakc:bakc /run/secrets/bakc/cloud-secondary/password && chmod 0400 /run/secrets/bakc/cloud-secondary/password
     ```
 
+    `/run/secrets/bakc/cloud-secondary/environment`:
+
     ```sh
     install -d -m 0751 /run/secrets/bakc/cloud-secondary
     (umask 077 && sops decrypt --extract '["restic"]["b2-credentials"]' secrets/forge.yaml > /run/secrets/bakc/cloud-secondary/environment)
     chown bakc:bakc /run/secrets/bakc/cloud-secondary/environment && chmod 0400 /run/secrets/bakc/cloud-secondary/environment
     ```
 
+    `/run/secrets/bakc/nas-primary/password`:
+
     ```sh
     install -d -m 0751 /run/secrets/bakc/nas-primary
     (umask 077 && sops decrypt --extract '["restic"]["password"]' secrets/forge.yaml > /run/secrets/bakc/nas-primary/password)
     chown bakc:bakc /run/secrets/bakc/nas-primary/password && chmod 0400 /run/secrets/bakc/nas-primary/password
+    ```
+
+    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match). Until bakc's units make `/var/cache/bakc`, restic warns that it cannot open its cache there, and goes on without one.
+
+    `cloud-secondary`:
+
+    ```sh
+    bakc_restic() {
+      systemd-run --quiet --collect --wait --pipe '--property=EnvironmentFile=/run/secrets/bakc/cloud-secondary/environment' \
+        setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
+        "$(command -v restic)" --repo b2:bucket-name:/forge --password-file /run/secrets/bakc/cloud-secondary/password --cache-dir /var/cache/bakc "$@"
+    }
+    bakc_restic cat config
+    ```
+
+    `nas-primary`:
+
+    ```sh
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
+        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
+    }
+    bakc_restic cat config
     ```
 
     ## Repositories
@@ -495,13 +538,6 @@ in
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
     - Verify (restic check): `Sat *-*-* 03:30:00`, at a fixed offset of up to `30min` after that, reading `5%` of the data each time
     - Restore test: `*-*-01 04:30:00`, at a fixed offset of up to `30min` after that, 5 random files of the jobs' latest snapshots restored and compared (divided among the jobs, at least one each), and each job's latest dumps read whole
-    - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
-
-      ```sh
-      systemd-run --quiet --collect --wait --pipe '--property=EnvironmentFile=/run/secrets/bakc/cloud-secondary/environment' \
-        setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        "$(command -v restic)" --repo b2:bucket-name:/forge --password-file /run/secrets/bakc/cloud-secondary/password --no-cache unlock
-      ```
 
     ### Repository `nas-primary`
 
@@ -513,12 +549,6 @@ in
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
     - Verify (restic check): `Sat *-*-* 03:30:00`, at a fixed offset of up to `30min` after that, reading `5%` of the data each time
     - Restore test: `*-*-01 04:30:00`, at a fixed offset of up to `30min` after that, 5 random files of the jobs' latest snapshots restored and compared (divided among the jobs, at least one each), and each job's latest dumps read whole
-    - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
-
-      ```sh
-      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --no-cache unlock
-      ```
 
     ## Restore
 
@@ -673,6 +703,108 @@ in
     zfs mount rpool/safe/persist
     ```
 
+    ## Disaster recovery of the whole node
+
+    When `forge` itself is lost (a dead disk, a reinstall), its data comes back from the repositories in this order: reinstall, secrets, the data, rebuild, the dumps, then the backups again. Run everything as root on the new `forge`. Nothing here changes a repository until the last step, which backs up again.
+
+    ### 1. Reinstall
+
+    Install the system with the host name `forge`: restic finds this node's snapshots by it. Make these ZFS datasets anew, empty, mounted where they were:
+
+    - `/home`: `rpool/safe/home`
+    - `/persist`: `rpool/safe/persist`
+
+    Do not restore bakc's own folders (`/var/lib/bakc`, `/var/cache/bakc`, `/var/log/bakc`): bakc makes them anew. If the node's configuration is installed already (with bakc's units), stop bakc's timers now, so that no backup of the still empty folders runs (a run missed while the node was off is made up at boot) and no retention forgets a snapshot before the restore:
+
+    ```sh
+    systemctl stop 'bakc-*.timer'
+    ```
+
+    ### 2. Secrets
+
+    Put the repositories' secrets in place as "Secrets bootstrap on a fresh host" says, and check that each repository opens with them.
+
+    ### 3. Restore the data
+
+    In place (`--target /`), by original path, from the latest snapshot of each job (a ZFS snapshot job's too: restic recorded the original paths, not the snapshot's); a folder before the folders inside it, so that a job's folder that another job's backup leaves out comes back into it. Each job restores from its nearest repository (a folder on the node or the NAS before a server, a server before a cloud); "Restore" has the commands for its others (there with `--target /`).
+
+    From `nas-primary`: mount it, make the cache folder bakc's, and define `bakc_restic`:
+
+    ```sh
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/forge/restic /mnt/nas
+    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
+    # restic as the backup user, allowed to restore owners and modes.
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups \
+        --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
+        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
+    }
+    ```
+
+    `/home` (job `system`, dataset `rpool/safe/home`):
+
+    ```sh
+    bakc_restic restore latest --host forge --tag job:system --path /home --include /home --target /
+    ```
+
+    `/persist` (job `system`, dataset `rpool/safe/persist`):
+
+    ```sh
+    bakc_restic restore latest --host forge --tag job:system --path /persist --include /persist --target /
+    ```
+
+    `/persist/var/lib/plex` (job `plex`):
+
+    ```sh
+    bakc_restic restore latest --host forge --tag job:plex --path /persist/var/lib/plex --include /persist/var/lib/plex --target /
+    ```
+
+    ### 4. Rebuild
+
+    Unmount what step 3 mounted by hand: from now on systemd mounts it for bakc's services, as `mnt-nas.mount`.
+
+    ```sh
+    umount /mnt/nas
+    ```
+
+    Install the node's configuration, on NixOS with `backup.nix` in it:
+
+    ```sh
+    nixos-rebuild switch
+    ```
+
+    On a host without NixOS, install what `bakc units` wrote for it instead (docs/nixos.md, "Hosts that are not NixOS"). Then start bakc's timers again:
+
+    ```sh
+    systemctl start bakc-backup-databases.timer bakc-backup-plex.timer bakc-backup-system.timer bakc-prune-cloud-secondary.timer bakc-prune-nas-primary.timer bakc-restore-test-cloud-secondary.timer bakc-restore-test-nas-primary.timer bakc-verify-cloud-secondary.timer bakc-verify-nas-primary.timer
+    ```
+
+    ### 5. Reload the dumps
+
+    Once the databases run again (empty), reload each dump of its latest snapshot:
+
+    ```sh
+    # restic as the backup user, allowed to restore owners and modes.
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups \
+        --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
+        restic --repo /mnt/nas --password-file /run/secrets/bakc/nas-primary/password --cache-dir /var/cache/bakc "$@"
+    }
+    bakc_restic dump --host forge --tag job:databases,dump:postgres latest /postgresql/all.sql | runuser -u postgres -- psql -X -d postgres
+    ```
+
+    ### 6. Back up again
+
+    Run each job once now and look at the result: a backup of a folder that did not come back shows as far fewer files than before.
+
+    ```sh
+    systemctl start bakc-backup-databases.service
+    systemctl start bakc-backup-plex.service
+    systemctl start bakc-backup-system.service
+    bakc status
+    ```
+
     ## Troubleshooting
 
     Run these as root. `bakc_restic` runs restic as the backup user `bakc`, with the repository's password file, its credentials (read by systemd, never by the shell) and the runtime's cache `/var/cache/bakc`; `bakc restic REPO -- ARGS` does the same from the installed plan.
@@ -687,7 +819,7 @@ in
     }
     ```
 
-    The locks in the repository (none while no restic works on it):
+    The locks in the repository (none while no restic works on it). A lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`; bakc removes those of this node's own killed runs by itself, the others with the steps below (the error line names the lock's host, PID and age):
 
     ```sh
     bakc_restic list locks
@@ -741,7 +873,7 @@ in
     findmnt /mnt/nas
     ```
 
-    The locks in the repository (none while no restic works on it):
+    The locks in the repository (none while no restic works on it). A lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`; bakc removes those of this node's own killed runs by itself, the others with the steps below (the error line names the lock's host, PID and age):
 
     ```sh
     bakc_restic list locks
@@ -978,7 +1110,7 @@ in
   users.users.bakc-send = {
     isSystemUser = true;
     group = "bakc-send";
-    description = "bakc: the NAS nas-1 pulls ZFS snapshots as this user";
+    description = "bakc replication, pulled by the NAS nas-1";
     useDefaultShell = true;
     openssh.authorizedKeys.keys = [ ("restrict,from=\"192.168.10.5\",command=\"" + "${bakc}/bin/bakc" + " send-guard rpool/safe/home rpool/safe/persist\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE+tGQwqeUpu/56CW5SZqVZTWlSU1cwkYDzKcBR1wEBr bakc@nas-1") ];
   };

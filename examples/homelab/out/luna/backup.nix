@@ -181,6 +181,32 @@ in
     | --- | --- | --- |
     | `/run/secrets/restic-password` | the password of "nas" | the node (put it there with your secrets tool) |
 
+    ## Secrets bootstrap on a fresh host
+
+    A new or reinstalled `luna` needs these files before bakc runs anything. Run the commands as root.
+
+    `/run/secrets/restic-password`, the password of "nas", from where you keep it: run this, paste the file, then Ctrl-D.
+
+    ```sh
+    mkdir -p /run/secrets
+    (umask 077 && cat > /run/secrets/restic-password)
+    chown bakc:bakc /run/secrets/restic-password && chmod 0400 /run/secrets/restic-password
+    ```
+
+    Then check that each repository opens with them: restic prints the repository's configuration, or says what is wrong (a wrong password, missing credentials, a host key that does not match). Until bakc's units make `/var/cache/bakc`, restic warns that it cannot open its cache there, and goes on without one.
+
+    `nas`:
+
+    ```sh
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/luna/restic /mnt/nas
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
+        restic --repo /mnt/nas --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc "$@"
+    }
+    bakc_restic cat config
+    ```
+
     ## Repositories
 
     ### Repository `nas`
@@ -191,12 +217,6 @@ in
     - Password file: `/run/secrets/restic-password`
     - Jobs: `state`; every job that lists no repositories writes here
     - Prune: `Sun *-*-* 03:30:00`, at a fixed offset of up to `30min` after that
-    - A restic lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`. bakc removes those of this node's own killed runs by itself; another one, once you know its restic (the error line names its host and PID, and its age) no longer runs, is removed as root with:
-
-      ```sh
-      setpriv --reuid=2049 --regid=2049 --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
-        restic --repo /mnt/nas --password-file /run/secrets/restic-password --no-cache unlock
-      ```
 
     ## Restore
 
@@ -228,6 +248,79 @@ in
     bakc_restic restore latest --host luna --tag job:state --path /var/lib --include /var/lib --target /var/tmp/bakc-restore/state
     ```
 
+    ## Disaster recovery of the whole node
+
+    When `luna` itself is lost (a dead disk, a reinstall), its data comes back from the repositories in this order: reinstall, secrets, the data, rebuild, the dumps, then the backups again. Run everything as root on the new `luna`. Nothing here changes a repository until the last step, which backs up again.
+
+    ### 1. Reinstall
+
+    Install the system with the host name `luna`: restic finds this node's snapshots by it. Make these ZFS datasets anew, empty, mounted where they were:
+
+    - `/var/lib`: `tank/state`
+
+    Do not restore bakc's own folders (`/var/lib/bakc`, `/var/cache/bakc`, `/var/log/bakc`): bakc makes them anew. If the node's configuration is installed already (with bakc's units), stop bakc's timers now, so that no backup of the still empty folders runs (a run missed while the node was off is made up at boot) and no retention forgets a snapshot before the restore:
+
+    ```sh
+    systemctl stop 'bakc-*.timer'
+    ```
+
+    ### 2. Secrets
+
+    Put the repositories' secrets in place as "Secrets bootstrap on a fresh host" says, and check that each repository opens with them.
+
+    ### 3. Restore the data
+
+    In place (`--target /`), by original path, from the latest snapshot of each job (a ZFS snapshot job's too: restic recorded the original paths, not the snapshot's); a folder before the folders inside it, so that a job's folder that another job's backup leaves out comes back into it. Each job restores from its nearest repository (a folder on the node or the NAS before a server, a server before a cloud); "Restore" has the commands for its others (there with `--target /`).
+
+    From `nas`: mount it, make the cache folder bakc's, and define `bakc_restic`:
+
+    ```sh
+    mkdir -p /mnt/nas
+    mountpoint -q /mnt/nas || mount -t nfs -o 'nfsvers=4.2,noatime' nas-1.holthome.net:/mnt/backup/luna/restic /mnt/nas
+    install -d -m 0750 -o 2049 -g 2049 /var/cache/bakc
+    # restic as the backup user, allowed to restore owners and modes.
+    bakc_restic() {
+      setpriv --reuid=2049 --regid=2049 --clear-groups \
+        --inh-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod --ambient-caps=+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod \
+        restic --repo /mnt/nas --password-file /run/secrets/restic-password --cache-dir /var/cache/bakc "$@"
+    }
+    ```
+
+    `/var/lib` (job `state`, dataset `tank/state`):
+
+    ```sh
+    bakc_restic restore latest --host luna --tag job:state --path /var/lib --include /var/lib --target /
+    ```
+
+    ### 4. Rebuild
+
+    Unmount what step 3 mounted by hand: from now on systemd mounts it for bakc's services, as `mnt-nas.mount`.
+
+    ```sh
+    umount /mnt/nas
+    ```
+
+    Install the node's configuration, on NixOS with `backup.nix` in it:
+
+    ```sh
+    nixos-rebuild switch
+    ```
+
+    On a host without NixOS, install what `bakc units` wrote for it instead (docs/nixos.md, "Hosts that are not NixOS"). Then start bakc's timers again:
+
+    ```sh
+    systemctl start bakc-backup-state.timer bakc-prune-nas.timer
+    ```
+
+    ### 5. Back up again
+
+    Run each job once now and look at the result: a backup of a folder that did not come back shows as far fewer files than before.
+
+    ```sh
+    systemctl start bakc-backup-state.service
+    bakc status
+    ```
+
     ## Troubleshooting
 
     Run these as root. `bakc_restic` runs restic as the backup user `bakc`, with the repository's password file, its credentials (read by systemd, never by the shell) and the runtime's cache `/var/cache/bakc`; `bakc restic REPO -- ARGS` does the same from the installed plan.
@@ -248,7 +341,7 @@ in
     findmnt /mnt/nas
     ```
 
-    The locks in the repository (none while no restic works on it):
+    The locks in the repository (none while no restic works on it). A lock left by a restic that was killed (power loss, out of memory) makes runs fail with category `lock`; bakc removes those of this node's own killed runs by itself, the others with the steps below (the error line names the lock's host, PID and age):
 
     ```sh
     bakc_restic list locks
