@@ -89,3 +89,29 @@ func TestReplicationAlerts(t *testing.T) {
 	out, ok = runPromtool(t, rules, wrong)
 	require.False(t, ok, "promtool accepted a lag alert a minute before its threshold:\n%s", out)
 }
+
+// TestSnapshotPeriod: the newest snapshot's age at a pull, by hand: the
+// most frequent kind's wall-clock period, at least the longest gap of
+// the node's sanoid timer (hourly: 2 h; every 15 minutes with frequent
+// snapshots: 1 h 15 m, from 02:45 to 03:00 across the hour summer time
+// repeats).
+func TestSnapshotPeriod(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy plan.SnapshotPolicy
+		want   time.Duration
+		kind   string
+	}{
+		{"frequent", plan.SnapshotPolicy{Frequently: 4, Hourly: 24}, time.Hour + 15*time.Minute, "frequently"},
+		{"hourly", plan.SnapshotPolicy{Hourly: 24, Daily: 7}, 2 * time.Hour, "hourly"},
+		{"daily only", plan.SnapshotPolicy{Daily: 7, Monthly: 1}, 25 * time.Hour, "daily"},
+		{"none", plan.SnapshotPolicy{}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, kind, err := alerts.SnapshotPeriod(tc.policy)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+			require.Equal(t, tc.kind, kind)
+		})
+	}
+}

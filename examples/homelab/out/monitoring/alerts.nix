@@ -456,7 +456,7 @@
               annotations:
                 description: 'The newest snapshot of rpool/safe/home that nas-1 holds (backup/forge/zfs-recv/home) is older than the pull'''s schedule allows: pulls fail or do not run, or the node takes no snapshots. See the NAS'''s error log and `journalctl -u syncoid-*`, and the node'''s sanoid.'
                 summary: 'forge: the copy of rpool/safe/home on nas-1 is {{ $value | humanizeDuration }} behind'
-                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid'''s hourly timer) = 6h30m'
+                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid on "hourly") = 6h30m'
             - alert: BakcReplicationNeverReported
               expr: absent(bakc_replication_newest_snapshot_timestamp_seconds{node="forge",dataset="rpool/safe/home"})
               for: 6h30m
@@ -468,7 +468,7 @@
               annotations:
                 description: 'For longer than the pull'''s schedule allows, no metrics say that nas-1 holds a snapshot of rpool/safe/home (in backup/forge/zfs-recv/home): the first pull never succeeded, the NAS'''s syncoid units or node_exporter are not running, or the NAS is not scraped.'
                 summary: 'forge: no copy of rpool/safe/home on nas-1 has been reported'
-                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid'''s hourly timer) = 6h30m'
+                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid on "hourly") = 6h30m'
             - alert: BakcReplicationLag
               expr: |-
                 (time() - bakc_replication_newest_snapshot_timestamp_seconds{node="forge",dataset="rpool/safe/persist"})
@@ -481,7 +481,7 @@
               annotations:
                 description: 'The newest snapshot of rpool/safe/persist that nas-1 holds (backup/forge/zfs-recv/persist) is older than the pull'''s schedule allows: pulls fail or do not run, or the node takes no snapshots. See the NAS'''s error log and `journalctl -u syncoid-*`, and the node'''s sanoid.'
                 summary: 'forge: the copy of rpool/safe/persist on nas-1 is {{ $value | humanizeDuration }} behind'
-                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid'''s hourly timer) = 6h30m'
+                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid on "hourly") = 6h30m'
             - alert: BakcReplicationNeverReported
               expr: absent(bakc_replication_newest_snapshot_timestamp_seconds{node="forge",dataset="rpool/safe/persist"})
               for: 6h30m
@@ -493,7 +493,7 @@
               annotations:
                 description: 'For longer than the pull'''s schedule allows, no metrics say that nas-1 holds a snapshot of rpool/safe/persist (in backup/forge/zfs-recv/persist): the first pull never succeeded, the NAS'''s syncoid units or node_exporter are not running, or the NAS is not scraped.'
                 summary: 'forge: no copy of rpool/safe/persist on nas-1 has been reported'
-                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid'''s hourly timer) = 6h30m'
+                threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid on "hourly") = 6h30m'
             - alert: BakcReplicationFailed
               expr: bakc_replication_failure_info{node="forge"}
               labels:
