@@ -14,6 +14,7 @@ import (
 	"github.com/holthome/bakc/compiler"
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/emit/nas"
+	"github.com/holthome/bakc/emit/unitfile"
 	"github.com/holthome/bakc/internal/atomicfile"
 	"github.com/holthome/bakc/zfs"
 )
@@ -27,8 +28,9 @@ type nasPlanOptions struct {
 	fleet  string
 	format string
 	check  bool
-	output string
-	json   bool
+	output  string
+	json    bool
+	program string
 }
 
 const nasPlanLong = `Print what a NAS needs for NODE: a POSIX sh script to run as root on the
@@ -52,6 +54,17 @@ as zfs shows them (to 3 digits); the script compares both exactly.
 The environment variables BAKC_NAS_ROOT, BAKC_EXPORTFS and
 BAKC_ZFS_DELEGATE, read by the script (and BAKC_NAS_ROOT by --check), are
 for tests only; see docs/nas.md.
+
+With --format units -o DIR, write a NAS without NixOS its replication
+files (docs/replication.md): per replicated dataset of its nodes
+bakc-replicate-NODE-DATASET.service (bakc run replicate with Debian's
+syncoid, as root) and .timer, bakc-nas-sanoid.service and .timer (Debian's
+sanoid pruning the copies by their keep policies), and to install:
+  cp DIR/*.service DIR/*.timer /etc/systemd/system/
+  install -D -m 0644 DIR/bakc-nas-sanoid.conf /etc/bakc/nas-sanoid/sanoid.conf
+  install -D -m 0644 DIR/bakc-replication-known_hosts /etc/bakc/replication-known_hosts
+  cp DIR/bakc-nas-tmpfiles.conf /etc/tmpfiles.d/bakc-nas.conf && systemd-tmpfiles --create
+  systemctl daemon-reload && systemctl enable --now bakc-replicate-*.timer bakc-nas-sanoid.timer
 
 Exit codes:
   0  success (warnings may have been printed); with --check, the NAS
@@ -77,8 +90,12 @@ func newNASPlanCmd(e *env) *cobra.Command {
 				return usageError("nas-plan takes one node name")
 			case len(args) == 0 && opts.nas == "":
 				return usageError("nas-plan needs a node name, or --nas NAS")
-			case opts.format != "sh" && opts.format != "nix":
-				return usageError("--format must be sh or nix, not %q", opts.format)
+			case opts.format != "sh" && opts.format != "nix" && opts.format != "units":
+				return usageError("--format must be sh, nix or units, not %q", opts.format)
+			case opts.format == "units" && opts.output == "" && !opts.check:
+				return usageError("--format units needs -o DIR, the folder to write the files into")
+			case opts.format == "units" && !filepath.IsAbs(opts.program):
+				return usageError("--bakc %q is not an absolute path; systemd runs the units' program by its absolute path", opts.program)
 			case opts.check && opts.output != "":
 				return usageError("--check prints differences; it writes no file (-o)")
 			}
@@ -91,7 +108,8 @@ func newNASPlanCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.nas, "nas", "", "the NAS: every node of it, or the NAS that NODE must be on")
 	cmd.Flags().StringVar(&opts.fleet, "fleet", ".", "the fleet (a folder at or below its bakc.hcl)")
-	cmd.Flags().StringVar(&opts.format, "format", "sh", "sh (a POSIX shell script) or nix (NixOS configuration)")
+	cmd.Flags().StringVar(&opts.format, "format", "sh", "sh (a POSIX shell script), nix (NixOS configuration) or units (a plain NAS's replication units, into -o DIR)")
+	cmd.Flags().StringVar(&opts.program, "bakc", unitfile.DefaultProgram, "with --format units: the absolute path of bakc on the NAS, which the units run")
 	cmd.Flags().BoolVar(&opts.check, "check", false, "compare the NAS this runs on with the configuration and print the differences; change nothing")
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "write to this file atomically instead of stdout")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print diagnostics as JSON on stderr")
@@ -109,6 +127,9 @@ func runNASPlan(e *env, opts nasPlanOptions, node string) error {
 	}
 	if opts.check {
 		return checkNAS(e, p)
+	}
+	if opts.format == "units" {
+		return writeNASUnits(e, p, opts)
 	}
 	var data []byte
 	if opts.format == "nix" {
@@ -259,6 +280,30 @@ func warnReplicationNotScripted(e *env, p *plan.NASPlan) {
 		}
 	}
 	if len(names) > 0 {
-		fmt.Fprintf(e.stderr, "bakc nas-plan: warning: nodes that replicate ZFS datasets to %s: %s; this script creates their receive datasets but does not set up syncoid and sanoid (only --format nix does; docs/replication.md)\n", p.NAS.Name, strings.Join(names, ", "))
+		fmt.Fprintf(e.stderr, "bakc nas-plan: warning: nodes that replicate ZFS datasets to %s: %s; this script creates their receive datasets; syncoid and sanoid are set up by --format nix, or on a NAS without NixOS by the units of --format units (docs/replication.md)\n", p.NAS.Name, strings.Join(names, ", "))
 	}
+}
+
+// writeNASUnits is --format units: a plain NAS's replication units and
+// files, written into the folder all or nothing, as `bakc units` writes
+// a node's.
+func writeNASUnits(e *env, p *plan.NASPlan, opts nasPlanOptions) error {
+	files, err := nas.Units(p, opts.program)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usageError("no node of %s replicates: there are no replication units to write", p.NAS.Name)
+	}
+	out := make([]atomicfile.File, len(files))
+	written := map[string]bool{}
+	for i, f := range files {
+		out[i] = atomicfile.File{Name: f.Name, Data: f.Data}
+		written[f.Name] = true
+	}
+	if err := atomicfile.WriteDir(opts.output, out, 0o644); err != nil {
+		return err
+	}
+	warnStaleUnits(e, opts.output, written)
+	return nil
 }

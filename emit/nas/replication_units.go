@@ -1,0 +1,204 @@
+package nas
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/emit/unitfile"
+	"github.com/holthome/bakc/emit/units"
+	"github.com/holthome/bakc/escape"
+	"github.com/holthome/bakc/replication"
+	"github.com/holthome/bakc/templates"
+)
+
+// A NAS that is not NixOS pulls with the same engines, from plain files
+// (`bakc nas-plan --format units -o DIR`, docs/replication.md): what the
+// NixOS form gets from services.syncoid and services.sanoid.
+//
+//   - per replicated dataset, bakc-replicate-<node>-<dataset>.service
+//     (`bakc run replicate` with Debian's syncoid and SyncoidArgs, as
+//     root: a plain NAS has no syncoid user with delegated rights) and
+//     its timer, on the node's schedule;
+//   - bakc-replication-known_hosts, the nodes' host keys under their
+//     names, installed as KnownHostsPath;
+//   - bakc-nas-sanoid.conf, the copies with the keep policies and
+//     autosnap off, installed in NASSanoidConfigDir (bakc's own folder:
+//     a sanoid the NAS runs from /etc/sanoid is left alone), with
+//     bakc-nas-sanoid.service and its timer (Debian's sanoid --cron:
+//     it takes nothing, it prunes);
+//   - bakc-nas-tmpfiles.conf, the runtime's folders.
+const (
+	// NASKnownHostsFile is installed as KnownHostsPath.
+	NASKnownHostsFile = "bakc-replication-known_hosts"
+	// KnownHostsPath is where syncoid's ssh reads the nodes' host keys.
+	KnownHostsPath = "/etc/bakc/replication-known_hosts"
+	// NASSanoidConfFile is installed as sanoid.conf in NASSanoidConfigDir.
+	NASSanoidConfFile  = "bakc-nas-sanoid.conf"
+	NASSanoidConfigDir = "/etc/bakc/nas-sanoid"
+	// NASTmpfilesFile is installed as /etc/tmpfiles.d/bakc-nas.conf.
+	NASTmpfilesFile = "bakc-nas-tmpfiles.conf"
+	nasSanoidUnit   = "bakc-nas-sanoid"
+	// SyncoidProgram and SanoidProgram are where Debian's sanoid package
+	// puts them; a NAS with them elsewhere overrides ExecStart= in a
+	// drop-in.
+	SyncoidProgram = "/usr/sbin/syncoid"
+	SanoidProgram  = "/usr/sbin/sanoid"
+	// nasSanoidCalendar: the copies are pruned, never taken; hourly is
+	// as often as the shortest kept period needs.
+	nasSanoidCalendar = "hourly"
+)
+
+// ReplicateUnitName is the plain NAS's service (and timer) that pulls one
+// dataset of a node.
+func ReplicateUnitName(node, source string) string {
+	return "bakc-replicate-" + node + "-" + strings.ReplaceAll(source, "/", "-")
+}
+
+// Units returns a plain NAS's replication files, sorted by name, for a
+// bakc installed at program; none when no node of p replicates. Like
+// Script, it returns an error, and nothing else, for an unsafe plan.
+func Units(p *plan.NASPlan, program string) ([]unitfile.File, error) {
+	if p.Replication == nil {
+		return nil, nil
+	}
+	if err := p.ValidateReplication(); err != nil {
+		return nil, fmt.Errorf("NAS plan %s: %w", p.NAS.Name, err)
+	}
+	r := p.Replication
+	if _, err := replicateFolders(r); err != nil {
+		return nil, fmt.Errorf("NAS plan %s: %w", p.NAS.Name, err)
+	}
+	header := "# " + templates.Header(strings.Join(p.Sources, ", ")) + "\n"
+	var files []unitfile.File
+	add := func(u units.Unit) error {
+		data, err := unitfile.Serialize(&u, program)
+		if err != nil {
+			return fmt.Errorf("%s: %w", u.Name, err)
+		}
+		files = append(files, unitfile.File{Name: u.Name, Data: append([]byte(header), data...)})
+		return nil
+	}
+	var known strings.Builder
+	var copies []string
+	for _, n := range p.Nodes {
+		nr := n.Replication
+		if nr == nil {
+			continue
+		}
+		known.WriteString(replication.KnownHostsLine(n.Name, nr.HostKey))
+		for _, d := range nr.Datasets {
+			args, err := replication.SyncoidArgs(nr, n.Name, d, r.IdentityFile, KnownHostsPath)
+			if err != nil {
+				return nil, fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			argv := append([]string{program, "run", "replicate", "--syncoid", SyncoidProgram,
+				"--state", replicateState(r), "--textfile-dir", r.TextfileDir, "--error-log", r.ErrorLog, "--"}, args...)
+			for _, a := range argv[1:] {
+				if err := escape.CheckSystemdExecArg(a); err != nil {
+					return nil, fmt.Errorf("node %s: %q: %w", n.Name, a, err)
+				}
+			}
+			name := ReplicateUnitName(n.Name, d.Source)
+			if err := escape.CheckSystemdUnitName(name + ".service"); err != nil {
+				return nil, fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			what := d.Source + " of " + n.Name + " into " + d.Target
+			if err := add(units.Unit{Name: name + ".service", Sections: []units.Section{
+				{Name: "Unit", Entries: []units.Entry{
+					{Key: "Description", Value: "bakc: pull " + what + " (syncoid)"},
+					{Key: "Documentation", Value: "man:syncoid(8)"},
+					{Key: "Wants", Value: "network-online.target"},
+					{Key: "After", Value: "network-online.target zfs.target"},
+				}},
+				{Name: "Service", Entries: []units.Entry{
+					{Key: "Type", Value: "oneshot"},
+					// sanoid's snapshot names are UTC; syncoid reads them.
+					{Key: "Environment", Value: "TZ=UTC"},
+					{Key: "ExecStart", Value: escape.SystemdExec(argv)},
+				}},
+			}}); err != nil {
+				return nil, err
+			}
+			timer := []units.Entry{{Key: "OnCalendar", Value: nr.Schedule.Calendar}}
+			if nr.Schedule.RandomizedDelay != "" {
+				timer = append(timer, units.Entry{Key: "RandomizedDelaySec", Value: nr.Schedule.RandomizedDelay})
+			}
+			timer = append(timer, units.Entry{Key: "Persistent", Value: "true"})
+			if err := add(units.Unit{Name: name + ".timer", Sections: []units.Section{
+				{Name: "Unit", Entries: []units.Entry{{Key: "Description", Value: "bakc: when " + p.NAS.Name + " pulls " + what}}},
+				{Name: "Timer", Entries: timer},
+				{Name: "Install", Entries: []units.Entry{{Key: "WantedBy", Value: "timers.target"}}},
+			}}); err != nil {
+				return nil, err
+			}
+			copies = append(copies, d.Target)
+		}
+	}
+	if len(copies) == 0 {
+		return nil, nil
+	}
+	var conf strings.Builder
+	first := true
+	for _, n := range p.Nodes {
+		if nr := n.Replication; nr != nil {
+			var ds []string
+			for _, d := range nr.Datasets {
+				ds = append(ds, d.Target)
+			}
+			if !first {
+				conf.WriteString("\n")
+			}
+			comment := ""
+			if first {
+				comment = strings.TrimPrefix(header, "# ") + "Install as " + NASSanoidConfigDir + "/sanoid.conf.\n"
+			}
+			conf.WriteString(replication.SanoidConfig(strings.TrimSuffix(comment+"copies of node "+n.Name+": its keep policy, nothing taken", "\n"), ds, nr.Keep, false))
+			first = false
+		}
+	}
+	if err := add(units.Unit{Name: nasSanoidUnit + ".service", Sections: []units.Section{
+		{Name: "Unit", Entries: []units.Entry{
+			{Key: "Description", Value: "bakc: sanoid prunes the copies " + p.NAS.Name + " pulls"},
+			{Key: "Documentation", Value: "man:sanoid(8)"},
+			{Key: "After", Value: "local-fs.target zfs.target"},
+		}},
+		{Name: "Service", Entries: []units.Entry{
+			{Key: "Type", Value: "oneshot"},
+			{Key: "Environment", Value: "TZ=UTC"},
+			{Key: "CacheDirectory", Value: nasSanoidUnit},
+			{Key: "RuntimeDirectory", Value: nasSanoidUnit},
+			{Key: "ExecStart", Value: escape.SystemdExec([]string{SanoidProgram, "--cron", "--verbose",
+				"--configdir", NASSanoidConfigDir, "--cache-dir", "/var/cache/" + nasSanoidUnit, "--run-dir", "/run/" + nasSanoidUnit})},
+		}},
+	}}); err != nil {
+		return nil, err
+	}
+	if err := add(units.Unit{Name: nasSanoidUnit + ".timer", Sections: []units.Section{
+		{Name: "Unit", Entries: []units.Entry{{Key: "Description", Value: "bakc: run sanoid for the copies " + p.NAS.Name + " pulls"}}},
+		{Name: "Timer", Entries: []units.Entry{
+			{Key: "OnCalendar", Value: nasSanoidCalendar},
+			{Key: "Persistent", Value: "true"},
+		}},
+		{Name: "Install", Entries: []units.Entry{{Key: "WantedBy", Value: "timers.target"}}},
+	}}); err != nil {
+		return nil, err
+	}
+	tmpfiles := header
+	for _, d := range []string{replicateState(r), r.TextfileDir, path.Dir(r.ErrorLog)} {
+		mode := "0755"
+		if d == replicateState(r) {
+			mode = "0750"
+		}
+		tmpfiles += "d " + escape.SystemdPath(d) + " " + mode + " root root - -\n"
+	}
+	files = append(files,
+		unitfile.File{Name: NASKnownHostsFile, Data: []byte(header + "# Install as " + KnownHostsPath + " (mode 0644).\n" + known.String())},
+		unitfile.File{Name: NASSanoidConfFile, Data: []byte(conf.String())},
+		unitfile.File{Name: NASTmpfilesFile, Data: []byte(tmpfiles)},
+	)
+	slices.SortFunc(files, func(a, b unitfile.File) int { return strings.Compare(a.Name, b.Name) })
+	return files, nil
+}
