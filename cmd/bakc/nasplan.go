@@ -24,10 +24,10 @@ import (
 const exitDiffers = 3
 
 type nasPlanOptions struct {
-	nas    string
-	fleet  string
-	format string
-	check  bool
+	nas     string
+	fleet   string
+	format  string
+	check   bool
 	output  string
 	json    bool
 	program string
