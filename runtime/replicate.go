@@ -167,7 +167,7 @@ func Replicate(ctx context.Context, run ReplicateRun, o Options) (*ReplicateRepo
 	if killed != nil {
 		f := killedFailure(killed)
 		log.Error("an earlier run of the copy did not finish", "phase", f.Phase, "category", f.Category, "error", f.Err)
-		k := &ReplicateReport{Node: node, Source: source, Target: target, Failures: []Failure{f}}
+		k := &ReplicateReport{Node: node, Source: source, Target: target, SyncoidExitCode: -1, Failures: []Failure{f}}
 		k.writeErrorLines(c, o.now(), log)
 	}
 

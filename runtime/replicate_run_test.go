@@ -109,6 +109,7 @@ func TestReplicateReportsKilledRun(t *testing.T) {
 	require.Equal(t, restic.CategoryInterrupted, lines[0].Category)
 	require.Equal(t, "forge", lines[0].Node)
 	require.Equal(t, "rpool/safe/home", lines[0].Dataset)
+	require.Nil(t, lines[0].SyncoidExitCode, "the killed run's syncoid exit code is not known")
 	require.NoFileExists(t, record)
 	m := readMetrics(t, f.metricsPath())
 	labels := `{dataset="rpool/safe/home",node="forge",target="` + fxTarget + `"}`
