@@ -378,12 +378,14 @@ func nixModule(t *testing.T, nix string, p *plan.Plan) map[string]any {
 
 // nasModule evaluates the NAS's NixOS configuration (bakc nas-plan
 // --format nix) the same way; writeText stands in as its text, so that
-// a file's content is a value here.
+// a file's content is a value here, and writeShellScriptBin (the syncoid
+// wrapper that runs bakc run replicate) as its name and text, with
+// lib.escapeShellArgs quoting every word.
 func nasModule(t *testing.T, nix string, p *plan.NASPlan) map[string]any {
 	t.Helper()
 	module, err := nas.Nix(p)
 	require.NoError(t, err)
-	return nixEvaluate(t, nix, module, `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; bakc = "/stand-in/bakc"; writeText = name: text: text; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; }; }`)
+	return nixEvaluate(t, nix, module, `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; bakc = "/stand-in/bakc"; sanoid = "/stand-in/sanoid"; writeText = name: text: text; writeShellScriptBin = name: text: { inherit name text; }; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; escapeShellArgs = args: builtins.concatStringsSep " " (map (a: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] a + "'") args); }; }`)
 }
 
 func nixEvaluate(t *testing.T, nix string, module []byte, args string) map[string]any {
