@@ -17,8 +17,13 @@ const TaskReplication = "replication"
 // Alert names of replication; docs/metrics.md.
 const (
 	alertReplicationFailed        = "BakcReplicationFailed"
+	alertReplicationDiverged      = "BakcReplicationDiverged"
 	alertReplicationNeverReported = "BakcReplicationNeverReported"
 )
+
+// categoryDiverged is runtime.CategoryDiverged (the alerts read only
+// plans; the name is the metrics' label value).
+const categoryDiverged = "diverged"
 
 // kindPeriods are the longest time between two of sanoid's snapshots of
 // a kind: sanoid takes them on the node's wall clock, so a day may be
@@ -114,11 +119,22 @@ func (n *nodeWriter) replication() ([]rule, error) {
 	}
 	out = append(out, rule{
 		Alert:  alertReplicationFailed,
-		Expr:   fmt.Sprintf("bakc_replication_failure_info{node=%s}", q(n.plan.Node.Name)),
+		Expr:   fmt.Sprintf("bakc_replication_failure_info{node=%s,category!=%q}", q(n.plan.Node.Name), categoryDiverged),
 		Labels: map[string]string{"severity": warning, "task": TaskReplication},
 		Annotations: map[string]string{
 			"summary":     fmt.Sprintf("%s: the last pull of {{ $labels.dataset }} by %s failed ({{ $labels.category }})", n.plan.Node.Name, r.NAS),
-			"description": fmt.Sprintf("The last `bakc run replicate` of {{ $labels.dataset }} into {{ $labels.target }} failed; category diverged means the node's snapshots no longer match the copy's (destroyed or rewritten history: the copies on %s are kept). The NAS's error log has the message; the alert ends with the next successful pull.", r.NAS),
+			"description": "The last `bakc run replicate` of {{ $labels.dataset }} into {{ $labels.target }} failed. The NAS's error log has the message (docs/replication.md lists the categories); the alert ends with the next successful pull.",
+		},
+	}, rule{
+		// The ransomware case: the node's history was destroyed or
+		// rewritten. Nothing on the NAS changed, and nothing will be
+		// pulled until someone looks.
+		Alert:  alertReplicationDiverged,
+		Expr:   fmt.Sprintf("bakc_replication_failure_info{node=%s,category=%q}", q(n.plan.Node.Name), categoryDiverged),
+		Labels: map[string]string{"severity": critical, "task": TaskReplication},
+		Annotations: map[string]string{
+			"summary":     fmt.Sprintf("%s: {{ $labels.dataset }} no longer matches its copy on %s", n.plan.Node.Name, r.NAS),
+			"description": fmt.Sprintf("The node and the copy {{ $labels.target }} on %s have no snapshot in common: the node's snapshots were destroyed or rewritten (a compromised node does this), or pruned before %s pulled them. Nothing on %s was changed and pulls stop until this is resolved: find out why before anything else; the copies on %s are the history to restore from.", r.NAS, r.NAS, r.NAS, r.NAS),
 		},
 	})
 	return out, nil

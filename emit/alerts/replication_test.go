@@ -23,7 +23,9 @@ import (
 // labels as cmd/bakc's TestReplicationWithSyncoid reads them): home's
 // newest snapshot, taken at 10 minutes, lags a minute after 6 h 40 m and
 // not a minute before; persist, never reported, fires after 6 h 30 m;
-// a failed pull fires at once with its category.
+// a failed pull fires at once with its category, as a warning, and a
+// diverged one (the node's history destroyed or rewritten) as critical,
+// under its own name.
 func TestReplicationAlerts(t *testing.T) {
 	p, err := plan.ReadFile("../../examples/homelab/out/forge/plan.json")
 	require.NoError(t, err)
@@ -56,6 +58,7 @@ func TestReplicationAlerts(t *testing.T) {
 		InputSeries: []map[string]string{
 			{"series": nas("bakc_replication_newest_snapshot_timestamp_seconds", "rpool/safe/home", ""), "values": fmt.Sprintf("%dx100", taken)},
 			{"series": nas("bakc_replication_failure_info", "rpool/safe/home", `,phase="replicate",category="diverged"`), "values": "1x100"},
+			{"series": nas("bakc_replication_failure_info", "rpool/safe/persist", `,phase="replicate",category="network"`), "values": "1x100"},
 		},
 		AlertRuleTest: []alertTest{
 			{EvalTime: ev(lagStart - time.Minute), Alertname: "BakcReplicationLag"},
@@ -67,11 +70,19 @@ func TestReplicationAlerts(t *testing.T) {
 					"forge: no copy of rpool/safe/persist on nas-1 has been reported"),
 			}}},
 			{EvalTime: ev(time.Minute), Alertname: "BakcReplicationFailed", ExpAlerts: []expAlert{{
-				ExpLabels: map[string]string{"node": "forge", "dataset": "rpool/safe/home", "target": "backup/forge/zfs-recv/home",
-					"instance": "nas-1:9100", "job": "node", "severity": "warning", "task": "replication", "phase": "replicate", "category": "diverged"},
+				ExpLabels: map[string]string{"node": "forge", "dataset": "rpool/safe/persist", "target": "backup/forge/zfs-recv/persist",
+					"instance": "nas-1:9100", "job": "node", "severity": "warning", "task": "replication", "phase": "replicate", "category": "network"},
 				ExpAnnotations: map[string]string{
-					"summary":     "forge: the last pull of rpool/safe/home by nas-1 failed (diverged)",
-					"description": "The last `bakc run replicate` of rpool/safe/home into backup/forge/zfs-recv/home failed; category diverged means the node's snapshots no longer match the copy's (destroyed or rewritten history: the copies on nas-1 are kept). The NAS's error log has the message; the alert ends with the next successful pull.",
+					"summary":     "forge: the last pull of rpool/safe/persist by nas-1 failed (network)",
+					"description": "The last `bakc run replicate` of rpool/safe/persist into backup/forge/zfs-recv/persist failed. The NAS's error log has the message (docs/replication.md lists the categories); the alert ends with the next successful pull.",
+				},
+			}}},
+			{EvalTime: ev(time.Minute), Alertname: "BakcReplicationDiverged", ExpAlerts: []expAlert{{
+				ExpLabels: map[string]string{"node": "forge", "dataset": "rpool/safe/home", "target": "backup/forge/zfs-recv/home",
+					"instance": "nas-1:9100", "job": "node", "severity": "critical", "task": "replication", "phase": "replicate", "category": "diverged"},
+				ExpAnnotations: map[string]string{
+					"summary":     "forge: rpool/safe/home no longer matches its copy on nas-1",
+					"description": "The node and the copy backup/forge/zfs-recv/home on nas-1 have no snapshot in common: the node's snapshots were destroyed or rewritten (a compromised node does this), or pruned before nas-1 pulled them. Nothing on nas-1 was changed and pulls stop until this is resolved: find out why before anything else; the copies on nas-1 are the history to restore from.",
 				},
 			}}},
 		},

@@ -495,14 +495,23 @@
                 summary: 'forge: no copy of rpool/safe/persist on nas-1 has been reported'
                 threshold: '2h (longest gap of "hourly") + 30m (randomized delay) + 2h (grace) = 4h30m + 2h (the newest snapshot'''s age at a pull: the node'''s hourly snapshots, taken by sanoid on "hourly") = 6h30m'
             - alert: BakcReplicationFailed
-              expr: bakc_replication_failure_info{node="forge"}
+              expr: bakc_replication_failure_info{node="forge",category!="diverged"}
               labels:
                 node: forge
                 severity: warning
                 task: replication
               annotations:
-                description: 'The last `bakc run replicate` of {{ $labels.dataset }} into {{ $labels.target }} failed; category diverged means the node'''s snapshots no longer match the copy'''s (destroyed or rewritten history: the copies on nas-1 are kept). The NAS'''s error log has the message; the alert ends with the next successful pull.'
+                description: The last `bakc run replicate` of {{ $labels.dataset }} into {{ $labels.target }} failed. The NAS's error log has the message (docs/replication.md lists the categories); the alert ends with the next successful pull.
                 summary: 'forge: the last pull of {{ $labels.dataset }} by nas-1 failed ({{ $labels.category }})'
+            - alert: BakcReplicationDiverged
+              expr: bakc_replication_failure_info{node="forge",category="diverged"}
+              labels:
+                node: forge
+                severity: critical
+                task: replication
+              annotations:
+                description: 'The node and the copy {{ $labels.target }} on nas-1 have no snapshot in common: the node'''s snapshots were destroyed or rewritten (a compromised node does this), or pruned before nas-1 pulled them. Nothing on nas-1 was changed and pulls stop until this is resolved: find out why before anything else; the copies on nas-1 are the history to restore from.'
+                summary: 'forge: {{ $labels.dataset }} no longer matches its copy on nas-1'
             - alert: BakcNodeMetricsAbsent
               expr: absent(bakc_node_info{node="forge"})
               for: 4h30m
