@@ -25,7 +25,7 @@ for pair in restic:restic zfs:zfs-fuse nix-instantiate:nix-bin \
 	nsenter:util-linux setpriv:util-linux useradd:passwd cc:gcc \
 	debootstrap:debootstrap systemd-nspawn:systemd-container flock:util-linux \
 	age-keygen:age sanoid:sanoid syncoid:sanoid mbuffer:mbuffer \
-	faketime:faketime; do
+	faketime:faketime strace:strace; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
