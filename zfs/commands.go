@@ -85,7 +85,13 @@ func (r *Runner) Destroy(ctx context.Context, name string, recursive bool) error
 	wait := 20 * time.Millisecond
 	for {
 		_, err := r.run(ctx, args...)
-		if err == nil || !IsBusy(err) || time.Now().After(deadline) {
+		if err == nil || !IsBusy(err) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			if held := mountHolders(name); len(held) > 0 {
+				return fmt.Errorf("%w (still mounted in the mount namespace of %s)", err, strings.Join(held, "; "))
+			}
 			return err
 		}
 		r.log.Debug("zfs: dataset busy, retrying", "name", name, "wait", wait)

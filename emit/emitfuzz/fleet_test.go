@@ -111,6 +111,7 @@ var slots = []struct{ name, value string }{
 	{"sops.key", "restic/b2-password"},
 	{"repo.b2.compression", "max"},
 	{"job.exclude_larger_than", "2G"},
+	{"defaults.paths.docs", "/srv/backup-docs"},
 }
 
 // slotIndex maps a slot's name to its index in slots.
@@ -177,7 +178,7 @@ func (f fleet) rootFile() []byte {
 	u.SetAttributeValue("name", str(f["defaults.user.name"]))
 	u.SetAttributeValue("group", str(f["defaults.user.group"]))
 	p := d.AppendNewBlock("paths", nil).Body()
-	for _, k := range []string{"plan", "state", "cache", "log"} {
+	for _, k := range []string{"plan", "state", "cache", "log", "docs"} {
 		p.SetAttributeValue(k, str(f["defaults.paths."+k]))
 	}
 	m := d.AppendNewBlock("monitoring", nil).Body()

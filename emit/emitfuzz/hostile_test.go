@@ -60,7 +60,7 @@ type hostileField struct {
 	runbookAs func(v string) string
 	// nix are the strings backup.nix, evaluated by nix-instantiate, has
 	// for the field (beside the plan it installs); nil when none.
-	nix func(module map[string]any) []string
+	nix func(t *testing.T, module map[string]any) []string
 	// nas is the field's value in the NAS's plan, and nasNix the strings
 	// the NAS's NixOS configuration, evaluated, has for it: fields of
 	// the NAS's side of replication.
@@ -113,6 +113,13 @@ var hostileFields = []hostileField{
 		plan: func(p *plan.Plan) string { return p.Jobs[1].Name }},
 	{slot: "hostfile", carry: func(v string) string { return v + ".hcl" },
 		plan: func(p *plan.Plan) string { return strings.TrimPrefix(p.Source, "hosts/") }},
+	// The runbook's folder: tmpfiles lines (emit/unitfile TestHostile
+	// runs systemd-tmpfiles on hostile ones) and backup.nix's.
+	{slot: "defaults.paths.docs", carry: func(v string) string { return "/srv/docs-" + v },
+		plan: func(p *plan.Plan) string { return p.Paths.Docs },
+		nix: func(t *testing.T, m map[string]any) []string {
+			return tmpfilesCreated(t, nixStrings(dig(m, "systemd", "tmpfiles", "rules")), "/srv")
+		}},
 	// Notifications: read by the runtime from the installed plan (it
 	// runs the command without a shell, sends to the URL).
 	{slot: "notify.ping_url", carry: func(v string) string { return "https://hc-ping.example.net/" + v },
@@ -123,13 +130,13 @@ var hostileFields = []hostileField{
 	// commands that decrypt it by hand.
 	{slot: "sops.key", carry: func(v string) string { return "restic/" + v },
 		plan: func(p *plan.Plan) string { return p.Secrets[0].Sops.Key },
-		nix: func(m map[string]any) []string {
+		nix: func(_ *testing.T, m map[string]any) []string {
 			return nixStrings(dig(m, "sops", "secrets", "bakc/cloud/password", "key"))
 		},
 		runbook: "## Secrets bootstrap on a fresh host", runbookAs: plan.SopsIndex},
 	{slot: "sops.file", carry: func(v string) string { return "secrets/" + v + ".yaml" },
 		plan: func(p *plan.Plan) string { return p.Secrets[0].Sops.File },
-		nix: func(m map[string]any) []string {
+		nix: func(_ *testing.T, m map[string]any) []string {
 			return trimPrefixes(nixStrings(dig(m, "sops", "secrets", "bakc/cloud/password", "sopsFile")), "/stand-in/fleet/")
 		},
 		runbook: "## Secrets bootstrap on a fresh host"},
@@ -137,7 +144,7 @@ var hostileFields = []hostileField{
 	// node's host key and the NAS's key file on the NAS.
 	{slot: "nas.replication.public_key", carry: func(v string) string { return slots[slotIndex("nas.replication.public_key")].value + " " + v },
 		plan: func(p *plan.Plan) string { return p.Replication.PublicKey },
-		nix: func(m map[string]any) []string {
+		nix: func(_ *testing.T, m map[string]any) []string {
 			return nixStrings(dig(m, "users", "users", "bakc-send", "openssh", "authorizedKeys", "keys"))
 		}},
 	{slot: "node.zfs.host_key", carry: func(v string) string { return slots[slotIndex("node.zfs.host_key")].value + " " + v },
@@ -159,6 +166,30 @@ var hostileFields = []hostileField{
 		nasNix: func(m map[string]any) []string {
 			return nixStrings(dig(m, "services", "syncoid", "commands", "bakc-web-tank-srv", "sshKey"))
 		}},
+}
+
+// tmpfilesCreated runs the real systemd-tmpfiles --create on rules under
+// a scratch root and returns what it made in the folder dir (one level),
+// as paths on the node. A rule of a user the scratch root lacks fails
+// alone; tmpfiles goes on with the others.
+func tmpfilesCreated(t *testing.T, rules []string, dir string) []string {
+	t.Helper()
+	tmpfiles := testenv.LookPath(t, "systemd-tmpfiles")
+	testenv.Root(t)
+	root := t.TempDir()
+	cmd := exec.Command(tmpfiles, "--root="+root, "--create", "-")
+	cmd.Stdin = strings.NewReader(strings.Join(rules, "\n") + "\n")
+	out, _ := cmd.CombinedOutput()
+	entries, err := os.ReadDir(filepath.Join(root, dir))
+	if err != nil {
+		t.Logf("systemd-tmpfiles made nothing in %s: %s", dir, out)
+		return nil
+	}
+	var made []string
+	for _, e := range entries {
+		made = append(made, filepath.Join(dir, e.Name()))
+	}
+	return made
 }
 
 // dig is the value at a path of attribute names in an evaluated
@@ -271,7 +302,7 @@ func TestHostileStrings(t *testing.T) {
 					got["nix"] = []string{field.plan(nixPlan(t, module, c.plan))}
 				}
 				if field.nix != nil {
-					got["nix value"] = field.nix(module)
+					got["nix value"] = field.nix(t, module)
 				}
 				if field.nas != nil {
 					require.Len(t, c.nas, 1, "the NAS's plan")
