@@ -25,6 +25,9 @@ func TestClassifySyncoid(t *testing.T) {
 		{"key refused", "bakc-send@10.0.0.5: Permission denied (publickey).\nCRITICAL ERROR: ssh connection echo test failed", restic.CategoryAuth},
 		{"guard", `bakc send-guard: refused "zfs send -w rpool/safe/home@x": not one of the zfs send commands syncoid uses`, CategoryRefused},
 		{"diverged", "CRITICAL ERROR: Target backup/forge/zfs-recv/home exists but has no snapshots matching with rpool/safe/home!", CategoryDiverged},
+		// syncoid 2.3.0 (nixpkgs) writes it with writelog: the reason on
+		// the line after "CRITICAL ERROR:".
+		{"diverged, syncoid 2.3", "CRITICAL ERROR: \nTarget backup/forge/zfs-recv/home exists but has no snapshots matching with rpool/safe/home!\nReplication to target would require destroying existing\ntarget. Cowardly refusing to destroy your existing target.\n", CategoryDiverged},
 		{"quota", "cannot receive incremental stream: out of space", restic.CategoryStorage},
 		{"other", "something else entirely", restic.CategoryUnknown},
 	} {
