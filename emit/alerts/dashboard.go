@@ -229,6 +229,26 @@ func Dashboard(plans []*plan.Plan, o Options) ([]byte, error) {
 			FieldConfig: fieldConfig{Defaults: fieldDefaults{Unit: "s", Thresholds: ageThresholds}}, Options: statOptions,
 		},
 	}
+	if replicates(plans) {
+		// The NAS writes these, with the node in their own label: no
+		// join with bakc_node_info (replication.go).
+		repl := `{node=~"$node"}`
+		replLegend := "{{node}} {{dataset}} → {{target}}"
+		panels = append(panels,
+			panel{
+				Type: "timeseries", Title: "ZFS replication lag",
+				Description: "Age of the newest snapshot of each replicated dataset's copy on its NAS (bakc run replicate, docs/replication.md). The alert BakcReplicationLag fires past each dataset's threshold (docs/metrics.md).",
+				Targets:     []target{series("A", "(time() - bakc_replication_newest_snapshot_timestamp_seconds"+repl+")", replLegend)},
+				FieldConfig: fieldConfig{Defaults: fieldDefaults{Unit: "s", Min: f64(0)}}, Options: tsOptions,
+			},
+			panel{
+				Type: "stat", Title: "Last ZFS pull",
+				Description: "Whether the NAS's last pull of each dataset succeeded; the failures are in the NAS's error log, with their category.",
+				Targets:     []target{instant("A", "bakc_replication_success"+repl, replLegend)},
+				FieldConfig: fieldConfig{Defaults: fieldDefaults{Mappings: okMappings, Thresholds: redGreen()}}, Options: statOptions,
+			},
+		)
+	}
 	for i := range panels {
 		panels[i].ID = i + 1
 		panels[i].Datasource = ds
@@ -280,4 +300,15 @@ func nodeVariable(nodes []string) variable {
 		v.Options = append(v.Options, option{Text: n, Value: n})
 	}
 	return v
+}
+
+// replicates reports whether a node of the plans has its ZFS datasets
+// pulled by its NAS.
+func replicates(plans []*plan.Plan) bool {
+	for _, p := range plans {
+		if p.Replication != nil && len(p.Replication.Copies) > 0 {
+			return true
+		}
+	}
+	return false
 }

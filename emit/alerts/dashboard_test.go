@@ -88,7 +88,7 @@ func TestDashboard(t *testing.T) {
 	// The replication metrics are written on the NAS, by `bakc run
 	// replicate` (cmd/bakc's TestReplicationWithSyncoid reads them from
 	// a real pull), not by the node's run here.
-	for _, m := range []string{"bakc_replication_newest_snapshot_timestamp_seconds", "bakc_replication_failure_info"} {
+	for _, m := range []string{"bakc_replication_newest_snapshot_timestamp_seconds", "bakc_replication_failure_info", "bakc_replication_success"} {
 		require.True(t, inCode[m], m)
 		written[m] = true
 	}

@@ -661,6 +661,130 @@
                 },
                 "textMode": "value_and_name"
               }
+            },
+            {
+              "id": 10,
+              "type": "timeseries",
+              "title": "ZFS replication lag",
+              "description": "Age of the newest snapshot of each replicated dataset's copy on its NAS (bakc run replicate, docs/replication.md). The alert BakcReplicationLag fires past each dataset's threshold (docs/metrics.md).",
+              "gridPos": {
+                "h": 8,
+                "w": 12,
+                "x": 12,
+                "y": 32
+              },
+              "datasource": {
+                "type": "prometheus",
+                "uid": "''${datasource}"
+              },
+              "targets": [
+                {
+                  "refId": "A",
+                  "datasource": {
+                    "type": "prometheus",
+                    "uid": "''${datasource}"
+                  },
+                  "expr": "(time() - bakc_replication_newest_snapshot_timestamp_seconds{node=~\"$node\"})",
+                  "legendFormat": "{{node}} {{dataset}} → {{target}}",
+                  "instant": false,
+                  "range": true
+                }
+              ],
+              "fieldConfig": {
+                "defaults": {
+                  "unit": "s",
+                  "min": 0
+                },
+                "overrides": []
+              },
+              "options": {
+                "legend": {
+                  "displayMode": "list",
+                  "placement": "bottom",
+                  "showLegend": true
+                },
+                "tooltip": {
+                  "mode": "multi",
+                  "sort": "none"
+                }
+              }
+            },
+            {
+              "id": 11,
+              "type": "stat",
+              "title": "Last ZFS pull",
+              "description": "Whether the NAS's last pull of each dataset succeeded; the failures are in the NAS's error log, with their category.",
+              "gridPos": {
+                "h": 8,
+                "w": 12,
+                "x": 0,
+                "y": 40
+              },
+              "datasource": {
+                "type": "prometheus",
+                "uid": "''${datasource}"
+              },
+              "targets": [
+                {
+                  "refId": "A",
+                  "datasource": {
+                    "type": "prometheus",
+                    "uid": "''${datasource}"
+                  },
+                  "expr": "bakc_replication_success{node=~\"$node\"}",
+                  "legendFormat": "{{node}} {{dataset}} → {{target}}",
+                  "instant": true,
+                  "range": false
+                }
+              ],
+              "fieldConfig": {
+                "defaults": {
+                  "thresholds": {
+                    "mode": "absolute",
+                    "steps": [
+                      {
+                        "color": "red",
+                        "value": null
+                      },
+                      {
+                        "color": "green",
+                        "value": 1
+                      }
+                    ]
+                  },
+                  "mappings": [
+                    {
+                      "type": "value",
+                      "options": {
+                        "0": {
+                          "text": "failed",
+                          "color": "red",
+                          "index": 0
+                        },
+                        "1": {
+                          "text": "ok",
+                          "color": "green",
+                          "index": 1
+                        }
+                      }
+                    }
+                  ]
+                },
+                "overrides": []
+              },
+              "options": {
+                "colorMode": "background",
+                "graphMode": "none",
+                "orientation": "auto",
+                "reduceOptions": {
+                  "calcs": [
+                    "lastNotNull"
+                  ],
+                  "fields": "",
+                  "values": false
+                },
+                "textMode": "value_and_name"
+              }
             }
           ]
         }
