@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -367,9 +368,7 @@ func newestSnapshot(ctx context.Context, zfs, ds string) (time.Time, error) {
 }
 
 // writeErrorLines appends one line per failure to the NAS's error log.
-func (r *ReplicateReport) writeErrorLines(c *plan.NASReplication, now time.Time, log interface {
-	Error(string, ...any)
-}) {
+func (r *ReplicateReport) writeErrorLines(c *plan.NASReplication, now time.Time, log *slog.Logger) {
 	var lines []ErrorLine
 	for _, f := range r.Failures {
 		l := newErrorLine(now, r.Node, TaskReplicate, "", f)
