@@ -305,7 +305,9 @@ var syncoidPatterns = []struct {
 	{CategoryRefused, []string{"bakc send-guard: refused"}},
 	{restic.CategoryAuth, []string{"Permission denied (publickey", "Too many authentication failures", "Load key", "no such identity"}},
 	{CategoryDiverged, []string{"has no snapshots matching with", "no matching snapshots", "destination has been modified", "has been modified since most recent snapshot", "most recent snapshot of"}},
-	{restic.CategoryStorage, []string{"out of space", "quota exceeded", "No space left on device", "dataset does not exist", "cannot open '", "read-only file system"}},
+	// Not "dataset does not exist": the node's zfs says it too, through
+	// the guard, of a dataset gone there.
+	{restic.CategoryStorage, []string{"out of space", "quota exceeded", "No space left on device"}},
 	{restic.CategoryNetwork, []string{"Connection refused", "Connection timed out", "No route to host", "Network is unreachable", "Could not resolve hostname", "Name or service not known", "Temporary failure in name resolution", "Connection reset", "Connection closed by", "connection echo test failed", "Broken pipe", "Timeout, server", "kex_exchange_identification"}},
 }
 
