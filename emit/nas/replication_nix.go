@@ -95,6 +95,8 @@ func replicationNix(p *plan.NASPlan) (let, body nixCode, err error) {
 	}
 	w("services.syncoid.package = bakcSyncoid;")
 	w("services.syncoid.service.serviceConfig.BindPaths = [ %s ];", nixWords(folders))
+	w("# bakc (the unit's main process: the wrapper execs it) sends its status.")
+	w("services.syncoid.service.serviceConfig.NotifyAccess = \"main\";")
 	w("systemd.tmpfiles.rules = [")
 	for _, rule := range replicateTmpfiles(r) {
 		w("  %s", escape.NixString(rule))

@@ -37,7 +37,10 @@ func TestReplicationNixEvaluates(t *testing.T) {
 				Enable  bool `json:"enable"`
 				Package struct{ Name, Text string }
 				Service struct {
-					ServiceConfig struct{ BindPaths []string }
+					ServiceConfig struct {
+						BindPaths    []string
+						NotifyAccess string
+					}
 				}
 				LocalTargetAllow []string `json:"localTargetAllow"`
 				Commands         map[string]struct {
@@ -74,6 +77,7 @@ func TestReplicationNixEvaluates(t *testing.T) {
 	require.Equal(t, []string{"--syncoid", "/stand-in/sanoid/bin/syncoid", "--state", r.State + "/replication", "--textfile-dir", r.TextfileDir, "--error-log", r.ErrorLog, "--", "a b", "bakc-send@forge:rpool/x", "backup/x"},
 		runWrapper(t, v.Services.Syncoid.Package.Text, "a b", "bakc-send@forge:rpool/x", "backup/x"))
 	require.Equal(t, []string{r.State + "/replication", r.TextfileDir, path.Dir(r.ErrorLog)}, v.Services.Syncoid.Service.ServiceConfig.BindPaths)
+	require.Equal(t, "main", v.Services.Syncoid.Service.ServiceConfig.NotifyAccess, "bakc's STATUS= is received")
 	require.Equal(t, []string{
 		"d " + r.State + "/replication 0750 syncoid syncoid - -",
 		"d " + r.TextfileDir + " 0775 root syncoid - -",

@@ -117,6 +117,8 @@ func Units(p *plan.NASPlan, program string) ([]unitfile.File, error) {
 					{Key: "Type", Value: "oneshot"},
 					// sanoid's snapshot names are UTC; syncoid reads them.
 					{Key: "Environment", Value: "TZ=UTC"},
+					// bakc sends its status (sd_notify STATUS=).
+					{Key: "NotifyAccess", Value: "main"},
 					{Key: "ExecStart", Value: escape.SystemdExec(argv)},
 				}},
 			}}); err != nil {

@@ -339,6 +339,8 @@ in
   # folders bound in, writable by the syncoid user.
   services.syncoid.package = bakcSyncoid;
   services.syncoid.service.serviceConfig.BindPaths = [ "/var/lib/bakc/replication" "/var/lib/node_exporter/textfile_collector" "/var/log/bakc" ];
+  # bakc (the unit's main process: the wrapper execs it) sends its status.
+  services.syncoid.service.serviceConfig.NotifyAccess = "main";
   systemd.tmpfiles.rules = [
     "d /var/lib/bakc/replication 0750 syncoid syncoid - -"
     "d /var/lib/node_exporter/textfile_collector 0775 root syncoid - -"
