@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/emit/nas"
 	"github.com/holthome/bakc/internal/testenv"
 	"github.com/holthome/bakc/replication"
 )
@@ -20,7 +21,9 @@ import (
 // TestReplicationPruning: Debian's real sanoid prunes the node's
 // snapshots by the node's snapshots {} policy and the NAS's copies by
 // the keep {} policy, from the sanoid.conf bakc writes for each side,
-// with the clock moved forward by libfaketime.
+// with the clock moved forward by libfaketime. The NAS's is the file a
+// NAS without NixOS installs (nas.Units); NixOS's services.sanoid gets
+// the same settings (emit/nas's TestReplicationNixEvaluates).
 //
 // What sanoid reads, and so what this proves: sanoid prunes a snapshot
 // of a kind (its name's suffix, _hourly) when its creation property
@@ -93,7 +96,12 @@ func TestReplicationPruning(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(d, "sanoid.conf"), []byte(replication.SanoidConfig(name, []string{ds}, p, take)), 0o644))
 		return d
 	}
-	nodeConf, nasConf := conf("node", home, nodePolicy, true), conf("nas", copyDS, nasPolicy, false)
+	nodeConf := conf("node", home, nodePolicy, true)
+	// The NAS's: the sanoid.conf a NAS without NixOS installs (bakc
+	// nas-plan --format units) for a NAS plan with this copy.
+	nasConf := filepath.Join(dir, "nas")
+	require.NoError(t, os.MkdirAll(nasConf, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(nasConf, "sanoid.conf"), nasSanoidConf(t, pool, home, copyDS, nasPolicy), 0o644))
 	prune := func(confDir string, offset time.Duration) {
 		t.Helper()
 		cmd := exec.Command(faketime, "-f", fmt.Sprintf("%+d", int64(offset.Seconds())), sanoid,
@@ -170,4 +178,31 @@ func sendInto(t *testing.T, ds, target, from, to string) {
 	out, err := recv.CombinedOutput()
 	require.NoError(t, err, "zfs receive: %s", out)
 	require.NoError(t, send.Wait(), "zfs send: %s", sendErr.String())
+}
+
+// nasSanoidConf is bakc-nas-sanoid.conf of nas.Units for a NAS plan
+// whose one node's dataset ds is copied into copyDS with the keep
+// policy.
+func nasSanoidConf(t *testing.T, pool, ds, copyDS string, keep plan.SnapshotPolicy) []byte {
+	t.Helper()
+	hostKey := testenv.SSHKey(t, t.TempDir(), "host", "root@forge")
+	p := &plan.NASPlan{
+		Version: plan.Version,
+		NAS:     plan.NAS{Name: "nas-1", Parent: pool + "/nas", MountRoot: "/mnt/nas"},
+		Nodes: []plan.NASNode{{Name: "forge", Dataset: pool + "/nas/forge", Replication: &plan.NodeReplication{
+			Address: "127.0.0.1", User: plan.SendUser, HostKey: hostKey, Schedule: plan.Schedule{Calendar: "hourly"},
+			Datasets: []plan.ReplicaDataset{{Source: ds, Target: copyDS}}, Keep: keep,
+		}}},
+		Replication: &plan.NASReplication{IdentityFile: "/run/secrets/key", PublicKey: hostKey,
+			State: "/var/lib/bakc", TextfileDir: "/var/lib/node_exporter/textfile_collector", ErrorLog: "/var/log/bakc/errors.jsonl"},
+	}
+	files, err := nas.Units(p, "/usr/local/bin/bakc")
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Name == nas.NASSanoidConfFile {
+			return f.Data
+		}
+	}
+	t.Fatalf("nas.Units wrote no %s", nas.NASSanoidConfFile)
+	return nil
 }
