@@ -2,7 +2,6 @@ package nas
 
 import (
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -29,7 +28,7 @@ import (
 //     a sanoid the NAS runs from /etc/sanoid is left alone), with
 //     bakc-nas-sanoid.service and its timer (Debian's sanoid --cron:
 //     it takes nothing, it prunes);
-//   - bakc-nas-tmpfiles.conf, the runtime's folders.
+//   - bakc-nas-tmpfiles.conf, the runtime's state folder.
 const (
 	// NASKnownHostsFile is installed as KnownHostsPath.
 	NASKnownHostsFile = "bakc-replication-known_hosts"
@@ -188,14 +187,12 @@ func Units(p *plan.NASPlan, program string) ([]unitfile.File, error) {
 	}}); err != nil {
 		return nil, err
 	}
-	tmpfiles := header
-	for _, d := range []string{replicateState(r), r.TextfileDir, path.Dir(r.ErrorLog)} {
-		mode := "0755"
-		if d == replicateState(r) {
-			mode = "0750"
-		}
-		tmpfiles += "d " + escape.SystemdPath(d) + " " + mode + " root root - -\n"
-	}
+	// Only the state folder, which is the NAS runtime's own: the textfile
+	// and log folders may be a bakc node's too on the same host, whose
+	// own tmpfiles lines give them to its backup user; a second line for
+	// the same path would fight over them (systemd-tmpfiles takes the
+	// first file's). bakc, as root here, makes them when they are missing.
+	tmpfiles := header + "d " + escape.SystemdPath(replicateState(r)) + " 0750 root root - -\n"
 	files = append(files,
 		unitfile.File{Name: NASKnownHostsFile, Data: []byte(header + "# Install as " + KnownHostsPath + " (mode 0644).\n" + known.String())},
 		unitfile.File{Name: NASSanoidConfFile, Data: []byte(conf.String())},

@@ -180,6 +180,7 @@ func insideForge(t *testing.T, p *plan.Plan) {
 	// After the ZFS job, whose check above wants no snapshot left:
 	// sanoid's stay.
 	insideReplication(t, p)
+	insideNASPull(t, p)
 }
 
 // checkNASCompleteCloudFailed: a job of both repositories, with B2
