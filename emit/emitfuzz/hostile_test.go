@@ -416,7 +416,7 @@ func nasModule(t *testing.T, nix string, p *plan.NASPlan) map[string]any {
 	t.Helper()
 	module, err := nas.Nix(p)
 	require.NoError(t, err)
-	return nixEvaluate(t, nix, module, `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; bakc = "/stand-in/bakc"; sanoid = "/stand-in/sanoid"; writeText = name: text: text; writeShellScriptBin = name: text: { inherit name text; }; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; escapeShellArgs = args: builtins.concatStringsSep " " (map (a: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] a + "'") args); }; }`)
+	return nixEvaluate(t, nix, module, `{ config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; bakc = "/stand-in/bakc"; sanoid = "/stand-in/sanoid"; writeText = name: text: text; writeShellScriptBin = name: text: { inherit name text; }; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; mkAfter = content: { _type = "order"; priority = 1500; inherit content; }; escapeShellArgs = args: builtins.concatStringsSep " " (map (a: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] a + "'") args); }; }`)
 }
 
 func nixEvaluate(t *testing.T, nix string, module []byte, args string) map[string]any {

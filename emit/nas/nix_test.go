@@ -81,7 +81,7 @@ func nixEvalJSON(t *testing.T, module []byte) []byte {
 	if out, err := exec.Command(nix, "--parse", file).CombinedOutput(); err != nil {
 		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
 	}
-	expr := fmt.Sprintf(`import %s { config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; bakc = "/stand-in/bakc"; sanoid = "/stand-in/sanoid"; writeText = name: text: builtins.toFile name text; writeShellScriptBin = name: text: { inherit name text; }; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; escapeShellArgs = args: builtins.concatStringsSep " " (map (a: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] a + "'") args); }; }`, file)
+	expr := fmt.Sprintf(`import %s { config = { boot.zfs.package = "/stand-in/zfs"; }; pkgs = { gawk = "/stand-in/gawk"; bakc = "/stand-in/bakc"; sanoid = "/stand-in/sanoid"; writeText = name: text: builtins.toFile name text; writeShellScriptBin = name: text: { inherit name text; }; }; lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; mkAfter = content: { _type = "order"; priority = 1500; inherit content; }; escapeShellArgs = args: builtins.concatStringsSep " " (map (a: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] a + "'") args); }; }`, file)
 	cmd := exec.Command(nix, "--eval", "--strict", "--json", "-E", expr)
 	cmd.Env = append(os.Environ(), "NIX_STATE_DIR="+t.TempDir(), "HOME="+t.TempDir())
 	out, err := cmd.Output()

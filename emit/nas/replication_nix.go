@@ -97,7 +97,10 @@ func replicationNix(p *plan.NASPlan) (let, body nixCode, err error) {
 	w("services.syncoid.service.serviceConfig.BindPaths = [ %s ];", nixWords(folders))
 	w("# bakc (the unit's main process: the wrapper execs it) sends its status.")
 	w("services.syncoid.service.serviceConfig.NotifyAccess = \"main\";")
-	w("systemd.tmpfiles.rules = [")
+	w("# After the host's own rules: on a NAS that is also a bakc node, the")
+	w("# node's lines for the textfile and log folders (its backup user's) come")
+	w("# first and win; systemd-tmpfiles takes the first line for a path.")
+	w("systemd.tmpfiles.rules = lib.mkAfter [")
 	for _, rule := range replicateTmpfiles(r) {
 		w("  %s", escape.NixString(rule))
 	}

@@ -60,7 +60,12 @@ func TestReplicationNixEvaluates(t *testing.T) {
 			} `json:"sanoid"`
 		} `json:"services"`
 		Systemd struct {
-			Tmpfiles struct{ Rules []string }
+			Tmpfiles struct {
+				Rules struct {
+					Content  []string `json:"content"`
+					Priority int      `json:"priority"`
+				}
+			}
 		}
 	}
 	require.NoError(t, json.Unmarshal(nixEvalJSON(t, module), &v))
@@ -82,7 +87,8 @@ func TestReplicationNixEvaluates(t *testing.T) {
 		"d " + r.State + "/replication 0750 syncoid syncoid - -",
 		"d " + r.TextfileDir + " 0775 root syncoid - -",
 		"d " + path.Dir(r.ErrorLog) + " 0775 root syncoid - -",
-	}, v.Systemd.Tmpfiles.Rules)
+	}, v.Systemd.Tmpfiles.Rules.Content)
+	require.Equal(t, 1500, v.Systemd.Tmpfiles.Rules.Priority, "lib.mkAfter: after a node's own rules on the same host")
 
 	seen := 0
 	for _, n := range p.Nodes {

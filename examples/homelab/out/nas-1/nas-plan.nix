@@ -341,7 +341,10 @@ in
   services.syncoid.service.serviceConfig.BindPaths = [ "/var/lib/bakc/replication" "/var/lib/node_exporter/textfile_collector" "/var/log/bakc" ];
   # bakc (the unit's main process: the wrapper execs it) sends its status.
   services.syncoid.service.serviceConfig.NotifyAccess = "main";
-  systemd.tmpfiles.rules = [
+  # After the host's own rules: on a NAS that is also a bakc node, the
+  # node's lines for the textfile and log folders (its backup user's) come
+  # first and win; systemd-tmpfiles takes the first line for a path.
+  systemd.tmpfiles.rules = lib.mkAfter [
     "d /var/lib/bakc/replication 0750 syncoid syncoid - -"
     "d /var/lib/node_exporter/textfile_collector 0775 root syncoid - -"
     "d /var/log/bakc 0775 root syncoid - -"
