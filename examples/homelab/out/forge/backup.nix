@@ -714,6 +714,8 @@ in
     - `/home`: `rpool/safe/home`
     - `/persist`: `rpool/safe/persist`
 
+    `nas-1` holds copies of `rpool/safe/home`, `rpool/safe/persist`: instead of making them anew, you may bring them back whole as "Restore a whole dataset from the NAS" says (faster, and with the snapshots, up to the copy's newest one); step 3 then brings the files up to the newest backup.
+
     Do not restore bakc's own folders (`/var/lib/bakc`, `/var/cache/bakc`, `/var/log/bakc`): bakc makes them anew. If the node's configuration is installed already (with bakc's units), stop bakc's timers now, so that no backup of the still empty folders runs (a run missed while the node was off is made up at boot) and no retention forgets a snapshot before the restore:
 
     ```sh
@@ -774,7 +776,7 @@ in
     nixos-rebuild switch
     ```
 
-    On a host without NixOS, install what `bakc units` wrote for it instead (docs/nixos.md, "Hosts that are not NixOS"). Then start bakc's timers again:
+    On a host without NixOS, install what `bakc units` wrote for it instead (docs/nixos.md, "Hosts that are not NixOS"), and start its sanoid again too (`systemctl start bakc-sanoid.timer`; NixOS's is its own `sanoid.timer`, which the stop above left alone). Then start bakc's timers again:
 
     ```sh
     systemctl start bakc-backup-databases.timer bakc-backup-plex.timer bakc-backup-system.timer bakc-prune-cloud-secondary.timer bakc-prune-nas-primary.timer bakc-restore-test-cloud-secondary.timer bakc-restore-test-nas-primary.timer bakc-verify-cloud-secondary.timer bakc-verify-nas-primary.timer
