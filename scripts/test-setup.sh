@@ -115,8 +115,14 @@ zfs_fuse_healthy() {
 		timeout 20 $sudo sh -c "echo probe > '$probe/mnt/f' && cat '$probe/mnt/f'" >/dev/null 2>&1; then
 		ok=1
 	fi
-	timeout 30 $sudo zpool destroy -f "$pool" >/dev/null 2>&1 || true
-	rm -rf "$probe" 2>/dev/null || true
+	# zfs-fuse calls a pool busy for a moment after its mount was used.
+	i=0
+	until timeout 30 $sudo zpool destroy -f "$pool" >/dev/null 2>&1 || ! zpool list "$pool" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 20 ] || { echo "test-setup: the probe pool $pool stays busy" >&2; ok=0; break; }
+		sleep 1
+	done
+	zpool list "$pool" >/dev/null 2>&1 || rm -rf "$probe" 2>/dev/null || true
 	[ $ok = 1 ]
 }
 # restart_zfs_fuse kills a hung daemon, lets go of its mounts and starts
@@ -132,10 +138,11 @@ restart_zfs_fuse() {
 	start_zfs_fuse
 }
 zpool list >/dev/null 2>&1 || start_zfs_fuse
-# Pools a killed test run left behind (testenv names them bakct<pid>_<n>;
-# a test process that still runs keeps its own).
-for pool in $(zpool list -H -o name 2>/dev/null | grep '^bakct'); do
+# Pools a killed test run left behind (testenv names them bakct<pid>_<n>,
+# the probe below bakcprobe<pid>; a process that still runs keeps its own).
+for pool in $(zpool list -H -o name 2>/dev/null | grep -E '^bakct[0-9]+_|^bakcprobe[0-9]+$'); do
 	pid=${pool#bakct}
+	pid=${pid#bakcprobe}
 	pid=${pid%%_*}
 	[ -d "/proc/$pid" ] && continue
 	echo "test-setup: destroying the leftover test pool $pool"
