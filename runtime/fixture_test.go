@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/holthome/bakc/compiler/plan"
@@ -132,28 +130,10 @@ func (f *fixture) snapshots(repo string) []restic.Snapshot {
 	return snaps
 }
 
-// metrics reads a textfile as "name{label="value",…}" → value, labels
-// sorted, parsed by the Prometheus text parser node_exporter uses.
+// readMetrics reads a textfile as testenv.ReadMetrics does.
 func readMetrics(t *testing.T, path string) map[string]float64 {
 	t.Helper()
-	file, err := os.Open(path)
-	require.NoError(t, err)
-	defer file.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(file)
-	require.NoError(t, err, "metrics file %s does not parse", path)
-	out := map[string]float64{}
-	for name, fam := range fams {
-		for _, m := range fam.GetMetric() {
-			var ls []string
-			for _, l := range m.GetLabel() {
-				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(ls)
-			out[name+"{"+strings.Join(ls, ",")+"}"] = m.GetGauge().GetValue()
-		}
-	}
-	return out
+	return testenv.ReadMetrics(t, path)
 }
 
 func (f *fixture) metrics() map[string]float64 {

@@ -295,15 +295,5 @@ func writeNASUnits(e *env, p *plan.NASPlan, opts nasPlanOptions) error {
 	if len(files) == 0 {
 		return usageError("no node of %s replicates: there are no replication units to write", p.NAS.Name)
 	}
-	out := make([]atomicfile.File, len(files))
-	written := map[string]bool{}
-	for i, f := range files {
-		out[i] = atomicfile.File{Name: f.Name, Data: f.Data}
-		written[f.Name] = true
-	}
-	if err := atomicfile.WriteDir(opts.output, out, 0o644); err != nil {
-		return err
-	}
-	warnStaleUnits(e, opts.output, written)
-	return nil
+	return writeUnitDir(e, opts.output, files)
 }

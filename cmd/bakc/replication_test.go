@@ -3,19 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/holthome/bakc/compiler/plan"
@@ -293,28 +289,10 @@ func TestReplicationWithSyncoid(t *testing.T) {
 	require.Equal(t, "second", readIn(t, targets[home], "file"))
 }
 
-// replMetrics reads a textfile with Prometheus' text parser: each
-// series as name{label="value",…} (labels sorted) to its value.
+// replMetrics reads a textfile as testenv.ReadMetrics does.
 func replMetrics(t *testing.T, path string) map[string]float64 {
 	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(f)
-	require.NoError(t, err, "metrics file %s does not parse", path)
-	out := map[string]float64{}
-	for name, fam := range fams {
-		for _, m := range fam.GetMetric() {
-			var ls []string
-			for _, l := range m.GetLabel() {
-				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(ls)
-			out[name+"{"+strings.Join(ls, ",")+"}"] = m.GetGauge().GetValue()
-		}
-	}
-	return out
+	return testenv.ReadMetrics(t, path)
 }
 
 // lastErrorLine is the error log's last line, decoded.

@@ -96,16 +96,23 @@ func runUnits(e *env, opts unitsOptions, file string) error {
 	if err != nil {
 		return err
 	}
+	return writeUnitDir(e, opts.output, files)
+}
+
+// writeUnitDir writes files into dir all or nothing (atomicfile.WriteDir)
+// and warns about the files an earlier run wrote there that this one
+// did not.
+func writeUnitDir(e *env, dir string, files []unitfile.File) error {
 	written := map[string]bool{}
 	out := make([]atomicfile.File, len(files))
 	for i, f := range files {
 		out[i] = atomicfile.File{Name: f.Name, Data: f.Data}
 		written[f.Name] = true
 	}
-	if err := atomicfile.WriteDir(opts.output, out, 0o644); err != nil {
+	if err := atomicfile.WriteDir(dir, out, 0o644); err != nil {
 		return err
 	}
-	warnStaleUnits(e, opts.output, written)
+	warnStaleUnits(e, dir, written)
 	return nil
 }
 

@@ -16,13 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/holthome/bakc/compiler/plan"
 	"github.com/holthome/bakc/internal/booted"
+	"github.com/holthome/bakc/internal/testenv"
 	"github.com/holthome/bakc/replication"
 	"github.com/holthome/bakc/runtime"
 	"github.com/holthome/bakc/runtime/restic"
@@ -325,24 +324,7 @@ func (r *repo) check(t *testing.T) { t.Helper(); r.run(t, "check", "--read-data"
 // node_exporter uses.
 func metrics(t *testing.T, p *plan.Plan, file string) map[string]float64 {
 	t.Helper()
-	f, err := os.Open(filepath.Join(p.Monitoring.TextfileDir, file))
-	require.NoError(t, err, "the metrics file")
-	defer f.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(f)
-	require.NoError(t, err, "%s does not parse", file)
-	out := map[string]float64{}
-	for name, fam := range fams {
-		for _, m := range fam.GetMetric() {
-			var ls []string
-			for _, l := range m.GetLabel() {
-				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(ls)
-			out[name+"{"+strings.Join(ls, ",")+"}"] = m.GetGauge().GetValue()
-		}
-	}
-	return out
+	return testenv.ReadMetrics(t, filepath.Join(p.Monitoring.TextfileDir, file))
 }
 
 // backupResult is bakc_backup_result for a job and repository: which of
