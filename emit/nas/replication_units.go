@@ -40,11 +40,10 @@ const (
 	// NASTmpfilesFile is installed as /etc/tmpfiles.d/bakc-nas.conf.
 	NASTmpfilesFile = "bakc-nas-tmpfiles.conf"
 	nasSanoidUnit   = "bakc-nas-sanoid"
-	// SyncoidProgram and SanoidProgram are where Debian's sanoid package
-	// puts them; a NAS with them elsewhere overrides ExecStart= in a
-	// drop-in.
+	// SyncoidProgram is where Debian's sanoid package puts syncoid
+	// (sanoid: unitfile.SanoidProgram); a NAS with it elsewhere
+	// overrides ExecStart= in a drop-in.
 	SyncoidProgram = "/usr/sbin/syncoid"
-	SanoidProgram  = "/usr/sbin/sanoid"
 	// nasSanoidCalendar: the copies are pruned, never taken; hourly is
 	// as often as the shortest kept period needs.
 	nasSanoidCalendar = "hourly"
@@ -160,32 +159,12 @@ func Units(p *plan.NASPlan, program string) ([]unitfile.File, error) {
 			first = false
 		}
 	}
-	if err := add(units.Unit{Name: nasSanoidUnit + ".service", Sections: []units.Section{
-		{Name: "Unit", Entries: []units.Entry{
-			{Key: "Description", Value: "bakc: sanoid prunes the copies " + p.NAS.Name + " pulls"},
-			{Key: "Documentation", Value: "man:sanoid(8)"},
-			{Key: "After", Value: "local-fs.target zfs.target"},
-		}},
-		{Name: "Service", Entries: []units.Entry{
-			{Key: "Type", Value: "oneshot"},
-			{Key: "Environment", Value: "TZ=UTC"},
-			{Key: "CacheDirectory", Value: nasSanoidUnit},
-			{Key: "RuntimeDirectory", Value: nasSanoidUnit},
-			{Key: "ExecStart", Value: escape.SystemdExec([]string{SanoidProgram, "--cron", "--verbose",
-				"--configdir", NASSanoidConfigDir, "--cache-dir", "/var/cache/" + nasSanoidUnit, "--run-dir", "/run/" + nasSanoidUnit})},
-		}},
-	}}); err != nil {
-		return nil, err
-	}
-	if err := add(units.Unit{Name: nasSanoidUnit + ".timer", Sections: []units.Section{
-		{Name: "Unit", Entries: []units.Entry{{Key: "Description", Value: "bakc: run sanoid for the copies " + p.NAS.Name + " pulls"}}},
-		{Name: "Timer", Entries: []units.Entry{
-			{Key: "OnCalendar", Value: nasSanoidCalendar},
-			{Key: "Persistent", Value: "true"},
-		}},
-		{Name: "Install", Entries: []units.Entry{{Key: "WantedBy", Value: "timers.target"}}},
-	}}); err != nil {
-		return nil, err
+	service, timer := unitfile.SanoidUnits(nasSanoidUnit, "sanoid prunes the copies "+p.NAS.Name+" pulls",
+		"the copies "+p.NAS.Name+" pulls", NASSanoidConfigDir, nasSanoidCalendar)
+	for _, u := range []units.Unit{service, timer} {
+		if err := add(u); err != nil {
+			return nil, err
+		}
 	}
 	// Only the state folder, which is the NAS runtime's own: the textfile
 	// and log folders may be a bakc node's too on the same host, whose

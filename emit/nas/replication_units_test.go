@@ -61,11 +61,11 @@ func TestUnitsVerify(t *testing.T) {
 	for _, f := range files {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644))
 	}
-	out, err := testenv.SystemdVerify(t, dir, unitfile.DefaultProgram, SyncoidProgram, SanoidProgram)
+	out, err := testenv.SystemdVerify(t, dir, unitfile.DefaultProgram, SyncoidProgram, unitfile.SanoidProgram)
 	if err != nil || out != "" {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	out, err = testenv.SystemdVerify(t, dir, SyncoidProgram, SanoidProgram)
+	out, err = testenv.SystemdVerify(t, dir, SyncoidProgram, unitfile.SanoidProgram)
 	require.Error(t, err, "verify accepted units whose bakc is missing")
 	require.Contains(t, out, unitfile.DefaultProgram)
 
