@@ -64,7 +64,6 @@ func replicationNix(p *plan.NASPlan) (let, body nixCode, err error) {
 		return "", "", fmt.Errorf("NAS plan %s: %w", p.NAS.Name, err)
 	}
 	r := p.Replication
-	var known strings.Builder
 	var b strings.Builder
 	w := func(format string, args ...any) {
 		if format != "" {
@@ -106,6 +105,70 @@ func replicationNix(p *plan.NASPlan) (let, body nixCode, err error) {
 	}
 	w("];")
 	w("services.sanoid.enable = true;")
+	pulls, known, err := nasPulls(p, knownHostsExpr)
+	if err != nil {
+		return "", "", err
+	}
+	for _, pl := range pulls {
+		n, nr, d := pl.node, pl.node.Replication, pl.dataset
+		extra, recv, err := moduleArgs(pl.args)
+		if err != nil {
+			return "", "", err
+		}
+		name := CommandName(n.Name, d.Source)
+		attr := "services.syncoid.commands." + escape.NixAttrName(name)
+		w("")
+		w("# %s of node %s", escape.CommentText(d.Source), n.Name)
+		w("%s = {", attr)
+		w("  source = %s;", escape.NixString(nr.User+"@"+n.Name+":"+d.Source))
+		w("  target = %s;", escape.NixString(d.Target))
+		w("  sshKey = %s;", escape.NixString(r.IdentityFile))
+		w("  recvOptions = %s;", escape.NixString(recv))
+		w("  extraArgs = [")
+		for _, a := range extra {
+			if strings.Contains(a, knownHostsExpr) {
+				w("    %s", strings.Replace(escape.NixString(a), knownHostsExpr, "${knownHosts}", 1))
+				continue
+			}
+			w("    %s", escape.NixString(a))
+		}
+		w("  ];")
+		w("  service.startAt = lib.mkForce %s;", escape.NixString(nr.Schedule.Calendar))
+		w("};")
+		if nr.Schedule.RandomizedDelay != "" {
+			w("systemd.timers.%s.timerConfig.RandomizedDelaySec = %s;", escape.NixAttrName("syncoid-"+name), escape.NixString(nr.Schedule.RandomizedDelay))
+		}
+		w("services.sanoid.datasets.%s = {", escape.NixAttrName(d.Target))
+		settings := replication.SanoidSettings(nr.Keep, false)
+		keys := make([]string, 0, len(settings))
+		for k := range settings {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			w("  %s = %s;", k, settings[k]) // numbers and true/false
+		}
+		w("};")
+	}
+	let = nixCode("  knownHosts = pkgs.writeText " + escape.NixString(knownHostsName) + " " + escape.NixString(known) + ";\n" +
+		replicateWrapper(r))
+	return let, nixCode(b.String()), nil
+}
+
+// pull is one dataset the NAS pulls from a node, with syncoid's
+// arguments (SyncoidArgs).
+type pull struct {
+	node    plan.NASNode
+	dataset plan.ReplicaDataset
+	args    []string
+}
+
+// nasPulls are the datasets p's NAS pulls, node by node, with syncoid's
+// arguments for a known_hosts file at knownHosts, and that file's
+// content: the NixOS form and the plain units both start from them.
+func nasPulls(p *plan.NASPlan, knownHosts string) ([]pull, string, error) {
+	var out []pull
+	var known strings.Builder
 	for _, n := range p.Nodes {
 		nr := n.Replication
 		if nr == nil {
@@ -113,53 +176,20 @@ func replicationNix(p *plan.NASPlan) (let, body nixCode, err error) {
 		}
 		known.WriteString(replication.KnownHostsLine(n.Name, nr.HostKey))
 		for _, d := range nr.Datasets {
-			args, err := replication.SyncoidArgs(nr, n.Name, d, r.IdentityFile, knownHostsExpr)
+			args, err := replication.SyncoidArgs(nr, n.Name, d, p.Replication.IdentityFile, knownHosts)
 			if err != nil {
-				return "", "", fmt.Errorf("node %s: %w", n.Name, err)
+				return nil, "", fmt.Errorf("node %s: %w", n.Name, err)
 			}
-			extra, recv, err := moduleArgs(args)
-			if err != nil {
-				return "", "", err
-			}
-			name := CommandName(n.Name, d.Source)
-			attr := "services.syncoid.commands." + escape.NixAttrName(name)
-			w("")
-			w("# %s of node %s", escape.CommentText(d.Source), n.Name)
-			w("%s = {", attr)
-			w("  source = %s;", escape.NixString(nr.User+"@"+n.Name+":"+d.Source))
-			w("  target = %s;", escape.NixString(d.Target))
-			w("  sshKey = %s;", escape.NixString(r.IdentityFile))
-			w("  recvOptions = %s;", escape.NixString(recv))
-			w("  extraArgs = [")
-			for _, a := range extra {
-				if strings.Contains(a, knownHostsExpr) {
-					w("    %s", strings.Replace(escape.NixString(a), knownHostsExpr, "${knownHosts}", 1))
-					continue
-				}
-				w("    %s", escape.NixString(a))
-			}
-			w("  ];")
-			w("  service.startAt = lib.mkForce %s;", escape.NixString(nr.Schedule.Calendar))
-			w("};")
-			if nr.Schedule.RandomizedDelay != "" {
-				w("systemd.timers.%s.timerConfig.RandomizedDelaySec = %s;", escape.NixAttrName("syncoid-"+name), escape.NixString(nr.Schedule.RandomizedDelay))
-			}
-			w("services.sanoid.datasets.%s = {", escape.NixAttrName(d.Target))
-			settings := replication.SanoidSettings(nr.Keep, false)
-			keys := make([]string, 0, len(settings))
-			for k := range settings {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				w("  %s = %s;", k, settings[k]) // numbers and true/false
-			}
-			w("};")
+			out = append(out, pull{node: n, dataset: d, args: args})
 		}
 	}
-	let = nixCode("  knownHosts = pkgs.writeText " + escape.NixString(knownHostsName) + " " + escape.NixString(known.String()) + ";\n" +
-		replicateWrapper(r))
-	return let, nixCode(b.String()), nil
+	return out, known.String(), nil
+}
+
+// replicateFlags are `bakc run replicate`'s flags for the NAS plan's
+// folders, the same in the NixOS wrapper and the plain units.
+func replicateFlags(r *plan.NASReplication) []string {
+	return []string{"--state", replicateState(r), "--textfile-dir", r.TextfileDir, "--error-log", r.ErrorLog}
 }
 
 // nixWords is a list's elements as Nix strings.
@@ -222,8 +252,8 @@ func replicateWrapper(r *plan.NASReplication) string {
 		b.WriteString("      " + escape.NixString(a) + "\n")
 	}
 	b.WriteString("      \"--syncoid\"\n      \"${pkgs.sanoid}/bin/syncoid\"\n")
-	for _, kv := range [][2]string{{"--state", replicateState(r)}, {"--textfile-dir", r.TextfileDir}, {"--error-log", r.ErrorLog}} {
-		b.WriteString("      " + escape.NixString(kv[0]) + "\n      " + escape.NixString(kv[1]) + "\n")
+	for _, a := range replicateFlags(r) {
+		b.WriteString("      " + escape.NixString(a) + "\n")
 	}
 	b.WriteString("      \"--\"\n")
 	b.WriteString("    ]} \"$@\"\n")

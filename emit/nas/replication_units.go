@@ -79,63 +79,56 @@ func Units(p *plan.NASPlan, program string) ([]unitfile.File, error) {
 		files = append(files, unitfile.File{Name: u.Name, Data: append([]byte(header), data...)})
 		return nil
 	}
-	var known strings.Builder
+	pulls, known, err := nasPulls(p, KnownHostsPath)
+	if err != nil {
+		return nil, err
+	}
 	var copies []string
-	for _, n := range p.Nodes {
-		nr := n.Replication
-		if nr == nil {
-			continue
+	for _, pl := range pulls {
+		n, nr, d := pl.node, pl.node.Replication, pl.dataset
+		argv := append([]string{program, "run", "replicate", "--syncoid", SyncoidProgram}, replicateFlags(r)...)
+		argv = append(append(argv, "--"), pl.args...)
+		for _, a := range argv[1:] {
+			if err := escape.CheckSystemdExecArg(a); err != nil {
+				return nil, fmt.Errorf("node %s: %q: %w", n.Name, a, err)
+			}
 		}
-		known.WriteString(replication.KnownHostsLine(n.Name, nr.HostKey))
-		for _, d := range nr.Datasets {
-			args, err := replication.SyncoidArgs(nr, n.Name, d, r.IdentityFile, KnownHostsPath)
-			if err != nil {
-				return nil, fmt.Errorf("node %s: %w", n.Name, err)
-			}
-			argv := append([]string{program, "run", "replicate", "--syncoid", SyncoidProgram,
-				"--state", replicateState(r), "--textfile-dir", r.TextfileDir, "--error-log", r.ErrorLog, "--"}, args...)
-			for _, a := range argv[1:] {
-				if err := escape.CheckSystemdExecArg(a); err != nil {
-					return nil, fmt.Errorf("node %s: %q: %w", n.Name, a, err)
-				}
-			}
-			name := ReplicateUnitName(n.Name, d.Source)
-			if err := escape.CheckSystemdUnitName(name + ".service"); err != nil {
-				return nil, fmt.Errorf("node %s: %w", n.Name, err)
-			}
-			what := d.Source + " of " + n.Name + " into " + d.Target
-			if err := add(units.Unit{Name: name + ".service", Sections: []units.Section{
-				{Name: "Unit", Entries: []units.Entry{
-					{Key: "Description", Value: "bakc: pull " + what + " (syncoid)"},
-					{Key: "Documentation", Value: "man:syncoid(8)"},
-					{Key: "Wants", Value: "network-online.target"},
-					{Key: "After", Value: "network-online.target zfs.target"},
-				}},
-				{Name: "Service", Entries: []units.Entry{
-					{Key: "Type", Value: "oneshot"},
-					// sanoid's snapshot names are UTC; syncoid reads them.
-					{Key: "Environment", Value: "TZ=UTC"},
-					// bakc sends its status (sd_notify STATUS=).
-					{Key: "NotifyAccess", Value: "main"},
-					{Key: "ExecStart", Value: escape.SystemdExec(argv)},
-				}},
-			}}); err != nil {
-				return nil, err
-			}
-			timer := []units.Entry{{Key: "OnCalendar", Value: nr.Schedule.Calendar}}
-			if nr.Schedule.RandomizedDelay != "" {
-				timer = append(timer, units.Entry{Key: "RandomizedDelaySec", Value: nr.Schedule.RandomizedDelay})
-			}
-			timer = append(timer, units.Entry{Key: "Persistent", Value: "true"})
-			if err := add(units.Unit{Name: name + ".timer", Sections: []units.Section{
-				{Name: "Unit", Entries: []units.Entry{{Key: "Description", Value: "bakc: when " + p.NAS.Name + " pulls " + what}}},
-				{Name: "Timer", Entries: timer},
-				{Name: "Install", Entries: []units.Entry{{Key: "WantedBy", Value: "timers.target"}}},
-			}}); err != nil {
-				return nil, err
-			}
-			copies = append(copies, d.Target)
+		name := ReplicateUnitName(n.Name, d.Source)
+		if err := escape.CheckSystemdUnitName(name + ".service"); err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
+		what := d.Source + " of " + n.Name + " into " + d.Target
+		if err := add(units.Unit{Name: name + ".service", Sections: []units.Section{
+			{Name: "Unit", Entries: []units.Entry{
+				{Key: "Description", Value: "bakc: pull " + what + " (syncoid)"},
+				{Key: "Documentation", Value: "man:syncoid(8)"},
+				{Key: "Wants", Value: "network-online.target"},
+				{Key: "After", Value: "network-online.target zfs.target"},
+			}},
+			{Name: "Service", Entries: []units.Entry{
+				{Key: "Type", Value: "oneshot"},
+				// sanoid's snapshot names are UTC; syncoid reads them.
+				{Key: "Environment", Value: "TZ=UTC"},
+				// bakc sends its status (sd_notify STATUS=).
+				{Key: "NotifyAccess", Value: "main"},
+				{Key: "ExecStart", Value: escape.SystemdExec(argv)},
+			}},
+		}}); err != nil {
+			return nil, err
+		}
+		timer := []units.Entry{{Key: "OnCalendar", Value: nr.Schedule.Calendar}}
+		if nr.Schedule.RandomizedDelay != "" {
+			timer = append(timer, units.Entry{Key: "RandomizedDelaySec", Value: nr.Schedule.RandomizedDelay})
+		}
+		timer = append(timer, units.Entry{Key: "Persistent", Value: "true"})
+		if err := add(units.Unit{Name: name + ".timer", Sections: []units.Section{
+			{Name: "Unit", Entries: []units.Entry{{Key: "Description", Value: "bakc: when " + p.NAS.Name + " pulls " + what}}},
+			{Name: "Timer", Entries: timer},
+			{Name: "Install", Entries: []units.Entry{{Key: "WantedBy", Value: "timers.target"}}},
+		}}); err != nil {
+			return nil, err
+		}
+		copies = append(copies, d.Target)
 	}
 	if len(copies) == 0 {
 		return nil, nil
@@ -173,7 +166,7 @@ func Units(p *plan.NASPlan, program string) ([]unitfile.File, error) {
 	// first file's). bakc, as root here, makes them when they are missing.
 	tmpfiles := header + "d " + escape.SystemdPath(replicateState(r)) + " 0750 root root - -\n"
 	files = append(files,
-		unitfile.File{Name: NASKnownHostsFile, Data: []byte(header + "# Install as " + KnownHostsPath + " (mode 0644).\n" + known.String())},
+		unitfile.File{Name: NASKnownHostsFile, Data: []byte(header + "# Install as " + KnownHostsPath + " (mode 0644).\n" + known)},
 		unitfile.File{Name: NASSanoidConfFile, Data: []byte(conf.String())},
 		unitfile.File{Name: NASTmpfilesFile, Data: []byte(tmpfiles)},
 	)
