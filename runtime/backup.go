@@ -408,10 +408,7 @@ func shortID(s *restic.Summary) string {
 	if s == nil {
 		return ""
 	}
-	if len(s.SnapshotID) > 8 {
-		return s.SnapshotID[:8]
-	}
-	return s.SnapshotID
+	return restic.ShortID(s.SnapshotID)
 }
 
 func summaryField(s *restic.Summary, f func(*restic.Summary) uint64) uint64 {

@@ -332,7 +332,7 @@ func verifyDump(ctx context.Context, rs *restic.Restic, d dumpTarget, log *slog.
 		return 0, fmt.Errorf("listing the snapshot of the dump %s: %w", d.dump.Name, err)
 	}
 	if record == nil {
-		return 0, fmt.Errorf("the snapshot %s of the dump %s holds no file %s", shortSnapshotID(d.snapshot), d.dump.Name, path)
+		return 0, fmt.Errorf("the snapshot %s of the dump %s holds no file %s", d.snapshot.Short(), d.dump.Name, path)
 	}
 	h := sha256.New()
 	count := &countingWriter{}
@@ -342,18 +342,8 @@ func verifyDump(ctx context.Context, rs *restic.Restic, d dumpTarget, log *slog.
 	if count.n != record.Size {
 		return count.n, &mismatchError{fmt.Sprintf("the dump %s (%s) has %d bytes in the repository, the snapshot records %d", d.dump.Name, path, count.n, record.Size)}
 	}
-	log.Info("dump read whole and matches its snapshot", "dump", d.dump.Name, "snapshot", shortSnapshotID(d.snapshot), "path", path, "bytes", count.n, "sha256", hex.EncodeToString(h.Sum(nil)))
+	log.Info("dump read whole and matches its snapshot", "dump", d.dump.Name, "snapshot", d.snapshot.Short(), "path", path, "bytes", count.n, "sha256", hex.EncodeToString(h.Sum(nil)))
 	return count.n, nil
-}
-
-func shortSnapshotID(s restic.Snapshot) string {
-	if s.ShortID != "" {
-		return s.ShortID
-	}
-	if len(s.ID) > 8 {
-		return s.ID[:8]
-	}
-	return s.ID
 }
 
 // pickFiles lists a snapshot and picks n regular files uniformly at

@@ -82,7 +82,7 @@ func (rr *repoRun) removeStaleLocks(ctx context.Context) {
 		l, err := rr.restic.CatLock(ctx, id)
 		if err != nil {
 			// An unreadable lock: restic unlock's view of it is unknown.
-			g.log.Warn("cannot read a restic lock; restic locks left as they are", "lock", shortID8(id), "error", err)
+			g.log.Warn("cannot read a restic lock; restic locks left as they are", "lock", restic.ShortID(id), "error", err)
 			return
 		}
 		if l.Hostname == host {
@@ -267,15 +267,8 @@ func bootTime() (time.Time, bool) {
 }
 
 func lockAttrs(l *restic.LockInfo) []any {
-	return []any{"lock", shortID8(l.ID), "pid", l.PID, "host", l.Hostname, "user", l.Username,
+	return []any{"lock", restic.ShortID(l.ID), "pid", l.PID, "host", l.Hostname, "user", l.Username,
 		"exclusive", l.Exclusive, "created", l.Time.Format(time.RFC3339)}
-}
-
-func shortID8(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }
 
 // unlockAdvice is the Advice of a repository's restic: a failure for a

@@ -296,7 +296,7 @@ func (req *restoreRequest) chooseSnapshot(ctx context.Context, rs *restic.Restic
 		}
 		if best == nil {
 			return fail("there is no snapshot of %s %s taken at or before %s; the oldest is %s from %s",
-				where, what, at.Local().Format("2006-01-02 15:04:05 MST"), shortID(fits[0]), fits[0].Time.Local().Format("2006-01-02 15:04:05 MST"))
+				where, what, at.Local().Format("2006-01-02 15:04:05 MST"), fits[0].Short(), fits[0].Time.Local().Format("2006-01-02 15:04:05 MST"))
 		}
 		return *best, nil
 	case opts.snapshot != "" && opts.snapshot != "latest":
@@ -314,7 +314,7 @@ func (req *restoreRequest) chooseSnapshot(ctx context.Context, rs *restic.Restic
 		}
 		for _, s := range snaps {
 			if strings.HasPrefix(s.ID, opts.snapshot) {
-				return fail("snapshot %s of %s does not hold %s (its paths: %s)", shortID(s), where, strings.Join(append(req.paths, dumpPaths(req.dump)...), ", "), strings.Join(s.Paths, ", "))
+				return fail("snapshot %s of %s does not hold %s (its paths: %s)", s.Short(), where, strings.Join(append(req.paths, dumpPaths(req.dump)...), ", "), strings.Join(s.Paths, ", "))
 			}
 		}
 		return fail("snapshot %q is not a snapshot of %s; list them with: bakc snapshots %s --repo %s", opts.snapshot, where, req.job.Name, req.repo.Name)
@@ -382,7 +382,7 @@ func prepareTarget(opts restoreOptions, job string, snap restic.Snapshot) (strin
 		}
 		return t, nil
 	}
-	name := job + "-" + shortID(snap) + "-"
+	name := job + "-" + snap.Short() + "-"
 	if opts.dryRun {
 		return filepath.Join(restoreRoot, name+"XXXXXX"), nil
 	}
@@ -402,7 +402,7 @@ func restorePaths(e *env, opts restoreOptions, req *restoreRequest, rs *restic.R
 		args = append(args, "--include", restic.IncludePattern(p))
 	}
 	fmt.Fprintf(e.stdout, "Snapshot %s of job %s, taken %s, in repository %s (%s).\n",
-		shortID(snap), req.job.Name, snap.Time.Local().Format("2006-01-02 15:04:05 MST"), req.repo.Name, req.repo.URL)
+		snap.Short(), req.job.Name, snap.Time.Local().Format("2006-01-02 15:04:05 MST"), req.repo.Name, req.repo.URL)
 	if opts.dryRun {
 		fmt.Fprintf(e.stdout, "Would restore into %s:\n", target)
 		for _, p := range req.paths {
@@ -429,7 +429,7 @@ func restorePaths(e *env, opts restoreOptions, req *restoreRequest, rs *restic.R
 	}
 	if len(missing) > 0 {
 		return &exitError{code: exitConfig, err: fmt.Errorf("snapshot %s has no %s: the job excludes it, or it was not there when the snapshot was taken (restic restored nothing for it into %s)",
-			shortID(snap), strings.Join(missing, ", "), target)}
+			snap.Short(), strings.Join(missing, ", "), target)}
 	}
 	if opts.inPlace {
 		fmt.Fprintf(e.stdout, "Restored in place:\n")
@@ -485,7 +485,7 @@ func confirmInPlace(e *env, opts restoreOptions, req *restoreRequest, snap resti
 		return usageError("--in-place restores over the live files at %s; without a terminal to ask, give --yes as well", strings.Join(req.paths, ", "))
 	}
 	fmt.Fprintf(e.stderr, "This restores %s from snapshot %s (%s) over the live files: files the snapshot has are replaced, files it lacks stay.\nType yes to go on: ",
-		strings.Join(req.paths, ", "), shortID(snap), snap.Time.Local().Format("2006-01-02 15:04:05 MST"))
+		strings.Join(req.paths, ", "), snap.Short(), snap.Time.Local().Format("2006-01-02 15:04:05 MST"))
 	answer, _ := bufio.NewReader(e.stdin).ReadString('\n')
 	if strings.TrimSpace(answer) != "yes" {
 		return &exitError{code: exitConfig, err: errors.New("not confirmed; nothing was restored")}
@@ -507,7 +507,7 @@ func restoreDump(ctx context.Context, e *env, opts restoreOptions, req *restoreR
 	}
 	pipe := shellLine(append(append(bakcRestic, req.repo.Name, "--"), dumpArgs...))
 	fmt.Fprintf(e.stdout, "Snapshot %s of dump %s of job %s, taken %s, in repository %s (%s).\n",
-		shortID(snap), d.Name, req.job.Name, snap.Time.Local().Format("2006-01-02 15:04:05 MST"), req.repo.Name, req.repo.URL)
+		snap.Short(), d.Name, req.job.Name, snap.Time.Local().Format("2006-01-02 15:04:05 MST"), req.repo.Name, req.repo.URL)
 	if opts.dryRun {
 		fmt.Fprintf(e.stdout, "Would write %s with:\n  %s > %s\n", file, shellLine(rs.Argv(dumpArgs)), escape.ShellQuote(file))
 	} else {

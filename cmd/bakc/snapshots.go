@@ -128,20 +128,10 @@ func writeSnapshotTable(e *env, snaps []restic.Snapshot) {
 		if s.Summary != nil {
 			size = runtime.FormatBytes(s.Summary.TotalBytesProcessed)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shortID(s), s.Time.Local().Format("2006-01-02 15:04:05"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Short(), s.Time.Local().Format("2006-01-02 15:04:05"),
 			s.Hostname, strings.Join(s.Paths, " "), strings.Join(s.Tags, ","), size)
 	}
 	tw.Flush()
-}
-
-func shortID(s restic.Snapshot) string {
-	if s.ShortID != "" {
-		return s.ShortID
-	}
-	if len(s.ID) > 8 {
-		return s.ID[:8]
-	}
-	return s.ID
 }
 
 // nodeRepository is the repository a command on the whole node reads:

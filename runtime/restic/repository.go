@@ -25,6 +25,23 @@ func CatConfigArgs() []string { return []string{"cat", "config", "--no-lock"} }
 // does not fit.
 func (r *Restic) CatConfig(ctx context.Context) error { return r.Run(ctx, CatConfigArgs(), nil) }
 
+// ShortID is the first eight characters of a snapshot's or lock's ID,
+// as restic itself shows them.
+func ShortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// Short is the snapshot's short ID: restic's own, or ShortID of its ID.
+func (s Snapshot) Short() string {
+	if s.ShortID != "" {
+		return s.ShortID
+	}
+	return ShortID(s.ID)
+}
+
 // Snapshot is one entry of `restic snapshots --json`.
 type Snapshot struct {
 	ID       string    `json:"id"`
