@@ -17,6 +17,19 @@ const GuardCommand = "send-guard"
 // sshd runs the command with: a program path, dataset names, addresses.
 var safeWordRE = regexp.MustCompile(`^[A-Za-z0-9_./:,+@%=-]+$`)
 
+// AllowUnit is the oneshot service, on NixOS and on a plain host, that
+// gives the send user its one ZFS right on the replicated datasets at
+// boot (OpenZFS lets an unprivileged user send only what zfs allow gave
+// it).
+const AllowUnit = "bakc-replication-allow"
+
+// AllowArgs are zfs's arguments that give user its only right on
+// dataset: send. The guard runs nothing but zfs get, which needs none,
+// and zfs send.
+func AllowArgs(user, dataset string) []string {
+	return []string{"allow", "-u", user, "send", dataset}
+}
+
 // SendUserDescription is the send user's GECOS field (its description
 // in NixOS, its comment in sysusers.d): no ':' or newline, which
 // /etc/passwd cannot hold (NixOS's types.passwdEntry refuses them, and

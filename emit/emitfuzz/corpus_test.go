@@ -15,6 +15,7 @@ import (
 	"github.com/holthome/bakc/emit/nixos"
 	"github.com/holthome/bakc/emit/runbook"
 	"github.com/holthome/bakc/emit/unitfile"
+	"github.com/holthome/bakc/emit/units"
 	"github.com/holthome/bakc/internal/testenv"
 )
 
@@ -101,11 +102,11 @@ func TestCorpusRealConsumers(t *testing.T) {
 
 			files, err := unitfile.Render(c.plan, unitfile.DefaultProgram)
 			require.NoError(t, err)
-			units := filepath.Join(dir, "units")
-			require.NoError(t, os.Mkdir(units, 0o755))
+			unitDir := filepath.Join(dir, "units")
+			require.NoError(t, os.Mkdir(unitDir, 0o755))
 			standIns := map[string]bool{}
 			for _, f := range files {
-				require.NoError(t, os.WriteFile(filepath.Join(units, f.Name), f.Data, 0o644))
+				require.NoError(t, os.WriteFile(filepath.Join(unitDir, f.Name), f.Data, 0o644))
 				for _, l := range strings.Split(string(f.Data), "\n") {
 					if v, ok := strings.CutPrefix(l, "OnFailure="); ok {
 						if pre, _, ok := strings.Cut(v, "@"); ok {
@@ -116,9 +117,9 @@ func TestCorpusRealConsumers(t *testing.T) {
 				}
 			}
 			for u := range standIns {
-				require.NoError(t, os.WriteFile(filepath.Join(units, u), []byte("[Service]\nType=oneshot\nExecStart="+unitfile.DefaultProgram+"\n"), 0o644))
+				require.NoError(t, os.WriteFile(filepath.Join(unitDir, u), []byte("[Service]\nType=oneshot\nExecStart="+unitfile.DefaultProgram+"\n"), 0o644))
 			}
-			if out, err := testenv.SystemdVerify(t, units, unitfile.DefaultProgram, unitfile.SanoidProgram, unitfile.ZFSProgram); err != nil || out != "" {
+			if out, err := testenv.SystemdVerify(t, unitDir, unitfile.DefaultProgram, units.SanoidProgram, units.ZFSProgram); err != nil || out != "" {
 				t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 			}
 

@@ -41,7 +41,7 @@ const (
 	NASTmpfilesFile = "bakc-nas-tmpfiles.conf"
 	nasSanoidUnit   = "bakc-nas-sanoid"
 	// SyncoidProgram is where Debian's sanoid package puts syncoid
-	// (sanoid: unitfile.SanoidProgram); a NAS with it elsewhere
+	// (sanoid: units.SanoidProgram); a NAS with it elsewhere
 	// overrides ExecStart= in a drop-in.
 	SyncoidProgram = "/usr/sbin/syncoid"
 	// nasSanoidCalendar: the copies are pruned, never taken; hourly is
@@ -152,7 +152,7 @@ func Units(p *plan.NASPlan, program string) ([]unitfile.File, error) {
 			first = false
 		}
 	}
-	service, timer := unitfile.SanoidUnits(nasSanoidUnit, "sanoid prunes the copies "+p.NAS.Name+" pulls",
+	service, timer := units.SanoidUnits(nasSanoidUnit, "sanoid prunes the copies "+p.NAS.Name+" pulls",
 		"the copies "+p.NAS.Name+" pulls", NASSanoidConfigDir, nasSanoidCalendar)
 	for _, u := range []units.Unit{service, timer} {
 		if err := add(u); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/holthome/bakc/emit/unitfile"
+	"github.com/holthome/bakc/emit/units"
 	"github.com/holthome/bakc/internal/testenv"
 	"github.com/holthome/bakc/replication"
 )
@@ -61,11 +62,11 @@ func TestUnitsVerify(t *testing.T) {
 	for _, f := range files {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644))
 	}
-	out, err := testenv.SystemdVerify(t, dir, unitfile.DefaultProgram, SyncoidProgram, unitfile.SanoidProgram)
+	out, err := testenv.SystemdVerify(t, dir, unitfile.DefaultProgram, SyncoidProgram, units.SanoidProgram)
 	if err != nil || out != "" {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	out, err = testenv.SystemdVerify(t, dir, SyncoidProgram, unitfile.SanoidProgram)
+	out, err = testenv.SystemdVerify(t, dir, SyncoidProgram, units.SanoidProgram)
 	require.Error(t, err, "verify accepted units whose bakc is missing")
 	require.Contains(t, out, unitfile.DefaultProgram)
 

@@ -12,14 +12,8 @@ import (
 	"github.com/holthome/bakc/replication"
 )
 
-// allowUnit is the oneshot that delegates `zfs send` of the replicated
-// datasets to the send user (OpenZFS lets an unprivileged user send
-// only what `zfs allow` gave it).
-const allowUnit = "bakc-replication-allow"
-
-// sendPermissions are the only rights the send user gets: the guard
-// runs nothing but zfs get (which needs none) and zfs send.
-var sendPermissions = []string{"send"}
+// allowUnit is replication.AllowUnit.
+const allowUnit = replication.AllowUnit
 
 // setReplication adds a replicating node's side (docs/replication.md):
 // NixOS's services.sanoid takes and prunes the snapshots by the node's
@@ -57,7 +51,7 @@ func setReplication(top *attrs, p *plan.Plan) error {
 
 	var execs list
 	for _, ds := range r.Datasets {
-		argv := []string{"/run/booted-system/sw/bin/zfs", "allow", "-u", r.User, strings.Join(sendPermissions, ","), ds}
+		argv := append([]string{"/run/booted-system/sw/bin/zfs"}, replication.AllowArgs(r.User, ds)...)
 		for _, a := range argv[1:] {
 			if err := escape.CheckSystemdExecArg(a); err != nil {
 				return fmt.Errorf("replication: %w", err)

@@ -29,55 +29,15 @@ import (
 //   - bakc-replication-allow.service, which delegates zfs send of the
 //     replicated datasets to the send user at boot.
 const (
-	SanoidConfFile   = "bakc-sanoid.conf"
-	SendKeysFile     = "bakc-send.authorized_keys"
-	sanoidUnit       = "bakc-sanoid"
-	replicationAllow = "bakc-replication-allow"
-	sendHome         = "/var/lib/" + plan.SendUser
-	// SanoidProgram and ZFSProgram are where Debian's sanoid and
-	// zfsutils-linux put them (/sbin is /usr/sbin on a merged /usr); a
-	// host with them elsewhere overrides ExecStart= in a drop-in.
-	SanoidProgram = "/usr/sbin/sanoid"
-	ZFSProgram    = "/usr/sbin/zfs"
+	SanoidConfFile = "bakc-sanoid.conf"
+	SendKeysFile   = "bakc-send.authorized_keys"
+	sanoidUnit     = "bakc-sanoid"
+	sendHome       = "/var/lib/" + plan.SendUser
 )
 
 // SanoidConfigDir is the folder of the node's sanoid.conf: beside the
 // plan (/etc/bakc/sanoid).
 func SanoidConfigDir(p *plan.Plan) string { return path.Join(path.Dir(p.Paths.Plan), "sanoid") }
-
-// SanoidUnits are a service that runs Debian's sanoid --cron (take, then
-// prune, as the config says) on the sanoid.conf in configDir, with a
-// cache and run folder of its own named name, and its timer on calendar:
-// a replicating node's (name bakc-sanoid) and a plain NAS's for its
-// copies (bakc-nas-sanoid). what completes the descriptions.
-func SanoidUnits(name, what, timerWhat, configDir, calendar string) (service, timer units.Unit) {
-	service = units.Unit{Name: name + ".service", Sections: []units.Section{
-		{Name: "Unit", Entries: []units.Entry{
-			{Key: "Description", Value: "bakc: " + what},
-			{Key: "Documentation", Value: "man:sanoid(8)"},
-			{Key: "After", Value: "local-fs.target zfs.target"},
-		}},
-		{Name: "Service", Entries: []units.Entry{
-			{Key: "Type", Value: "oneshot"},
-			// sanoid names and ages its snapshots by the clock's zone;
-			// UTC, as Debian's and NixOS's units run it.
-			{Key: "Environment", Value: "TZ=UTC"},
-			{Key: "CacheDirectory", Value: name},
-			{Key: "RuntimeDirectory", Value: name},
-			{Key: "ExecStart", Value: escape.SystemdExec([]string{SanoidProgram, "--cron", "--verbose",
-				"--configdir", configDir, "--cache-dir", "/var/cache/" + name, "--run-dir", "/run/" + name})},
-		}},
-	}}
-	timer = units.Unit{Name: name + ".timer", Sections: []units.Section{
-		{Name: "Unit", Entries: []units.Entry{{Key: "Description", Value: "bakc: run sanoid for " + timerWhat}}},
-		{Name: "Timer", Entries: []units.Entry{
-			{Key: "OnCalendar", Value: calendar},
-			{Key: "Persistent", Value: "true"},
-		}},
-		{Name: "Install", Entries: []units.Entry{{Key: "WantedBy", Value: "timers.target"}}},
-	}}
-	return service, timer
-}
 
 // SendKeysPath is where SendKeysFile is installed.
 func SendKeysPath() string { return sendHome + "/.ssh/authorized_keys" }
@@ -99,23 +59,9 @@ func replicationFiles(p *plan.Plan, program, header string) ([]File, []string, e
 			return nil, nil, fmt.Errorf("replication: %w", err)
 		}
 	}
-	service, timer := SanoidUnits(sanoidUnit, "sanoid takes and prunes the snapshots "+r.NAS+" pulls",
+	service, timer := units.SanoidUnits(sanoidUnit, "sanoid takes and prunes the snapshots "+r.NAS+" pulls",
 		"the snapshots "+r.NAS+" pulls", conf, replication.SanoidCalendar(r.Snapshots))
-	allow := units.Unit{Name: replicationAllow + ".service", Sections: []units.Section{
-		{Name: "Unit", Entries: []units.Entry{
-			{Key: "Description", Value: "bakc: let " + r.User + " zfs send the replicated datasets"},
-			{Key: "After", Value: "zfs.target"},
-		}},
-		{Name: "Service", Entries: []units.Entry{
-			{Key: "Type", Value: "oneshot"},
-			{Key: "RemainAfterExit", Value: "true"},
-		}},
-		{Name: "Install", Entries: []units.Entry{{Key: "WantedBy", Value: "multi-user.target"}}},
-	}}
-	for _, ds := range r.Datasets {
-		allow.Sections[1].Entries = append(allow.Sections[1].Entries, units.Entry{Key: "ExecStart",
-			Value: escape.SystemdExec([]string{ZFSProgram, "allow", "-u", r.User, "send", ds})})
-	}
+	allow := units.ReplicationAllowUnit(r)
 	var files []File
 	for _, u := range []units.Unit{service, timer, allow} {
 		data, err := Serialize(&u, program)

@@ -85,7 +85,7 @@ func TestVerifyExamples(t *testing.T) {
 			files, err := Render(ex.Plan, DefaultProgram)
 			require.NoError(t, err)
 			// Debian's sanoid and zfs where a replicating node's units expect them.
-			out, err := testenv.SystemdVerify(t, writeFiles(t, files), DefaultProgram, SanoidProgram, ZFSProgram)
+			out, err := testenv.SystemdVerify(t, writeFiles(t, files), DefaultProgram, units.SanoidProgram, units.ZFSProgram)
 			if err != nil || out != "" {
 				t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 			}
