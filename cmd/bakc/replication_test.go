@@ -212,6 +212,19 @@ func TestReplicationWithSyncoid(t *testing.T) {
 	require.Error(t, err, outs)
 	require.Equal(t, "host_key", lastErrorLine(t, nasRun.ErrorLog)["category"], outs)
 
+	// 3e. A dataset the node's key does not list: its guard refuses
+	// syncoid's first request for it (sshd runs the real guard), the
+	// pull fails with category refused, nothing is received.
+	other := pool + "/other"
+	targets[other] = pool + "/nas/forge/zfs-recv/other"
+	outs, err = pull(other)
+	require.Error(t, err, outs)
+	refused := lastErrorLine(t, nasRun.ErrorLog)
+	require.Equal(t, "refused", refused["category"], "%v\n%s", refused, outs)
+	require.Contains(t, refused["message"], "bakc send-guard: refused", outs)
+	_, err = exec.Command("zfs", "list", "-H", targets[other]).CombinedOutput()
+	require.Error(t, err, "nothing was received for a dataset the guard refuses")
+
 	// A success again clears the failure.
 	outs, err = pull(home)
 	require.NoError(t, err, outs)
