@@ -221,6 +221,29 @@ func FuzzNASNix(f *testing.F) {
 	})
 }
 
+// FuzzNASUnits: a plain NAS's replication units (bakc nas-plan --format
+// units), from any fleet the compiler accepts.
+func FuzzNASUnits(f *testing.F) {
+	seeds(f)
+	f.Fuzz(func(t *testing.T, i1 uint8, v1 string, i2 uint8, v2 string) {
+		c := compile(t, fuzzFleet(i1, v1, i2, v2))
+		if c == nil {
+			return
+		}
+		for _, np := range c.nas {
+			files, err := nas.Units(np, unitfile.DefaultProgram)
+			if err != nil {
+				t.Fatalf("the compiler accepted the fleet, the NAS's units refused it: %v", err)
+			}
+			for _, file := range files {
+				if !utf8.Valid(file.Data) || bytes.IndexByte(file.Data, 0) >= 0 {
+					t.Fatalf("%s: not UTF-8 text without NUL", file.Name)
+				}
+			}
+		}
+	})
+}
+
 // shBlockRE finds the runbook's shell code blocks.
 var shBlockRE = regexp.MustCompile("(?s)(`{3,})sh\n(.*?)\n?(`{3,})\n")
 
