@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/holthome/bakc/compiler/plan"
+	"github.com/holthome/bakc/escape"
+	"github.com/holthome/bakc/replication"
 	"github.com/holthome/bakc/schema"
 )
 
@@ -268,7 +270,42 @@ func (f *Fleet) checkNodeReplication(id *nodeIdentity) (*nodeReplication, hcl.Di
 		diags = append(diags, errorAt(r.DeclRange, "Ambiguous receive dataset",
 			"The NAS %q has several receive datasets (%s). Say which one with into = \"<name>\".", n.nas.Name, quotedList(recvNames)))
 	}
+	if out.into != nil {
+		diags = append(diags, checkCopyNames(r, out, n, node.Name)...)
+	}
 	return out, diags
+}
+
+// checkCopyNames refuses a replicated dataset whose copy on the NAS would
+// get a name ZFS refuses (longer than 255 bytes), or whose pull's service
+// name systemd would refuse (the same limit, on a NixOS NAS and a plain
+// one): the NAS's outputs could not be written.
+func checkCopyNames(r *schema.Replication, out *nodeReplication, n *nasDecl, node string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, ds := range out.datasets {
+		rng := r.DeclRange
+		if r.Datasets != nil {
+			for _, it := range r.Datasets.Items {
+				if it.Value == ds {
+					rng = it.Range
+				}
+			}
+		}
+		target := out.target(n, node, ds)
+		if err := plan.CheckDatasetName(target); err != nil {
+			diags = append(diags, errorAt(rng, "Copy name too long",
+				"The copy of %q on the NAS would be %q, %d bytes: ZFS names have at most 255. Give the dataset a shorter last name, or the NAS a shorter parent or receive dataset.", ds, target, len(target)))
+			continue
+		}
+		for _, unit := range replication.PullUnitNames(node, ds) {
+			if err := escape.CheckSystemdUnitName(unit); err != nil {
+				diags = append(diags, errorAt(rng, "Pull unit name too long",
+					"The NAS's service that pulls %q would be %q, %d bytes: systemd takes at most 255. Use a shorter dataset or node name.", ds, unit, len(unit)))
+				break
+			}
+		}
+	}
+	return diags
 }
 
 // lowerSnapshotPolicy checks a snapshots or keep block.

@@ -3,6 +3,7 @@ package replication
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/holthome/bakc/compiler/plan"
 )
@@ -96,3 +97,22 @@ func SyncoidArgs(n *plan.NodeReplication, node string, d plan.ReplicaDataset, id
 // KnownHostsLine is the known_hosts line for the node's host key, under
 // the node's name (syncoid's ssh gets HostKeyAlias=NODE).
 func KnownHostsLine(node, hostKey string) string { return node + " " + hostKey + "\n" }
+
+// CommandName is the NAS's NixOS services.syncoid.commands name of one
+// pulled dataset (its service is syncoid-NAME.service).
+func CommandName(node, source string) string {
+	return "bakc-" + node + "-" + strings.ReplaceAll(source, "/", "-")
+}
+
+// ReplicateUnitName is a plain NAS's service (and timer) that pulls one
+// dataset of a node.
+func ReplicateUnitName(node, source string) string {
+	return "bakc-replicate-" + node + "-" + strings.ReplaceAll(source, "/", "-")
+}
+
+// PullUnitNames are the service names, on a NixOS NAS and on a plain
+// one, of the pull of source from node: systemd refuses a unit name
+// longer than 255 bytes, so the compiler checks them.
+func PullUnitNames(node, source string) []string {
+	return []string{"syncoid-" + CommandName(node, source) + ".service", ReplicateUnitName(node, source) + ".service"}
+}

@@ -43,11 +43,8 @@ func moduleArgs(args []string) (extra []string, recvOptions string, err error) {
 	return extra[:len(extra)-2], recvOptions, nil
 }
 
-// CommandName is the services.syncoid.commands name (and so the
-// syncoid-NAME service) of one pulled dataset.
-func CommandName(node, source string) string {
-	return "bakc-" + node + "-" + strings.ReplaceAll(source, "/", "-")
-}
+// CommandName is replication.CommandName.
+func CommandName(node, source string) string { return replication.CommandName(node, source) }
 
 // replicationNix is the NAS's side of replication as NixOS options,
 // each line indented by two spaces (body), with the binding of the

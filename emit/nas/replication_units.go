@@ -49,10 +49,9 @@ const (
 	nasSanoidCalendar = "hourly"
 )
 
-// ReplicateUnitName is the plain NAS's service (and timer) that pulls one
-// dataset of a node.
+// ReplicateUnitName is replication.ReplicateUnitName.
 func ReplicateUnitName(node, source string) string {
-	return "bakc-replicate-" + node + "-" + strings.ReplaceAll(source, "/", "-")
+	return replication.ReplicateUnitName(node, source)
 }
 
 // Units returns a plain NAS's replication files, sorted by name, for a
